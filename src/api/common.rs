@@ -1,0 +1,82 @@
+//! Types shared by every custom resource kind: references, deletion policy,
+//! conditions and the small schema helpers the derives need.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of every kind this operator serves.
+pub const GROUP: &str = "apigw.rs";
+/// The single finalizer the operator puts on objects whose AWS side it must clean up.
+pub const FINALIZER: &str = "apigw.rs/cleanup";
+/// Field manager for every server-side apply the operator makes (status only).
+pub const FIELD_MANAGER: &str = "apigw-operator";
+
+/// Reference to another object of this operator in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub struct LocalObjectReference {
+    /// Name of the referenced object, in the same namespace as this one.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
+        "message": "name must be a Kubernetes object name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+    }]))]
+    pub name: String,
+}
+
+/// What happens to the AWS side when the Kubernetes object is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete what the operator manages in AWS (the default).
+    #[default]
+    Delete,
+    /// Leave it in AWS; only the Kubernetes object goes away.
+    Retain,
+}
+
+/// Throttling limits for requests that API Gateway serves.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottleSettings {
+    /// Steady-state requests per second.
+    #[schemars(range(min = 0.0))]
+    pub rate_limit: f64,
+    /// Largest burst of concurrent requests.
+    #[schemars(range(min = 0))]
+    pub burst_limit: i32,
+}
+
+/// User tags for an AWS resource. Keys starting with `aws:` are reserved by
+/// AWS and keys starting with `apigw.rs/` by this operator.
+pub type Tags = BTreeMap<String, String>;
+
+/// Condition in the standard Kubernetes shape (`metav1.Condition`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Type of the condition, for example `Ready`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// One-word CamelCase reason for the last transition.
+    pub reason: String,
+    /// Human-readable details.
+    #[serde(default)]
+    pub message: String,
+    /// When the status last changed (RFC 3339); unchanged while the status stays the same.
+    pub last_transition_time: String,
+    /// The `metadata.generation` this condition was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// Schema for a free-form JSON object (a JSON Schema model, a policy document).
+pub fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+

@@ -1,0 +1,3 @@
+//! apigw-operator: Amazon API Gateway managed from Kubernetes custom resources.
+
+pub mod api;

@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", apigw_operator::api::crds_yaml().unwrap());
+}
