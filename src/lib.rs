@@ -1,3 +1,5 @@
 //! apigw-operator: Amazon API Gateway managed from Kubernetes custom resources.
 
 pub mod api;
+pub mod aws;
+pub mod plan;

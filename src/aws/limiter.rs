@@ -1,0 +1,231 @@
+//! One rate limiter for every AWS call the process makes.
+//!
+//! API Gateway's management quotas are per account and region and cannot be raised:
+//! about 10 requests/s overall (burst 40) plus much smaller budgets for a few
+//! operations (CreateDeployment 1 per 5 s, DeleteRestApi 1 per 30 s, ...). Every
+//! controller shares this limiter, so the process as a whole stays inside them and
+//! a burst of reconciles queues here instead of collecting 429s.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// A token bucket that hands out reservations: a caller that finds it empty takes
+/// a token from the future and sleeps until it is due, so waiters are served in order.
+#[derive(Debug)]
+pub struct TokenBucket {
+    per_second: f64,
+    burst: f64,
+    state: Mutex<BucketState>,
+}
+
+#[derive(Debug)]
+struct BucketState {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        TokenBucket {
+            per_second: per_second.max(0.001),
+            burst,
+            state: Mutex::new(BucketState { tokens: burst, updated: Instant::now() }),
+        }
+    }
+
+    /// Take one token; returns how long the caller must wait before using it.
+    pub async fn reserve(&self) -> Duration {
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(state.updated).as_secs_f64();
+        state.tokens = (state.tokens + elapsed * self.per_second).min(self.burst);
+        state.updated = now;
+        state.tokens -= 1.0;
+        if state.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-state.tokens / self.per_second) }
+    }
+
+    /// Empty the bucket after AWS said we were too fast, so callers slow down together.
+    pub async fn drain(&self) {
+        let mut state = self.state.lock().await;
+        state.tokens = state.tokens.min(0.0);
+        state.updated = Instant::now();
+    }
+}
+
+/// Budget of one service or operation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl std::str::FromStr for Budget {
+    type Err = String;
+    /// `RATE` or `RATE/BURST`, for example `10/40` or `0.2/1`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (rate, burst) = s.split_once('/').unwrap_or((s, "1"));
+        let per_second: f64 = rate.trim().parse().map_err(|_| format!("bad rate {rate:?} in {s:?}"))?;
+        let burst: u32 = burst.trim().parse().map_err(|_| format!("bad burst {burst:?} in {s:?}"))?;
+        if per_second <= 0.0 || burst == 0 {
+            return Err(format!("rate and burst must be positive in {s:?}"));
+        }
+        Ok(Budget { per_second, burst })
+    }
+}
+
+/// AWS's published control-plane quotas for API Gateway operations with their own budget.
+pub fn default_operation_budgets() -> Vec<(&'static str, Budget)> {
+    let b = |per_second, burst| Budget { per_second, burst };
+    vec![
+        ("CreateDeployment", b(0.2, 1)),
+        ("CreateRestApi", b(1.0 / 3.0, 1)),
+        ("ImportRestApi", b(1.0 / 3.0, 1)),
+        ("PutRestApi", b(1.0, 1)),
+        ("DeleteRestApi", b(1.0 / 30.0, 1)),
+        ("CreateResource", b(5.0, 5)),
+        ("DeleteResource", b(5.0, 5)),
+        ("GetResources", b(2.5, 5)),
+        ("CreateDomainName", b(1.0 / 30.0, 1)),
+        ("DeleteDomainName", b(1.0 / 30.0, 1)),
+        ("UpdateUsagePlan", b(0.05, 1)),
+    ]
+}
+
+/// Limiter settings, from flags.
+#[derive(Clone, Debug)]
+pub struct LimiterSettings {
+    /// API Gateway (v1 and v2 share the account's management quota).
+    pub apigateway: Budget,
+    /// Lambda control plane (AddPermission, RemovePermission, GetPolicy).
+    pub lambda: Budget,
+    /// Cognito user-pool reads.
+    pub cognito: Budget,
+    /// Per-operation budgets on top of the service budget.
+    pub operations: Vec<(String, Budget)>,
+}
+
+impl Default for LimiterSettings {
+    fn default() -> Self {
+        LimiterSettings {
+            apigateway: Budget { per_second: 10.0, burst: 40 },
+            lambda: Budget { per_second: 15.0, burst: 15 },
+            cognito: Budget { per_second: 10.0, burst: 10 },
+            operations: default_operation_budgets().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        }
+    }
+}
+
+/// The services the limiter knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    ApiGateway,
+    Lambda,
+    Cognito,
+    Sts,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::ApiGateway => "apigateway",
+            Service::Lambda => "lambda",
+            Service::Cognito => "cognito-idp",
+            Service::Sts => "sts",
+        }
+    }
+}
+
+/// Process-wide limiter: a bucket per service and per budgeted operation.
+#[derive(Debug)]
+pub struct Limiter {
+    services: HashMap<Service, TokenBucket>,
+    operations: HashMap<String, TokenBucket>,
+}
+
+impl Limiter {
+    pub fn new(settings: &LimiterSettings) -> Self {
+        let bucket = |b: Budget| TokenBucket::new(b.per_second, b.burst);
+        let services = HashMap::from([
+            (Service::ApiGateway, bucket(settings.apigateway)),
+            (Service::Lambda, bucket(settings.lambda)),
+            (Service::Cognito, bucket(settings.cognito)),
+        ]);
+        let operations = settings.operations.iter().map(|(op, b)| (op.clone(), bucket(*b))).collect();
+        Limiter { services, operations }
+    }
+
+    /// Wait until one call of `operation` on `service` may be sent; returns the time waited.
+    pub async fn acquire(&self, service: Service, operation: &str) -> Duration {
+        let start = Instant::now();
+        // The operation's own budget first: a call queued behind CreateDeployment's
+        // 5-second spacing must not hold a token of the shared bucket meanwhile.
+        if let Some(bucket) = self.operations.get(operation) {
+            tokio::time::sleep(bucket.reserve().await).await;
+        }
+        if let Some(bucket) = self.services.get(&service) {
+            tokio::time::sleep(bucket.reserve().await).await;
+        }
+        start.elapsed()
+    }
+
+    /// AWS answered "too many requests": slow every caller of the service down.
+    pub async fn throttled(&self, service: Service, operation: &str) {
+        if let Some(bucket) = self.services.get(&service) {
+            bucket.drain().await;
+        }
+        if let Some(bucket) = self.operations.get(operation) {
+            bucket.drain().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The burst is free; after it, calls are spaced at the steady rate.
+    #[tokio::test(start_paused = true)]
+    async fn bucket_spaces_calls_after_burst() {
+        let bucket = TokenBucket::new(2.0, 3);
+        for _ in 0..3 {
+            assert_eq!(bucket.reserve().await, Duration::ZERO);
+        }
+        let w1 = bucket.reserve().await;
+        let w2 = bucket.reserve().await;
+        assert!((w1.as_secs_f64() - 0.5).abs() < 0.01, "{w1:?}");
+        assert!((w2.as_secs_f64() - 1.0).abs() < 0.01, "{w2:?}");
+    }
+
+    /// CreateDeployment is held to one per five seconds even when the shared bucket is full.
+    #[tokio::test(start_paused = true)]
+    async fn operation_budget_applies_on_top_of_service_budget() {
+        let limiter = Limiter::new(&LimiterSettings::default());
+        let first = limiter.acquire(Service::ApiGateway, "CreateDeployment").await;
+        let second = limiter.acquire(Service::ApiGateway, "CreateDeployment").await;
+        assert_eq!(first, Duration::ZERO);
+        assert!(second >= Duration::from_millis(4990), "{second:?}");
+        // Other operations are not held back by CreateDeployment's budget.
+        assert_eq!(limiter.acquire(Service::ApiGateway, "GetRestApi").await, Duration::ZERO);
+    }
+
+    /// After a throttling answer the next caller waits for a fresh token.
+    #[tokio::test(start_paused = true)]
+    async fn throttling_drains_the_bucket() {
+        let limiter = Limiter::new(&LimiterSettings::default());
+        limiter.throttled(Service::ApiGateway, "GetRestApi").await;
+        let waited = limiter.acquire(Service::ApiGateway, "GetRestApi").await;
+        assert!(waited >= Duration::from_millis(99), "{waited:?}");
+    }
+
+    #[test]
+    fn budgets_parse() {
+        assert_eq!("10/40".parse::<Budget>().unwrap(), Budget { per_second: 10.0, burst: 40 });
+        assert_eq!("0.2".parse::<Budget>().unwrap(), Budget { per_second: 0.2, burst: 1 });
+        assert!("0/1".parse::<Budget>().is_err());
+        assert!("x/1".parse::<Budget>().is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! Pure planning: desired spec + observed AWS state -> the actions that converge them.
+//! No I/O here; everything is unit-tested, and a converged resource plans nothing.
+
+pub mod rest_api;
+
+/// One JSON-Patch-like operation of API Gateway's `patchOperations`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatchOp {
+    pub op: PatchKind,
+    pub path: String,
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchKind {
+    Add,
+    Remove,
+    Replace,
+}
+
+impl PatchOp {
+    pub fn replace(path: impl Into<String>, value: impl Into<String>) -> Self {
+        PatchOp { op: PatchKind::Replace, path: path.into(), value: Some(value.into()) }
+    }
+    pub fn add(path: impl Into<String>, value: Option<String>) -> Self {
+        PatchOp { op: PatchKind::Add, path: path.into(), value }
+    }
+    pub fn remove(path: impl Into<String>, value: Option<String>) -> Self {
+        PatchOp { op: PatchKind::Remove, path: path.into(), value }
+    }
+}
+
+/// Escape a value for use inside a patch path (`/` becomes `~1`, `~` becomes `~0`).
+pub fn escape_path_segment(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
