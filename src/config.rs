@@ -1,0 +1,131 @@
+//! Command-line and environment configuration of `apigw-operator run`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::aws::limiter::{Budget, LimiterSettings};
+use crate::aws::AwsSettings;
+use crate::controller;
+use crate::telemetry::LogFormat;
+
+/// Flags of `apigw-operator run`; every flag also reads an environment variable.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunArgs {
+    /// Kubeconfig file; without it, KUBECONFIG, ~/.kube/config or the in-cluster service account.
+    #[arg(long, env = "APIGW_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "APIGW_WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// AWS region (default: the SDK's chain: AWS_REGION, profile, instance metadata).
+    #[arg(long, env = "APIGW_AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// Send every AWS call to this endpoint instead of AWS (for emulators such as moto).
+    #[arg(long, env = "APIGW_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// Attempts per AWS call inside the SDK; failed reconciles are also requeued with backoff.
+    #[arg(long, env = "APIGW_AWS_MAX_ATTEMPTS", default_value_t = 3)]
+    pub aws_max_attempts: u32,
+    /// API Gateway management budget for the whole process, RATE/BURST per second.
+    #[arg(long, env = "APIGW_AWS_RATE_LIMIT", default_value = "10/40")]
+    pub aws_rate_limit: Budget,
+    /// Lambda control-plane budget, RATE/BURST.
+    #[arg(long, env = "APIGW_LAMBDA_RATE_LIMIT", default_value = "15/15")]
+    pub lambda_rate_limit: Budget,
+    /// Extra or changed per-operation budgets, OPERATION=RATE/BURST, comma-separated
+    /// (for example CreateDeployment=0.2/1). AWS's published quotas are the defaults.
+    #[arg(long, env = "APIGW_AWS_OPERATION_LIMITS", value_delimiter = ',', value_parser = parse_operation_budget)]
+    pub aws_operation_limits: Vec<(String, Budget)>,
+    /// Period of the drift-detecting resync, for example 30s, 10m, 1h.
+    #[arg(long, env = "APIGW_RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
+    pub resync_period: Duration,
+    /// Reconciles running at once per kind.
+    #[arg(long, env = "APIGW_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+    /// Log format.
+    #[arg(long, env = "APIGW_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log level or filter directives (tracing EnvFilter syntax).
+    #[arg(long, env = "APIGW_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+impl RunArgs {
+    pub fn aws_settings(&self) -> AwsSettings {
+        let mut limits = LimiterSettings { apigateway: self.aws_rate_limit, lambda: self.lambda_rate_limit, ..Default::default() };
+        for (op, budget) in &self.aws_operation_limits {
+            limits.operations.retain(|(o, _)| o != op);
+            limits.operations.push((op.clone(), *budget));
+        }
+        AwsSettings {
+            region: self.aws_region.clone(),
+            endpoint_url: self.aws_endpoint_url.clone(),
+            max_attempts: self.aws_max_attempts,
+            limits,
+        }
+    }
+
+    pub fn controller_settings(&self) -> controller::Settings {
+        controller::Settings {
+            namespace: self.namespace.clone(),
+            resync: self.resync_period,
+            concurrency: self.concurrency.max(1),
+            ..Default::default()
+        }
+    }
+}
+
+/// `30s`, `10m`, `2h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let value: f64 = number.parse().map_err(|_| format!("bad duration {s:?}: expected for example 30s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("bad duration unit {unit:?} in {s:?}: use ms, s, m or h")),
+    };
+    if secs <= 0.0 {
+        return Err(format!("duration {s:?} must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_operation_budget(s: &str) -> Result<(String, Budget), String> {
+    let (op, budget) = s.split_once('=').ok_or_else(|| format!("expected OPERATION=RATE/BURST, got {s:?}"))?;
+    Ok((op.trim().to_string(), budget.parse()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn operation_budgets_override_defaults() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let cli = Cli::parse_from(["x", "--aws-operation-limits", "CreateDeployment=1/2,GetRestApis=3/3"]);
+        let limits = cli.run.aws_settings().limits;
+        let get = |name: &str| limits.operations.iter().find(|(o, _)| o == name).map(|(_, b)| *b);
+        assert_eq!(get("CreateDeployment"), Some(Budget { per_second: 1.0, burst: 2 }));
+        assert_eq!(get("GetRestApis"), Some(Budget { per_second: 3.0, burst: 3 }));
+        assert_eq!(get("DeleteRestApi"), Some(Budget { per_second: 1.0 / 30.0, burst: 1 }));
+    }
+}

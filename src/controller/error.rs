@@ -1,0 +1,81 @@
+//! Reconcile errors: one enum, each variant with the context a user needs, a
+//! condition reason, and whether waiting can help.
+
+use crate::aws::{AwsError, ErrorKind};
+use crate::plan::rest_api::SpecError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+
+    #[error("invalid spec: {0}")]
+    Spec(#[from] SpecError),
+
+    #[error("spec.restApiId {0} names no REST API in this account and region")]
+    AdoptTargetMissing(String),
+
+    #[error("Kubernetes API {operation} failed: {source}")]
+    Kube {
+        operation: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+impl Error {
+    pub fn kube(operation: &'static str) -> impl FnOnce(kube::Error) -> Error {
+        move |source| Error::Kube { operation, source }
+    }
+
+    /// Reason for the Ready condition and the Event.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Aws(e) => match e.kind {
+                ErrorKind::Throttled => "AwsThrottled",
+                ErrorKind::AccessDenied => "AwsAccessDenied",
+                ErrorKind::Invalid => "AwsRejected",
+                ErrorKind::NotFound => "AwsNotFound",
+                ErrorKind::Conflict | ErrorKind::Transient => "AwsUnavailable",
+            },
+            Error::Spec(_) => "InvalidSpec",
+            Error::AdoptTargetMissing(_) => "AdoptTargetMissing",
+            Error::Kube { .. } => "KubernetesError",
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.reason()
+                }
+                _ => "KubernetesError",
+            },
+        }
+    }
+
+    /// Whether retrying later can succeed without a spec change.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Aws(e) => e.is_retryable(),
+            Error::Spec(_) => false,
+            // The API may be created or restored, or the user fixes the id: check again slowly.
+            Error::AdoptTargetMissing(_) => true,
+            Error::Kube { .. } => true,
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.is_retryable()
+                }
+                _ => true,
+            },
+        }
+    }
+
+    /// Base delay before the first retry: throttling waits longer than a blip.
+    pub fn base_backoff_secs(&self) -> u64 {
+        match self.reason() {
+            "AwsThrottled" => 10,
+            "AwsAccessDenied" | "AdoptTargetMissing" => 60,
+            _ => 2,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Controllers, their shared context and the manager that runs them.
+
+pub mod conditions;
+pub mod error;
+pub mod rest_api;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::ListParams;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource};
+
+pub use error::Error;
+
+use crate::aws::Aws;
+
+/// Controller settings, from flags.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Watch only this namespace; None watches all.
+    pub namespace: Option<String>,
+    /// Period of the resync that finds drift made behind the operator's back.
+    pub resync: Duration,
+    /// Reconciles running at once per kind.
+    pub concurrency: u16,
+    /// Longest wait between retries of a failing object.
+    pub max_backoff: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { namespace: None, resync: Duration::from_secs(600), concurrency: 4, max_backoff: Duration::from_secs(300) }
+    }
+}
+
+/// What every reconcile gets.
+pub struct Context {
+    pub client: Client,
+    pub aws: Arc<Aws>,
+    pub recorder: Recorder,
+    pub settings: Settings,
+    /// Consecutive failures per object (namespace/name), for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, aws: Arc<Aws>, settings: Settings) -> Arc<Context> {
+        let reporter = Reporter {
+            controller: "apigw-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Arc::new(Context { client, aws, recorder, settings, failures: Mutex::new(HashMap::new()) })
+    }
+
+    /// Api handle for a namespaced kind in the object's namespace.
+    pub fn api_in<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Publish an Event; failures to publish are logged, never fatal.
+    pub async fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String) {
+        let ev = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "could not publish event");
+        }
+    }
+
+    fn record_success(&self, key: &str) {
+        self.failures.lock().unwrap().remove(key);
+    }
+
+    /// Next retry delay: base * 2^failures, capped, with up to 20% jitter so objects
+    /// that failed together do not retry together.
+    fn next_backoff(&self, key: &str, base_secs: u64) -> Duration {
+        let mut failures = self.failures.lock().unwrap();
+        let n = failures.entry(key.to_string()).or_insert(0);
+        let exp = base_secs.saturating_mul(1u64 << (*n).min(16));
+        *n += 1;
+        let capped = Duration::from_secs(exp).min(self.settings.max_backoff);
+        let jitter_permille = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 200);
+        capped + capped.mul_f64(jitter_permille as f64 / 1000.0)
+    }
+}
+
+fn object_key<K: Resource>(obj: &K) -> String {
+    format!("{}/{}", obj.meta().namespace.as_deref().unwrap_or_default(), obj.meta().name.as_deref().unwrap_or_default())
+}
+
+/// Shared error policy: retryable errors back off exponentially per object; terminal
+/// ones already set a condition and wait for the spec to change.
+pub fn error_policy<K: Resource>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    let key = object_key(obj.as_ref());
+    if err.is_retryable() {
+        let delay = ctx.next_backoff(&key, err.base_backoff_secs());
+        tracing::warn!(object = %key, error = %err, retry_in = ?delay, "reconcile failed; will retry");
+        Action::requeue(delay)
+    } else {
+        tracing::warn!(object = %key, error = %err, "reconcile failed; waiting for a spec change");
+        Action::await_change()
+    }
+}
+
+/// Fail early, with an install hint, when a CRD is missing.
+async fn ensure_crd<K>(api: &Api<K>) -> anyhow::Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.list(&ListParams::default().limit(1)).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot list {}: {e}. Are the CRDs installed? Run: apigw-operator crds | kubectl apply --server-side -f -",
+            K::plural(&())
+        )
+    })?;
+    Ok(())
+}
+
+fn watched_api<K>(ctx: &Context) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    }
+}
+
+/// Run every controller until `shutdown` resolves.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) -> anyhow::Result<()> {
+    let rest_apis = watched_api::<crate::api::RestApi>(&ctx);
+    ensure_crd(&rest_apis).await?;
+    let config = controller::Config::default().concurrency(ctx.settings.concurrency);
+    tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
+    Controller::new(rest_apis, watcher::Config::default())
+        .with_config(config)
+        .graceful_shutdown_on(shutdown)
+        .run(rest_api::reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "reconcile loop event");
+            }
+        })
+        .await;
+    tracing::info!("controllers stopped");
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Idempotency across failures between "create in AWS" and "record in status".
+
+mod common;
+
+use std::time::Duration;
+
+use apigw_operator::api::RestApi;
+use apigw_operator::plan::rest_api::OWNER_UID_TAG;
+use common::*;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::DeleteParams;
+use kube::{Client, ResourceExt};
+
+const T: Duration = Duration::from_secs(30);
+
+async fn apis_tagged(aws: &apigw_operator::aws::Aws, uid: &str) -> usize {
+    let out = aws.apigateway.get_rest_apis().limit(500).send().await.expect("GetRestApis");
+    out.items().iter().filter(|a| a.tags().and_then(|t| t.get(OWNER_UID_TAG)).map(String::as_str) == Some(uid)).count()
+}
+
+fn role_yaml(name: &str, with_status: bool) -> String {
+    let status_rule = if with_status {
+        "\n- {apiGroups: [apigw.rs], resources: [restapis/status], verbs: [get, patch, update]}"
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: {name}}}
+rules:
+- {{apiGroups: [apigw.rs], resources: [restapis], verbs: [get, list, watch, patch, update]}}
+- {{apiGroups: [events.k8s.io], resources: [events], verbs: [create, patch]}}{status_rule}
+"
+    )
+}
+
+/// The status write fails (the operator's identity may not write status) right
+/// after the API was created. Every retry finds the API by its owner tag instead
+/// of creating another; once status may be written the object becomes Ready with
+/// the one API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_status_write_never_duplicates_the_api() {
+    let admin = client().await;
+    let ns = TestNamespace::new(&admin, "crash").await;
+    let user = format!("apigw-limited-{}", ns.name);
+    ns.apply::<Role>(&role_yaml("operator", false)).await;
+    ns.apply::<RoleBinding>(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: operator}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: operator}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
+"
+    ))
+    .await;
+
+    let mut config = kube_config().await;
+    config.auth_info.impersonate = Some(user.clone());
+    let limited = Client::try_from(config).unwrap();
+    let op = Operator::start_with(limited, &ns.name, Duration::from_secs(30)).await;
+
+    let apis = ns.api::<RestApi>();
+    let obj = ns.apply::<RestApi>("{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: once}, spec: {}}").await;
+    let uid = obj.uid().unwrap();
+
+    // Created once, then the status write is refused and the reconcile retried.
+    eventually("create attempted and retried", T, || async {
+        (op.ctx.aws.stats.calls_of("CreateRestApi") == 1 && op.ctx.aws.stats.calls_of("GetRestApis") >= 3).then_some(())
+    })
+    .await;
+    let current = apis.get("once").await.unwrap();
+    assert!(current.status.and_then(|s| s.rest_api_id).is_none(), "status could not be written");
+    let aws = aws().await;
+    assert_eq!(apis_tagged(&aws, &uid).await, 1, "retries found the API by tag instead of creating more");
+
+    // Allow status writes: the object converges on the same single API.
+    ns.apply::<Role>(&role_yaml("operator", true)).await;
+    let ready = wait_ready(&apis, "once", "True", Duration::from_secs(60)).await;
+    let id = ready.status.unwrap().rest_api_id.unwrap();
+    assert_eq!(op.ctx.aws.stats.calls_of("CreateRestApi"), 1);
+    assert_eq!(apis_tagged(&aws, &uid).await, 1);
+
+    drop(op);
+    // Clean up with an unrestricted operator.
+    let _cleanup = Operator::start(&ns.name, Duration::from_secs(30)).await;
+    apis.delete("once", &DeleteParams::default()).await.unwrap();
+    wait_deleted(&apis, "once", T).await;
+    assert!(aws.get_rest_api(&id).await.unwrap().is_none());
+    ns.delete().await;
+}
