@@ -56,7 +56,7 @@ pub struct AuthorizerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "self.split(',').all(s, s.trim().matches('^(method\\\\.request\\\\.(header|querystring|multivalueheader|multivaluequerystring)\\\\.[A-Za-z0-9._$-]+|stageVariables\\\\.[A-Za-z0-9_]+|context\\\\.[A-Za-z0-9._]+)$'))",
+        "rule": "self.matches('^(method\\\\.request\\\\.(header|querystring|multivalueheader|multivaluequerystring)\\\\.[A-Za-z0-9._$-]+|stageVariables\\\\.[A-Za-z0-9_]+|context\\\\.[A-Za-z0-9._]+)( *, *(method\\\\.request\\\\.(header|querystring|multivalueheader|multivaluequerystring)\\\\.[A-Za-z0-9._$-]+|stageVariables\\\\.[A-Za-z0-9_]+|context\\\\.[A-Za-z0-9._]+))*$')",
         "message": "identitySource must be method.request.header.NAME, method.request.querystring.NAME, stageVariables.NAME or context.NAME (comma-separated for REQUEST)"
     }]))]
     pub identity_source: Option<String>,
@@ -85,7 +85,7 @@ fn default_ttl() -> i32 {
 #[serde(rename_all = "camelCase")]
 pub struct CognitoAuthorizer {
     /// User pools by id (`us-east-1_AbCdEf123`) or ARN. The operator checks each exists.
-    #[schemars(length(min = 1, max = 1000), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(min = 1, max = 20), inner(length(max = 256)), extend("x-kubernetes-list-type" = "set"))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.all(p, p.matches('^(arn:aws[a-zA-Z-]*:cognito-idp:[a-z0-9-]+:[0-9]{12}:userpool/)?[a-z]{2}(-[a-z]+)+-[0-9]_[A-Za-z0-9]+$'))",
         "message": "each user pool must be a pool id like us-east-1_AbCdEf123 or a user pool ARN"

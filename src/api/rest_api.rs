@@ -54,7 +54,7 @@ pub struct RestApiSpec {
 
     /// Media types API Gateway treats as binary, for example `image/png` or `*/*`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = 64), inner(length(max = 256)), extend("x-kubernetes-list-type" = "set"))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.all(t, t.matches('^[A-Za-z0-9*!#$&^_.+-]+/[A-Za-z0-9*!#$&^_.+-]+$'))",
         "message": "each binary media type must look like type/subtype, for example image/png or */*"
@@ -89,6 +89,7 @@ pub struct RestApiSpec {
     /// object is created; it cannot change afterwards. The API's settings are then
     /// converged to this spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.matches('^[a-z0-9]{10}$')",
         "message": "restApiId must be a REST API id: 10 lower-case letters and digits, for example a1b2c3d4e5"
@@ -119,7 +120,7 @@ pub struct EndpointConfiguration {
     pub type_: EndpointType,
     /// VPC endpoint ids (`vpce-...`) allowed to reach a PRIVATE API.
     #[serde(default)]
-    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = 32), inner(length(max = 32)), extend("x-kubernetes-list-type" = "set"))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.all(v, v.matches('^vpce-[0-9a-f]{8,17}$'))",
         "message": "each VPC endpoint id must look like vpce-0123456789abcdef0"

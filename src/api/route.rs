@@ -70,6 +70,7 @@ pub struct RouteSpec {
     /// Request parameters of the method and whether each is required, for example
     /// `method.request.querystring.page: false`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 50))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.all(k, k.matches('^method\\\\.request\\\\.(path|querystring|header|multivaluequerystring|multivalueheader)\\\\.[A-Za-z0-9._$-]+$'))",
         "message": "request parameter keys look like method.request.(path|querystring|header).NAME"
@@ -85,7 +86,7 @@ pub struct RouteSpec {
 
     /// Method responses (status codes the method declares, with headers and models).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["statusCode"]))]
+    #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["statusCode"]))]
     pub responses: Vec<MethodResponse>,
 
     /// CORS: creates an OPTIONS method answering preflight requests on this path and
@@ -190,6 +191,7 @@ pub struct Integration {
     /// Integration request parameters: target `integration.request.*` to a source such as
     /// `method.request.path.photoId`, `context.requestId` or a quoted literal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 50), inner(length(max = 512)))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.all(k, k.matches('^integration\\\\.request\\\\.(path|querystring|header|multivaluequerystring|multivalueheader)\\\\.[A-Za-z0-9._$-]+$'))",
         "message": "integration request parameter keys look like integration.request.(path|querystring|header).NAME"
@@ -210,7 +212,7 @@ pub struct Integration {
     pub cache_key_parameters: Vec<String>,
     /// Integration responses (non-proxy integrations): map backend results to method responses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["statusCode"]))]
+    #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["statusCode"]))]
     pub responses: Vec<IntegrationResponse>,
 }
 
@@ -324,6 +326,7 @@ pub enum ContentHandling {
 #[serde(rename_all = "camelCase")]
 pub struct MethodResponse {
     /// HTTP status code, for example `200`.
+    #[schemars(length(max = 3))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.matches('^[1-5][0-9][0-9]$')", "message": "statusCode must be a 3-digit HTTP status such as 200"
     }]))]
@@ -342,6 +345,7 @@ pub struct MethodResponse {
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationResponse {
     /// Method response status code this maps to.
+    #[schemars(length(max = 3))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.matches('^[1-5][0-9][0-9]$')", "message": "statusCode must be a 3-digit HTTP status such as 200"
     }]))]
@@ -369,8 +373,7 @@ pub struct IntegrationResponse {
 }]))]
 pub struct Cors {
     /// Allowed origins, for example `https://photos.example.com`, or `*`.
-    #[schemars(length(min = 1))]
-    #[serde(default)]
+    #[schemars(length(min = 1, max = 32), inner(length(max = 256)))]
     pub allow_origins: Vec<String>,
     /// Allowed request headers. Defaults to Content-Type, Authorization, X-Api-Key, X-Amz-Date, X-Amz-Security-Token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
