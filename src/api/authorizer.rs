@@ -29,9 +29,9 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference};
      "message": "set exactly one authorizer kind: cognito or lambda"},
     {"rule": "self.restApiRef == oldSelf.restApiRef",
      "message": "restApiRef cannot change: create a new Authorizer for the other API"},
-    {"rule": "!has(self.lambda) || self.lambda.type == 'TOKEN' || !has(self.identityValidationExpression)",
+    {"rule": "!has(self.lambda) || !has(self.lambda.type) || self.lambda.type == 'TOKEN' || !has(self.identityValidationExpression)",
      "message": "identityValidationExpression only applies to TOKEN authorizers"},
-    {"rule": "!has(self.lambda) || self.lambda.type == 'TOKEN' || self.resultTtlSeconds == 0 || has(self.identitySource)",
+    {"rule": "!has(self.lambda) || (has(self.lambda.type) && self.lambda.type == 'TOKEN') || (has(self.resultTtlSeconds) && self.resultTtlSeconds == 0) || has(self.identitySource)",
      "message": "a REQUEST authorizer with caching (resultTtlSeconds > 0) needs identitySource"}
 ]))]
 pub struct AuthorizerSpec {

@@ -106,7 +106,7 @@ pub struct RestApiSpec {
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {
-        "rule": "self.type == 'PRIVATE' || size(self.vpcEndpointIds) == 0",
+        "rule": "self.type == 'PRIVATE' || !has(self.vpcEndpointIds) || size(self.vpcEndpointIds) == 0",
         "message": "vpcEndpointIds can only be set when type is PRIVATE"
     },
     {

@@ -117,9 +117,9 @@ pub enum HttpMethod {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!(self.iam && has(self.authorizerRef))",
+    {"rule": "!(has(self.iam) && self.iam && has(self.authorizerRef))",
      "message": "choose either iam: true or an authorizerRef, not both"},
-    {"rule": "size(self.scopes) == 0 || has(self.authorizerRef)",
+    {"rule": "!has(self.scopes) || size(self.scopes) == 0 || has(self.authorizerRef)",
      "message": "scopes need an authorizerRef to a Cognito authorizer"}
 ]))]
 pub struct Authorization {
@@ -165,9 +165,9 @@ pub struct Model {
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "[has(self.lambda), has(self.http), has(self.aws), has(self.mock)].filter(x, x).size() == 1",
      "message": "set exactly one integration kind: lambda, http, aws or mock"},
-    {"rule": "!has(self.lambda) || (size(self.requestTemplates) == 0 && size(self.responses) == 0)",
+    {"rule": "!has(self.lambda) || ((!has(self.requestTemplates) || size(self.requestTemplates) == 0) && (!has(self.responses) || size(self.responses) == 0))",
      "message": "a Lambda proxy integration passes the request through: requestTemplates and responses are not allowed"},
-    {"rule": "!has(self.http) || !self.http.proxy || (size(self.requestTemplates) == 0 && size(self.responses) == 0)",
+    {"rule": "!has(self.http) || (has(self.http.proxy) && !self.http.proxy) || ((!has(self.requestTemplates) || size(self.requestTemplates) == 0) && (!has(self.responses) || size(self.responses) == 0))",
      "message": "an HTTP proxy integration passes the request through: set http.proxy to false to use requestTemplates or responses"}
 ]))]
 pub struct Integration {
@@ -368,7 +368,7 @@ pub struct IntegrationResponse {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{
-    "rule": "!self.allowCredentials || !self.allowOrigins.exists(o, o == '*')",
+    "rule": "!has(self.allowCredentials) || !self.allowCredentials || !self.allowOrigins.exists(o, o == '*')",
     "message": "browsers refuse allowCredentials with the wildcard origin '*': list the origins"
 }]))]
 pub struct Cors {

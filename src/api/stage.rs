@@ -34,7 +34,7 @@ use super::route::HttpMethod;
      "message": "restApiRef cannot change: create a new Stage for the other API"},
     {"rule": "self.stageName == oldSelf.stageName",
      "message": "stageName cannot change: create a new Stage with the new name"}
-    ,{"rule": "!has(self.caching) || !has(self.caching.clusterSize) || self.caching.clusterEnabled",
+    ,{"rule": "!has(self.caching) || !has(self.caching.clusterSize) || (has(self.caching.clusterEnabled) && self.caching.clusterEnabled)",
      "message": "caching.clusterSize needs caching.clusterEnabled: true"}
 ]))]
 pub struct StageSpec {
@@ -114,9 +114,9 @@ pub struct StageSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "self.policy == 'Pinned' ? has(self.deploymentId) : !has(self.deploymentId)",
+    {"rule": "(has(self.policy) && self.policy == 'Pinned') ? has(self.deploymentId) : !has(self.deploymentId)",
      "message": "deploymentId is required with policy Pinned and not allowed otherwise"},
-    {"rule": "self.policy == 'Manual' || !has(self.revision)",
+    {"rule": "(has(self.policy) && self.policy == 'Manual') || !has(self.revision)",
      "message": "revision only applies to policy Manual"}
 ]))]
 pub struct DeploymentPolicy {
