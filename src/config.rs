@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::aws::limiter::{Budget, LimiterSettings};
 use crate::aws::AwsSettings;
+use crate::aws::limiter::{Budget, LimiterSettings};
 use crate::controller;
 use crate::telemetry::LogFormat;
 
@@ -52,7 +52,11 @@ pub struct RunArgs {
 
 impl RunArgs {
     pub fn aws_settings(&self) -> AwsSettings {
-        let mut limits = LimiterSettings { apigateway: self.aws_rate_limit, lambda: self.lambda_rate_limit, ..Default::default() };
+        let mut limits = LimiterSettings {
+            apigateway: self.aws_rate_limit,
+            lambda: self.lambda_rate_limit,
+            ..Default::default()
+        };
         for (op, budget) in &self.aws_operation_limits {
             limits.operations.retain(|(o, _)| o != op);
             limits.operations.push((op.clone(), *budget));
@@ -78,14 +82,23 @@ impl RunArgs {
 /// `30s`, `10m`, `2h` or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let value: f64 = number.parse().map_err(|_| format!("bad duration {s:?}: expected for example 30s, 10m or 1h"))?;
+    let (number, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {s:?}: expected for example 30s, 10m or 1h"))?;
     let secs = match unit {
         "" | "s" => value,
         "ms" => value / 1000.0,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(format!("bad duration unit {unit:?} in {s:?}: use ms, s, m or h")),
+        _ => {
+            return Err(format!(
+                "bad duration unit {unit:?} in {s:?}: use ms, s, m or h"
+            ));
+        }
     };
     if secs <= 0.0 {
         return Err(format!("duration {s:?} must be positive"));
@@ -94,7 +107,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_operation_budget(s: &str) -> Result<(String, Budget), String> {
-    let (op, budget) = s.split_once('=').ok_or_else(|| format!("expected OPERATION=RATE/BURST, got {s:?}"))?;
+    let (op, budget) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected OPERATION=RATE/BURST, got {s:?}"))?;
     Ok((op.trim().to_string(), budget.parse()?))
 }
 
@@ -121,11 +136,39 @@ mod tests {
             #[command(flatten)]
             run: RunArgs,
         }
-        let cli = Cli::parse_from(["x", "--aws-operation-limits", "CreateDeployment=1/2,GetRestApis=3/3"]);
+        let cli = Cli::parse_from([
+            "x",
+            "--aws-operation-limits",
+            "CreateDeployment=1/2,GetRestApis=3/3",
+        ]);
         let limits = cli.run.aws_settings().limits;
-        let get = |name: &str| limits.operations.iter().find(|(o, _)| o == name).map(|(_, b)| *b);
-        assert_eq!(get("CreateDeployment"), Some(Budget { per_second: 1.0, burst: 2 }));
-        assert_eq!(get("GetRestApis"), Some(Budget { per_second: 3.0, burst: 3 }));
-        assert_eq!(get("DeleteRestApi"), Some(Budget { per_second: 1.0 / 30.0, burst: 1 }));
+        let get = |name: &str| {
+            limits
+                .operations
+                .iter()
+                .find(|(o, _)| o == name)
+                .map(|(_, b)| *b)
+        };
+        assert_eq!(
+            get("CreateDeployment"),
+            Some(Budget {
+                per_second: 1.0,
+                burst: 2
+            })
+        );
+        assert_eq!(
+            get("GetRestApis"),
+            Some(Budget {
+                per_second: 3.0,
+                burst: 3
+            })
+        );
+        assert_eq!(
+            get("DeleteRestApi"),
+            Some(Budget {
+                per_second: 1.0 / 30.0,
+                burst: 1
+            })
+        );
     }
 }

@@ -11,7 +11,11 @@ use apigw_operator::config::RunArgs;
 use apigw_operator::{api, controller, telemetry};
 
 #[derive(Parser)]
-#[command(name = "apigw-operator", version, about = "Amazon API Gateway from Kubernetes custom resources")]
+#[command(
+    name = "apigw-operator",
+    version,
+    about = "Amazon API Gateway from Kubernetes custom resources"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,10 +44,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format, &args.log_level)?;
     let kube_config = match &args.kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path).with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            let file = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
             kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?
         }
-        None => kube::Config::infer().await.context("no Kubernetes configuration found (KUBECONFIG or in-cluster)")?,
+        None => kube::Config::infer()
+            .await
+            .context("no Kubernetes configuration found (KUBECONFIG or in-cluster)")?,
     };
     let client = kube::Client::try_from(kube_config)?;
     let aws = Aws::connect(&args.aws_settings()).await?;
@@ -57,7 +64,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

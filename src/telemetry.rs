@@ -12,12 +12,19 @@ pub enum LogFormat {
 /// Install the global subscriber. `level` is an EnvFilter directive such as `info`
 /// or `info,apigw_operator=debug`.
 pub fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad --log-level {level:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter =
+        EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad --log-level {level:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = match format {
         LogFormat::Text => builder.try_init(),
         // JSON lines carry the current span's fields (namespace, name, AWS ids) on every line.
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("logging already initialised: {e}"))
 }

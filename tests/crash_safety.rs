@@ -14,8 +14,22 @@ use kube::{Client, ResourceExt};
 const T: Duration = Duration::from_secs(30);
 
 async fn apis_tagged(aws: &apigw_operator::aws::Aws, uid: &str) -> usize {
-    let out = aws.apigateway.get_rest_apis().limit(500).send().await.expect("GetRestApis");
-    out.items().iter().filter(|a| a.tags().and_then(|t| t.get(OWNER_UID_TAG)).map(String::as_str) == Some(uid)).count()
+    let out = aws
+        .apigateway
+        .get_rest_apis()
+        .limit(500)
+        .send()
+        .await
+        .expect("GetRestApis");
+    out.items()
+        .iter()
+        .filter(|a| {
+            a.tags()
+                .and_then(|t| t.get(OWNER_UID_TAG))
+                .map(String::as_str)
+                == Some(uid)
+        })
+        .count()
 }
 
 fn role_yaml(name: &str, with_status: bool) -> String {
@@ -61,18 +75,31 @@ subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
     let op = Operator::start_with(limited, &ns.name, Duration::from_secs(30)).await;
 
     let apis = ns.api::<RestApi>();
-    let obj = ns.apply::<RestApi>("{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: once}, spec: {}}").await;
+    let obj = ns
+        .apply::<RestApi>(
+            "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: once}, spec: {}}",
+        )
+        .await;
     let uid = obj.uid().unwrap();
 
     // Created once, then the status write is refused and the reconcile retried.
     eventually("create attempted and retried", T, || async {
-        (op.ctx.aws.stats.calls_of("CreateRestApi") == 1 && op.ctx.aws.stats.calls_of("GetRestApis") >= 3).then_some(())
+        (op.ctx.aws.stats.calls_of("CreateRestApi") == 1
+            && op.ctx.aws.stats.calls_of("GetRestApis") >= 3)
+            .then_some(())
     })
     .await;
     let current = apis.get("once").await.unwrap();
-    assert!(current.status.and_then(|s| s.rest_api_id).is_none(), "status could not be written");
+    assert!(
+        current.status.and_then(|s| s.rest_api_id).is_none(),
+        "status could not be written"
+    );
     let aws = aws().await;
-    assert_eq!(apis_tagged(&aws, &uid).await, 1, "retries found the API by tag instead of creating more");
+    assert_eq!(
+        apis_tagged(&aws, &uid).await,
+        1,
+        "retries found the API by tag instead of creating more"
+    );
 
     // Allow status writes: the object converges on the same single API.
     ns.apply::<Role>(&role_yaml("operator", true)).await;

@@ -19,11 +19,35 @@ fn checked_in_crds_match_generated() {
 fn every_crd_has_category_status_and_printer_columns() {
     for crd in apigw_operator::api::all_crds() {
         let name = crd.metadata.name.clone().unwrap();
-        assert_eq!(crd.spec.names.categories.as_deref(), Some(&["apigw".to_string()][..]), "{name}");
-        assert!(crd.spec.names.short_names.as_ref().is_some_and(|s| !s.is_empty()), "{name} short name");
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(&["apigw".to_string()][..]),
+            "{name}"
+        );
+        assert!(
+            crd.spec
+                .names
+                .short_names
+                .as_ref()
+                .is_some_and(|s| !s.is_empty()),
+            "{name} short name"
+        );
         let version = &crd.spec.versions[0];
-        assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(), "{name} status subresource");
-        let columns = version.additional_printer_columns.as_ref().expect("printer columns");
-        assert!(columns.iter().any(|c| c.name == "Ready"), "{name} Ready column");
+        assert!(
+            version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some(),
+            "{name} status subresource"
+        );
+        let columns = version
+            .additional_printer_columns
+            .as_ref()
+            .expect("printer columns");
+        assert!(
+            columns.iter().any(|c| c.name == "Ready"),
+            "{name} Ready column"
+        );
     }
 }

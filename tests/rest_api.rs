@@ -7,8 +7,8 @@ use std::time::Duration;
 use apigw_operator::api::RestApi;
 use apigw_operator::plan::rest_api::OWNER_UID_TAG;
 use common::*;
-use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{DeleteParams, Patch, PatchParams};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -39,48 +39,97 @@ async fn rest_api_lifecycle() {
     let ready = wait_ready(&apis, "photos", "True", T).await;
     let status = ready.status.clone().unwrap();
     let id = status.rest_api_id.clone().expect("restApiId in status");
-    assert_eq!(status.url.as_deref(), Some(format!("https://{id}.execute-api.us-east-1.amazonaws.com").as_str()));
+    assert_eq!(
+        status.url.as_deref(),
+        Some(format!("https://{id}.execute-api.us-east-1.amazonaws.com").as_str())
+    );
     assert!(status.root_resource_id.is_some());
-    assert_eq!(status.execute_api_arn.as_deref(), Some(format!("arn:aws:execute-api:us-east-1:123456789012:{id}").as_str()));
+    assert_eq!(
+        status.execute_api_arn.as_deref(),
+        Some(format!("arn:aws:execute-api:us-east-1:123456789012:{id}").as_str())
+    );
     assert_eq!(ready_reason(&ready).0, "Available");
 
     let aws = aws().await;
-    let api = aws.get_rest_api(&id).await.unwrap().expect("API exists in moto");
+    let api = aws
+        .get_rest_api(&id)
+        .await
+        .unwrap()
+        .expect("API exists in moto");
     assert_eq!(api.settings.name, "photos");
     assert_eq!(api.settings.description, "Photo upload and filters");
     assert_eq!(api.settings.endpoint_type, "REGIONAL");
     assert_eq!(api.settings.minimum_compression_size, Some(1024));
     assert_eq!(api.settings.api_key_source, "AUTHORIZER");
     assert!(api.settings.disable_execute_api_endpoint);
-    assert!(api.settings.policy.as_deref().unwrap_or_default().contains("execute-api:Invoke"));
-    assert_eq!(api.settings.tags.get("team").map(String::as_str), Some("photos"));
+    assert!(
+        api.settings
+            .policy
+            .as_deref()
+            .unwrap_or_default()
+            .contains("execute-api:Invoke")
+    );
+    assert_eq!(
+        api.settings.tags.get("team").map(String::as_str),
+        Some("photos")
+    );
     assert_eq!(api.settings.tags.get(OWNER_UID_TAG), ready.uid().as_ref());
-    assert!(ns.events_for("photos").await.iter().any(|e| e.starts_with("Normal/Created")), "a Created event");
+    assert!(
+        ns.events_for("photos")
+            .await
+            .iter()
+            .any(|e| e.starts_with("Normal/Created")),
+        "a Created event"
+    );
 
     // Converged: resyncs every second read the API and write nothing.
     let writes_before = op.mutating_calls();
     let reads_before = op.ctx.aws.stats.calls_of("GetRestApi");
     tokio::time::sleep(Duration::from_secs(4)).await;
     let reads_after = op.ctx.aws.stats.calls_of("GetRestApi");
-    assert!(reads_after >= reads_before + 2, "resyncs happened ({reads_before} -> {reads_after} reads)");
-    assert_eq!(op.mutating_calls(), writes_before, "a converged resync makes no mutating AWS call");
-    assert_eq!(op.ctx.aws.stats.calls_of("GetRestApis"), 1, "the tag scan runs only before the first create");
+    assert!(
+        reads_after >= reads_before + 2,
+        "resyncs happened ({reads_before} -> {reads_after} reads)"
+    );
+    assert_eq!(
+        op.mutating_calls(),
+        writes_before,
+        "a converged resync makes no mutating AWS call"
+    );
+    assert_eq!(
+        op.ctx.aws.stats.calls_of("GetRestApis"),
+        1,
+        "the tag scan runs only before the first create"
+    );
 
     // Edit in place.
-    apis.patch("photos", &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"description": "v2", "apiKeySource": "HEADER"}})))
-        .await
-        .unwrap();
+    apis.patch(
+        "photos",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"description": "v2", "apiKeySource": "HEADER"}})),
+    )
+    .await
+    .unwrap();
     let updated = wait_ready(&apis, "photos", "True", T).await;
-    assert_eq!(updated.status.unwrap().rest_api_id.as_deref(), Some(id.as_str()), "same API, updated in place");
+    assert_eq!(
+        updated.status.unwrap().rest_api_id.as_deref(),
+        Some(id.as_str()),
+        "same API, updated in place"
+    );
     let api = aws.get_rest_api(&id).await.unwrap().unwrap();
     assert_eq!(api.settings.description, "v2");
     assert_eq!(api.settings.api_key_source, "HEADER");
     assert_eq!(op.ctx.aws.stats.calls_of("CreateRestApi"), 1);
 
     // Delete.
-    apis.delete("photos", &DeleteParams::default()).await.unwrap();
+    apis.delete("photos", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_deleted(&apis, "photos", T).await;
-    assert!(aws.get_rest_api(&id).await.unwrap().is_none(), "API deleted in AWS");
+    assert!(
+        aws.get_rest_api(&id).await.unwrap().is_none(),
+        "API deleted in AWS"
+    );
     ns.delete().await;
 }
 
@@ -95,7 +144,12 @@ async fn drift_is_corrected() {
         "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: drift}, spec: {description: desired, endpoint: {type: REGIONAL}}}",
     )
     .await;
-    let id = wait_ready(&apis, "drift", "True", T).await.status.unwrap().rest_api_id.unwrap();
+    let id = wait_ready(&apis, "drift", "True", T)
+        .await
+        .status
+        .unwrap()
+        .rest_api_id
+        .unwrap();
     let aws = aws().await;
     aws.update_rest_api(
         &id,
@@ -108,10 +162,17 @@ async fn drift_is_corrected() {
     .unwrap();
     eventually("drift corrected", T, || async {
         let api = aws.get_rest_api(&id).await.ok()??;
-        (api.settings.description == "desired" && api.settings.endpoint_type == "REGIONAL").then_some(())
+        (api.settings.description == "desired" && api.settings.endpoint_type == "REGIONAL")
+            .then_some(())
     })
     .await;
-    assert!(ns.events_for("drift").await.iter().any(|e| e.starts_with("Normal/Updated")), "an Updated event");
+    assert!(
+        ns.events_for("drift")
+            .await
+            .iter()
+            .any(|e| e.starts_with("Normal/Updated")),
+        "an Updated event"
+    );
 
     // Deleted behind our back: created again, and the user is told.
     aws.delete_rest_api(&id).await.unwrap();
@@ -122,8 +183,15 @@ async fn drift_is_corrected() {
     })
     .await;
     assert!(aws.get_rest_api(&recreated).await.unwrap().is_some());
-    assert!(ns.events_for("drift").await.iter().any(|e| e.starts_with("Warning/DeletedOutsideOperator")));
-    apis.delete("drift", &DeleteParams::default()).await.unwrap();
+    assert!(
+        ns.events_for("drift")
+            .await
+            .iter()
+            .any(|e| e.starts_with("Warning/DeletedOutsideOperator"))
+    );
+    apis.delete("drift", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_deleted(&apis, "drift", T).await;
     ns.delete().await;
 }
@@ -136,11 +204,19 @@ async fn retain_leaves_the_api() {
     let _op = Operator::start(&ns.name, Duration::from_secs(30)).await;
     let apis = ns.api::<RestApi>();
     ns.apply::<RestApi>("{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: kept}, spec: {deletionPolicy: Retain}}").await;
-    let id = wait_ready(&apis, "kept", "True", T).await.status.unwrap().rest_api_id.unwrap();
+    let id = wait_ready(&apis, "kept", "True", T)
+        .await
+        .status
+        .unwrap()
+        .rest_api_id
+        .unwrap();
     apis.delete("kept", &DeleteParams::default()).await.unwrap();
     wait_deleted(&apis, "kept", T).await;
     let aws = aws().await;
-    assert!(aws.get_rest_api(&id).await.unwrap().is_some(), "retained API still exists");
+    assert!(
+        aws.get_rest_api(&id).await.unwrap().is_some(),
+        "retained API still exists"
+    );
     aws.delete_rest_api(&id).await.unwrap();
     ns.delete().await;
 }
@@ -175,11 +251,21 @@ async fn adopt_existing_api() {
     assert!(status.adopted);
     let api = aws.get_rest_api(&existing.id).await.unwrap().unwrap();
     assert_eq!(api.settings.description, "now managed");
-    assert!(ns.events_for("legacy").await.iter().any(|e| e.starts_with("Normal/Adopted")));
+    assert!(
+        ns.events_for("legacy")
+            .await
+            .iter()
+            .any(|e| e.starts_with("Normal/Adopted"))
+    );
 
-    apis.delete("legacy", &DeleteParams::default()).await.unwrap();
+    apis.delete("legacy", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_deleted(&apis, "legacy", T).await;
-    assert!(aws.get_rest_api(&existing.id).await.unwrap().is_none(), "adopted API follows deletionPolicy Delete");
+    assert!(
+        aws.get_rest_api(&existing.id).await.unwrap().is_none(),
+        "adopted API follows deletionPolicy Delete"
+    );
     ns.delete().await;
 }
 
@@ -196,12 +282,18 @@ async fn adopt_missing_api_is_reported() {
     assert_eq!(reason, "AdoptTargetMissing");
     assert!(message.contains("zzzzzzzzzz"), "{message}");
     eventually("Warning event", T, || async {
-        ns.events_for("ghost").await.iter().any(|e| e.starts_with("Warning/AdoptTargetMissing")).then_some(())
+        ns.events_for("ghost")
+            .await
+            .iter()
+            .any(|e| e.starts_with("Warning/AdoptTargetMissing"))
+            .then_some(())
     })
     .await;
     assert_eq!(op.ctx.aws.stats.calls_of("CreateRestApi"), 0);
     // Deleting an object whose adoption never worked must not hang on the finalizer.
-    apis.delete("ghost", &DeleteParams::default()).await.unwrap();
+    apis.delete("ghost", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_deleted(&apis, "ghost", T).await;
     ns.delete().await;
 }
@@ -218,8 +310,15 @@ async fn invalid_policy_waits_for_a_fix() {
     let failed = wait_ready(&apis, "bad", "False", T).await;
     let (reason, message) = ready_reason(&failed);
     assert_eq!(reason, "InvalidSpec");
-    assert!(message.contains("spec.policy is not valid JSON"), "{message}");
-    assert_eq!(op.mutating_calls(), 0, "nothing created for an invalid spec");
+    assert!(
+        message.contains("spec.policy is not valid JSON"),
+        "{message}"
+    );
+    assert_eq!(
+        op.mutating_calls(),
+        0,
+        "nothing created for an invalid spec"
+    );
     apis.patch("bad", &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"policy": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}})))
         .await
         .unwrap();

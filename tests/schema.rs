@@ -14,7 +14,13 @@ use kube::api::{Patch, PatchParams};
 /// An empty namespace keeps the manifests' own namespaces.
 fn kubectl_apply(namespace: &str, manifest: &str, dry_run: bool) -> (bool, String) {
     let mut cmd = Command::new("kubectl");
-    cmd.args(["apply", "--server-side", "--field-manager=schema-test", "-f", "-"]);
+    cmd.args([
+        "apply",
+        "--server-side",
+        "--field-manager=schema-test",
+        "-f",
+        "-",
+    ]);
     if !namespace.is_empty() {
         cmd.args(["-n", namespace]);
     }
@@ -28,9 +34,18 @@ fn kubectl_apply(namespace: &str, manifest: &str, dry_run: bool) -> (bool, Strin
         .stderr(Stdio::piped())
         .spawn()
         .expect("kubectl on PATH (scripts/test-env env puts it there)");
-    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -43,7 +58,8 @@ const STAGE: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Stage\nmetadata: {name
 fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
     let r = |body: &str| format!("{RESTAPI}{body}");
     let rt = |body: &str| format!("{ROUTE}{body}");
-    let rt_lambda = |body: &str| format!("{ROUTE}  integration: {{lambda: {{functionName: fn}}}}\n{body}");
+    let rt_lambda =
+        |body: &str| format!("{ROUTE}  integration: {{lambda: {{functionName: fn}}}}\n{body}");
     let a = |body: &str| format!("{AUTHORIZER}{body}");
     let s = |body: &str| format!("{STAGE}  stageName: prod\n{body}");
     vec![
@@ -78,7 +94,7 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("templates on a Lambda proxy", rt("  method: GET\n  path: /p\n  integration: {lambda: {functionName: fn}, requestTemplates: {application/json: '{}'}}"), "Lambda proxy integration passes the request through"),
         ("CORS credentials with wildcard origin", rt_lambda("  method: GET\n  path: /p\n  cors: {allowOrigins: ['*'], allowCredentials: true}"), "browsers refuse allowCredentials"),
         ("malformed request parameter", rt_lambda("  method: GET\n  path: /p\n  requestParameters: {page: true}"), "request parameter keys look like method.request"),
-        ("reference that is not an object name", format!("apiVersion: apigw.rs/v1alpha1\nkind: Route\nmetadata: {{name: x}}\nspec:\n  restApiRef: {{name: Photos_API}}\n  method: GET\n  path: /p\n  integration: {{mock: {{}}}}"), "name must be a Kubernetes object name"),
+        ("reference that is not an object name", "apiVersion: apigw.rs/v1alpha1\nkind: Route\nmetadata: {name: x}\nspec:\n  restApiRef: {name: Photos_API}\n  method: GET\n  path: /p\n  integration: {mock: {}}".to_string(), "name must be a Kubernetes object name"),
         ("route without API reference", "apiVersion: apigw.rs/v1alpha1\nkind: Route\nmetadata: {name: x}\nspec:\n  method: GET\n  path: /p\n  integration: {mock: {}}".to_string(), "restApiRef: Required value"),
         // Authorizer
         ("authorizer of both kinds", a("  cognito: {userPools: [us-east-1_AbCdEf123]}\n  lambda: {functionName: auth}"), "set exactly one authorizer kind"),
@@ -114,12 +130,20 @@ async fn invalid_manifests_are_rejected_with_useful_messages() {
     for (what, manifest, fragment) in &cases {
         let (accepted, output) = kubectl_apply(&ns.name, manifest, true);
         if accepted {
-            failures.push(format!("{what}: accepted, but should be rejected\n{manifest}"));
+            failures.push(format!(
+                "{what}: accepted, but should be rejected\n{manifest}"
+            ));
         } else if !output.contains(fragment) {
             failures.push(format!("{what}: rejected without {fragment:?}:\n{output}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
     ns.delete().await;
 }
 
@@ -139,22 +163,58 @@ async fn immutable_fields_are_rejected_on_update() {
         assert!(ok, "creating the original failed: {out}");
     }
     let updates = [
-        ("PRIVATE to EDGE", format!("{RESTAPI}  endpoint: {{type: EDGE}}"), "cannot change a PRIVATE API to EDGE"),
-        ("adopting after creation", format!("{RESTAPI}  endpoint: {{type: PRIVATE}}\n  restApiId: a1b2c3d4e5"), "restApiId cannot be added"),
-        ("renaming a stage", format!("{STAGE}  stageName: production"), "stageName cannot change"),
-        ("moving a stage to another API", format!("{}  stageName: prod", STAGE.replace("photos", "videos")), "restApiRef cannot change"),
-        ("moving a route to another API", format!("{}  method: GET\n  path: /p\n  integration: {{mock: {{}}}}", ROUTE.replace("photos", "videos")), "restApiRef cannot change"),
-        ("moving an authorizer to another API", format!("{}  lambda: {{functionName: auth}}", AUTHORIZER.replace("photos", "videos")), "restApiRef cannot change"),
+        (
+            "PRIVATE to EDGE",
+            format!("{RESTAPI}  endpoint: {{type: EDGE}}"),
+            "cannot change a PRIVATE API to EDGE",
+        ),
+        (
+            "adopting after creation",
+            format!("{RESTAPI}  endpoint: {{type: PRIVATE}}\n  restApiId: a1b2c3d4e5"),
+            "restApiId cannot be added",
+        ),
+        (
+            "renaming a stage",
+            format!("{STAGE}  stageName: production"),
+            "stageName cannot change",
+        ),
+        (
+            "moving a stage to another API",
+            format!("{}  stageName: prod", STAGE.replace("photos", "videos")),
+            "restApiRef cannot change",
+        ),
+        (
+            "moving a route to another API",
+            format!(
+                "{}  method: GET\n  path: /p\n  integration: {{mock: {{}}}}",
+                ROUTE.replace("photos", "videos")
+            ),
+            "restApiRef cannot change",
+        ),
+        (
+            "moving an authorizer to another API",
+            format!(
+                "{}  lambda: {{functionName: auth}}",
+                AUTHORIZER.replace("photos", "videos")
+            ),
+            "restApiRef cannot change",
+        ),
     ];
     let mut failures = Vec::new();
     for (what, manifest, fragment) in &updates {
         let (accepted, output) = kubectl_apply(&ns.name, manifest, true);
         if accepted || !output.contains(fragment) {
-            failures.push(format!("{what}: accepted={accepted}, wanted {fragment:?}:\n{output}"));
+            failures.push(format!(
+                "{what}: accepted={accepted}, wanted {fragment:?}:\n{output}"
+            ));
         }
     }
     // A change AWS allows in place is accepted.
-    let (ok, out) = kubectl_apply(&ns.name, &format!("{RESTAPI}  endpoint: {{type: REGIONAL}}"), true);
+    let (ok, out) = kubectl_apply(
+        &ns.name,
+        &format!("{RESTAPI}  endpoint: {{type: REGIONAL}}"),
+        true,
+    );
     assert!(ok, "PRIVATE to REGIONAL must be allowed: {out}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     ns.delete().await;
@@ -165,10 +225,18 @@ async fn immutable_fields_are_rejected_on_update() {
 async fn examples_are_accepted() {
     let client = client().await;
     ensure_crds(&client).await;
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
     let photo_app: k8s_openapi::api::core::v1::Namespace =
         serde_json::from_value(serde_json::json!({"metadata": {"name": "photo-app"}})).unwrap();
-    namespaces.patch("photo-app", &PatchParams::apply("schema-test"), &Patch::Apply(&photo_app)).await.unwrap();
+    namespaces
+        .patch(
+            "photo-app",
+            &PatchParams::apply("schema-test"),
+            &Patch::Apply(&photo_app),
+        )
+        .await
+        .unwrap();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
     let mut files: Vec<_> = walk(std::path::Path::new(root));
     files.sort();

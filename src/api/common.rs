@@ -79,4 +79,3 @@ pub fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "x-kubernetes-preserve-unknown-fields": true,
     })
 }
-

@@ -1,5 +1,9 @@
 //! The custom resource kinds of group `apigw.rs`, version `v1alpha1`.
 
+// Each `printcolumn(...)` of kube-derive repeats `type_ = ...`; clippy reads the
+// repetition as a duplicated attribute.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod authorizer;
 pub mod common;
 pub mod rest_api;
@@ -17,7 +21,12 @@ use kube::CustomResourceExt;
 
 /// Every CRD the operator serves, in a stable order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![RestApi::crd(), Route::crd(), Authorizer::crd(), Stage::crd()]
+    vec![
+        RestApi::crd(),
+        Route::crd(),
+        Authorizer::crd(),
+        Stage::crd(),
+    ]
 }
 
 /// All CRDs as one multi-document YAML stream, as checked in under `crds/`.
@@ -34,13 +43,17 @@ pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
 /// Helm read YAML 1.1, where they are booleans. Quote such scalars so an enum value
 /// like `OFF` (a stage log level) stays a string for every reader.
 fn quote_yaml11_booleans(yaml: &str) -> String {
-    const YAML11_BOOLS: &[&str] =
-        &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+    const YAML11_BOOLS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+        "OFF",
+    ];
     let mut out = String::with_capacity(yaml.len());
     for line in yaml.lines() {
         let quoted = [": ", "- "].iter().find_map(|sep| {
             let (head, value) = line.rsplit_once(sep)?;
-            YAML11_BOOLS.contains(&value).then(|| format!("{head}{sep}'{value}'"))
+            YAML11_BOOLS
+                .contains(&value)
+                .then(|| format!("{head}{sep}'{value}'"))
         });
         out.push_str(quoted.as_deref().unwrap_or(line));
         out.push('\n');
@@ -56,7 +69,10 @@ mod tests {
     #[test]
     fn yaml11_booleans_are_quoted() {
         let yaml = "enum:\n- OFF\n- ERROR\ndefault: OFF\ndescription: Turn it off\n";
-        assert_eq!(quote_yaml11_booleans(yaml), "enum:\n- 'OFF'\n- ERROR\ndefault: 'OFF'\ndescription: Turn it off\n");
+        assert_eq!(
+            quote_yaml11_booleans(yaml),
+            "enum:\n- 'OFF'\n- ERROR\ndefault: 'OFF'\ndescription: Turn it off\n"
+        );
     }
 
     #[test]

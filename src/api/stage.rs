@@ -22,11 +22,28 @@ use super::route::HttpMethod;
     category = "apigw",
     printcolumn(name = "API", type_ = "string", json_path = ".spec.restApiRef.name"),
     printcolumn(name = "Stage", type_ = "string", json_path = ".spec.stageName"),
-    printcolumn(name = "Deployment", type_ = "string", json_path = ".status.deploymentId"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", priority = 1),
+    printcolumn(
+        name = "Deployment",
+        type_ = "string",
+        json_path = ".status.deploymentId"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.invokeUrl"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [

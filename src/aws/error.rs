@@ -59,12 +59,24 @@ impl AwsError {
     }
 
     /// Build from an SDK error.
-    pub fn from_sdk<E>(service: &'static str, operation: &'static str, resource: &str, err: SdkError<E, HttpResponse>) -> Self
+    pub fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        resource: &str,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let (kind, code, message) = classify(&err);
-        AwsError { service, operation, resource: resource.to_string(), kind, code, message }
+        AwsError {
+            service,
+            operation,
+            resource: resource.to_string(),
+            kind,
+            code,
+            message,
+        }
     }
 }
 
@@ -77,16 +89,35 @@ where
             let status = service_err.raw().status().as_u16();
             let inner = service_err.err();
             let code = inner.code().map(str::to_string);
-            let message = inner.message().map(str::to_string).unwrap_or_else(|| format!("HTTP {status}"));
+            let message = inner
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}"));
             let kind = kind_of(code.as_deref(), status);
-            (kind, code.unwrap_or_else(|| format!("HTTP {status}")), message)
+            (
+                kind,
+                code.unwrap_or_else(|| format!("HTTP {status}")),
+                message,
+            )
         }
-        SdkError::ConstructionFailure(_) => (ErrorKind::Invalid, "ConstructionFailure".into(), error_chain(err)),
+        SdkError::ConstructionFailure(_) => (
+            ErrorKind::Invalid,
+            "ConstructionFailure".into(),
+            error_chain(err),
+        ),
         SdkError::TimeoutError(_) => (ErrorKind::Transient, "Timeout".into(), error_chain(err)),
-        SdkError::DispatchFailure(_) => (ErrorKind::Transient, "DispatchFailure".into(), error_chain(err)),
+        SdkError::DispatchFailure(_) => (
+            ErrorKind::Transient,
+            "DispatchFailure".into(),
+            error_chain(err),
+        ),
         SdkError::ResponseError(r) => {
             let status = r.raw().status().as_u16();
-            let kind = if status == 429 { ErrorKind::Throttled } else { ErrorKind::Transient };
+            let kind = if status == 429 {
+                ErrorKind::Throttled
+            } else {
+                ErrorKind::Transient
+            };
             (kind, format!("HTTP {status}"), error_chain(err))
         }
         _ => (ErrorKind::Transient, "Unknown".into(), error_chain(err)),
@@ -97,20 +128,36 @@ where
 /// not implement with an HTML 500 and no code; those count as transient like any 5xx.
 pub fn kind_of(code: Option<&str>, status: u16) -> ErrorKind {
     match code {
-        Some("NotFoundException" | "ResourceNotFoundException" | "NoSuchEntity") => ErrorKind::NotFound,
+        Some("NotFoundException" | "ResourceNotFoundException" | "NoSuchEntity") => {
+            ErrorKind::NotFound
+        }
         Some(
-            "TooManyRequestsException" | "ThrottlingException" | "Throttling" | "ThrottledException"
-            | "RequestLimitExceeded" | "LimitExceededException",
+            "TooManyRequestsException"
+            | "ThrottlingException"
+            | "Throttling"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "LimitExceededException",
         ) if status == 429 || status == 400 => ErrorKind::Throttled,
-        Some("TooManyRequestsException" | "ThrottlingException" | "Throttling") => ErrorKind::Throttled,
+        Some("TooManyRequestsException" | "ThrottlingException" | "Throttling") => {
+            ErrorKind::Throttled
+        }
         Some("ConflictException" | "ResourceConflictException") => ErrorKind::Conflict,
         Some(
-            "AccessDeniedException" | "AccessDenied" | "UnauthorizedException" | "UnrecognizedClientException"
-            | "InvalidSignatureException" | "ExpiredTokenException" | "NotAuthorizedException",
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "UnauthorizedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException"
+            | "NotAuthorizedException",
         ) => ErrorKind::AccessDenied,
-        Some("ServiceUnavailableException" | "ServiceException" | "InternalFailure" | "InternalErrorException") => {
-            ErrorKind::Transient
-        }
+        Some(
+            "ServiceUnavailableException"
+            | "ServiceException"
+            | "InternalFailure"
+            | "InternalErrorException",
+        ) => ErrorKind::Transient,
         _ if status == 429 => ErrorKind::Throttled,
         _ if status == 404 => ErrorKind::NotFound,
         _ if status == 409 => ErrorKind::Conflict,
@@ -148,15 +195,24 @@ mod tests {
             (None, 429),
         ] {
             let kind = kind_of(code, status);
-            assert!(kind != ErrorKind::Invalid, "{code:?}/{status} classified as {kind:?}");
+            assert!(
+                kind != ErrorKind::Invalid,
+                "{code:?}/{status} classified as {kind:?}"
+            );
         }
     }
 
     /// Validation errors wait for a spec change instead of hammering AWS.
     #[test]
     fn validation_errors_are_terminal() {
-        assert_eq!(kind_of(Some("BadRequestException"), 400), ErrorKind::Invalid);
-        assert_eq!(kind_of(Some("ValidationException"), 400), ErrorKind::Invalid);
+        assert_eq!(
+            kind_of(Some("BadRequestException"), 400),
+            ErrorKind::Invalid
+        );
+        assert_eq!(
+            kind_of(Some("ValidationException"), 400),
+            ErrorKind::Invalid
+        );
         assert_eq!(kind_of(None, 400), ErrorKind::Invalid);
     }
 
@@ -164,6 +220,9 @@ mod tests {
     #[test]
     fn not_found_is_by_code_first() {
         assert_eq!(kind_of(Some("NotFoundException"), 400), ErrorKind::NotFound);
-        assert_eq!(kind_of(Some("ResourceNotFoundException"), 404), ErrorKind::NotFound);
+        assert_eq!(
+            kind_of(Some("ResourceNotFoundException"), 404),
+            ErrorKind::NotFound
+        );
     }
 }

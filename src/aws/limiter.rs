@@ -33,7 +33,10 @@ impl TokenBucket {
         TokenBucket {
             per_second: per_second.max(0.001),
             burst,
-            state: Mutex::new(BucketState { tokens: burst, updated: Instant::now() }),
+            state: Mutex::new(BucketState {
+                tokens: burst,
+                updated: Instant::now(),
+            }),
         }
     }
 
@@ -45,7 +48,11 @@ impl TokenBucket {
         state.tokens = (state.tokens + elapsed * self.per_second).min(self.burst);
         state.updated = now;
         state.tokens -= 1.0;
-        if state.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-state.tokens / self.per_second) }
+        if state.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-state.tokens / self.per_second)
+        }
     }
 
     /// Empty the bucket after AWS said we were too fast, so callers slow down together.
@@ -68,8 +75,14 @@ impl std::str::FromStr for Budget {
     /// `RATE` or `RATE/BURST`, for example `10/40` or `0.2/1`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (rate, burst) = s.split_once('/').unwrap_or((s, "1"));
-        let per_second: f64 = rate.trim().parse().map_err(|_| format!("bad rate {rate:?} in {s:?}"))?;
-        let burst: u32 = burst.trim().parse().map_err(|_| format!("bad burst {burst:?} in {s:?}"))?;
+        let per_second: f64 = rate
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad rate {rate:?} in {s:?}"))?;
+        let burst: u32 = burst
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad burst {burst:?} in {s:?}"))?;
         if per_second <= 0.0 || burst == 0 {
             return Err(format!("rate and burst must be positive in {s:?}"));
         }
@@ -111,10 +124,22 @@ pub struct LimiterSettings {
 impl Default for LimiterSettings {
     fn default() -> Self {
         LimiterSettings {
-            apigateway: Budget { per_second: 10.0, burst: 40 },
-            lambda: Budget { per_second: 15.0, burst: 15 },
-            cognito: Budget { per_second: 10.0, burst: 10 },
-            operations: default_operation_budgets().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            apigateway: Budget {
+                per_second: 10.0,
+                burst: 40,
+            },
+            lambda: Budget {
+                per_second: 15.0,
+                burst: 15,
+            },
+            cognito: Budget {
+                per_second: 10.0,
+                burst: 10,
+            },
+            operations: default_operation_budgets()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
         }
     }
 }
@@ -154,8 +179,15 @@ impl Limiter {
             (Service::Lambda, bucket(settings.lambda)),
             (Service::Cognito, bucket(settings.cognito)),
         ]);
-        let operations = settings.operations.iter().map(|(op, b)| (op.clone(), bucket(*b))).collect();
-        Limiter { services, operations }
+        let operations = settings
+            .operations
+            .iter()
+            .map(|(op, b)| (op.clone(), bucket(*b)))
+            .collect();
+        Limiter {
+            services,
+            operations,
+        }
     }
 
     /// Wait until one call of `operation` on `service` may be sent; returns the time waited.
@@ -204,12 +236,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn operation_budget_applies_on_top_of_service_budget() {
         let limiter = Limiter::new(&LimiterSettings::default());
-        let first = limiter.acquire(Service::ApiGateway, "CreateDeployment").await;
-        let second = limiter.acquire(Service::ApiGateway, "CreateDeployment").await;
+        let first = limiter
+            .acquire(Service::ApiGateway, "CreateDeployment")
+            .await;
+        let second = limiter
+            .acquire(Service::ApiGateway, "CreateDeployment")
+            .await;
         assert_eq!(first, Duration::ZERO);
         assert!(second >= Duration::from_millis(4990), "{second:?}");
         // Other operations are not held back by CreateDeployment's budget.
-        assert_eq!(limiter.acquire(Service::ApiGateway, "GetRestApi").await, Duration::ZERO);
+        assert_eq!(
+            limiter.acquire(Service::ApiGateway, "GetRestApi").await,
+            Duration::ZERO
+        );
     }
 
     /// After a throttling answer the next caller waits for a fresh token.
@@ -223,8 +262,20 @@ mod tests {
 
     #[test]
     fn budgets_parse() {
-        assert_eq!("10/40".parse::<Budget>().unwrap(), Budget { per_second: 10.0, burst: 40 });
-        assert_eq!("0.2".parse::<Budget>().unwrap(), Budget { per_second: 0.2, burst: 1 });
+        assert_eq!(
+            "10/40".parse::<Budget>().unwrap(),
+            Budget {
+                per_second: 10.0,
+                burst: 40
+            }
+        );
+        assert_eq!(
+            "0.2".parse::<Budget>().unwrap(),
+            Budget {
+                per_second: 0.2,
+                burst: 1
+            }
+        );
         assert!("0/1".parse::<Budget>().is_err());
         assert!("x/1".parse::<Budget>().is_err());
     }

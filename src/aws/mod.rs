@@ -41,7 +41,11 @@ pub struct CallStats {
 
 impl CallStats {
     fn record(&self, service: Service, operation: &str, outcome: &str, waited: Duration) {
-        let key = (service.as_str().to_string(), operation.to_string(), outcome.to_string());
+        let key = (
+            service.as_str().to_string(),
+            operation.to_string(),
+            outcome.to_string(),
+        );
         *self.calls.lock().unwrap().entry(key).or_default() += 1;
         *self.limiter_wait.lock().unwrap() += waited;
     }
@@ -53,12 +57,24 @@ impl CallStats {
 
     /// Calls that change something in AWS, whatever their outcome.
     pub fn mutating_calls(&self) -> u64 {
-        self.calls.lock().unwrap().iter().filter(|((_, op, _), _)| is_mutating(op)).map(|(_, n)| n).sum()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((_, op, _), _)| is_mutating(op))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Calls of one operation, whatever their outcome.
     pub fn calls_of(&self, operation: &str) -> u64 {
-        self.calls.lock().unwrap().iter().filter(|((_, op, _), _)| op == operation).map(|(_, n)| n).sum()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((_, op, _), _)| op == operation)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Total time callers spent waiting for the limiter.
@@ -69,9 +85,11 @@ impl CallStats {
 
 /// Whether an operation (by its AWS name) changes state.
 pub fn is_mutating(operation: &str) -> bool {
-    ["Create", "Update", "Delete", "Put", "Tag", "Untag", "Add", "Remove", "Import"]
-        .iter()
-        .any(|prefix| operation.starts_with(prefix))
+    [
+        "Create", "Update", "Delete", "Put", "Tag", "Untag", "Add", "Remove", "Import",
+    ]
+    .iter()
+    .any(|prefix| operation.starts_with(prefix))
 }
 
 /// The SDK clients plus what every call shares.
@@ -92,7 +110,9 @@ impl Aws {
     /// Build clients from the environment's credential chain and the settings.
     pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
@@ -104,14 +124,17 @@ impl Aws {
             loader = loader.endpoint_url(url.clone());
         }
         let conf = loader.load().await;
-        let region = conf.region().map(|r| r.to_string()).ok_or_else(|| AwsError {
-            service: "config",
-            operation: "LoadRegion",
-            resource: "region".into(),
-            kind: ErrorKind::Invalid,
-            code: "NoRegion".into(),
-            message: "no AWS region: pass --aws-region or set AWS_REGION".into(),
-        })?;
+        let region = conf
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| AwsError {
+                service: "config",
+                operation: "LoadRegion",
+                resource: "region".into(),
+                kind: ErrorKind::Invalid,
+                code: "NoRegion".into(),
+                message: "no AWS region: pass --aws-region or set AWS_REGION".into(),
+            })?;
         Ok(Aws {
             apigateway: aws_sdk_apigateway::Client::new(&conf),
             apigatewayv2: aws_sdk_apigatewayv2::Client::new(&conf),
@@ -142,12 +165,18 @@ impl Aws {
         match result {
             Ok(value) => {
                 self.stats.record(service, operation, "ok", waited);
-                tracing::debug!(service = service.as_str(), operation, resource, "AWS call ok");
+                tracing::debug!(
+                    service = service.as_str(),
+                    operation,
+                    resource,
+                    "AWS call ok"
+                );
                 Ok(value)
             }
             Err(err) => {
                 let err = AwsError::from_sdk(service.as_str(), operation, resource, err);
-                self.stats.record(service, operation, err.kind.as_str(), waited);
+                self.stats
+                    .record(service, operation, err.kind.as_str(), waited);
                 if err.kind == ErrorKind::Throttled {
                     self.limiter.throttled(service, operation).await;
                 }
@@ -162,7 +191,9 @@ impl Aws {
         self.account_id
             .get_or_try_init(|| async {
                 let out = self
-                    .call(Service::Sts, "GetCallerIdentity", "caller", || self.sts.get_caller_identity().send())
+                    .call(Service::Sts, "GetCallerIdentity", "caller", || {
+                        self.sts.get_caller_identity().send()
+                    })
                     .await?;
                 Ok(out.account().unwrap_or_default().to_string())
             })
@@ -173,12 +204,20 @@ impl Aws {
     /// `arn:aws:execute-api:REGION:ACCOUNT:API_ID`, the prefix of every invoke ARN of an API.
     pub async fn execute_api_arn(&self, api_id: &str) -> Result<String, AwsError> {
         let account = self.account_id().await?;
-        Ok(format!("arn:{}:execute-api:{}:{account}:{api_id}", self.partition(), self.region))
+        Ok(format!(
+            "arn:{}:execute-api:{}:{account}:{api_id}",
+            self.partition(),
+            self.region
+        ))
     }
 
     /// The default invoke host of an API.
     pub fn execute_api_url(&self, api_id: &str) -> String {
-        let suffix = if self.region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+        let suffix = if self.region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
         format!("https://{api_id}.execute-api.{}.{suffix}", self.region)
     }
 

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_apigateway::types::{ApiKeySourceType, EndpointConfiguration, EndpointType, Op, PatchOperation};
+use aws_sdk_apigateway::types::{
+    ApiKeySourceType, EndpointConfiguration, EndpointType, Op, PatchOperation,
+};
 
 use super::{Aws, AwsError, Service};
 use crate::plan::rest_api::{ObservedRestApi, RestApiSettings};
@@ -15,7 +17,9 @@ impl Aws {
     /// Read one API; None when it does not exist.
     pub async fn get_rest_api(&self, id: &str) -> Result<Option<ObservedRestApi>, AwsError> {
         let res = self
-            .call(Service::ApiGateway, "GetRestApi", id, || self.apigateway.get_rest_api().rest_api_id(id).send())
+            .call(Service::ApiGateway, "GetRestApi", id, || {
+                self.apigateway.get_rest_api().rest_api_id(id).send()
+            })
             .await;
         match res {
             Ok(out) => Ok(Some(observed(
@@ -39,12 +43,20 @@ impl Aws {
     /// Find the API carrying tag `key=value`, walking every page of GetRestApis.
     /// Used only when status has no id yet (first create, or a crash before the
     /// status write), so steady-state reconciles never pay for the scan.
-    pub async fn find_rest_api_by_tag(&self, key: &str, value: &str) -> Result<Option<ObservedRestApi>, AwsError> {
+    pub async fn find_rest_api_by_tag(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<ObservedRestApi>, AwsError> {
         let mut position: Option<String> = None;
         loop {
             let out = self
                 .call(Service::ApiGateway, "GetRestApis", "*", || {
-                    self.apigateway.get_rest_apis().limit(PAGE_SIZE).set_position(position.clone()).send()
+                    self.apigateway
+                        .get_rest_apis()
+                        .limit(PAGE_SIZE)
+                        .set_position(position.clone())
+                        .send()
                 })
                 .await?;
             for api in out.items() {
@@ -66,7 +78,9 @@ impl Aws {
             }
             // moto ignores `position` and returns no marker; AWS returns one while more remain.
             match out.position() {
-                Some(next) if !next.is_empty() && Some(next) != position.as_deref() => position = Some(next.to_string()),
+                Some(next) if !next.is_empty() && Some(next) != position.as_deref() => {
+                    position = Some(next.to_string())
+                }
                 _ => return Ok(None),
             }
         }
@@ -121,7 +135,11 @@ impl Aws {
     pub async fn update_rest_api(&self, id: &str, ops: &[PatchOp]) -> Result<(), AwsError> {
         let ops: Vec<PatchOperation> = ops.iter().map(to_sdk_patch).collect();
         self.call(Service::ApiGateway, "UpdateRestApi", id, || {
-            self.apigateway.update_rest_api().rest_api_id(id).set_patch_operations(Some(ops)).send()
+            self.apigateway
+                .update_rest_api()
+                .rest_api_id(id)
+                .set_patch_operations(Some(ops))
+                .send()
         })
         .await?;
         Ok(())
@@ -129,13 +147,25 @@ impl Aws {
 
     /// The ARN TagResource and UntagResource take for a REST API.
     pub fn rest_api_resource_arn(&self, id: &str) -> String {
-        format!("arn:{}:apigateway:{}::/restapis/{id}", self.partition(), self.region)
+        format!(
+            "arn:{}:apigateway:{}::/restapis/{id}",
+            self.partition(),
+            self.region
+        )
     }
 
-    pub async fn tag_rest_api(&self, id: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    pub async fn tag_rest_api(
+        &self,
+        id: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
         let arn = self.rest_api_resource_arn(id);
         self.call(Service::ApiGateway, "TagResource", id, || {
-            self.apigateway.tag_resource().resource_arn(&arn).set_tags(Some(tags.clone().into_iter().collect())).send()
+            self.apigateway
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
         })
         .await?;
         Ok(())
@@ -144,7 +174,11 @@ impl Aws {
     pub async fn untag_rest_api(&self, id: &str, keys: &[String]) -> Result<(), AwsError> {
         let arn = self.rest_api_resource_arn(id);
         self.call(Service::ApiGateway, "UntagResource", id, || {
-            self.apigateway.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys.to_vec())).send()
+            self.apigateway
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
         })
         .await?;
         Ok(())
@@ -153,7 +187,9 @@ impl Aws {
     /// Delete an API; an API that is already gone counts as deleted.
     pub async fn delete_rest_api(&self, id: &str) -> Result<(), AwsError> {
         let res = self
-            .call(Service::ApiGateway, "DeleteRestApi", id, || self.apigateway.delete_rest_api().rest_api_id(id).send())
+            .call(Service::ApiGateway, "DeleteRestApi", id, || {
+                self.apigateway.delete_rest_api().rest_api_id(id).send()
+            })
             .await;
         match res {
             Ok(_) => Ok(()),
@@ -175,7 +211,11 @@ fn to_sdk_patch(op: &PatchOp) -> PatchOperation {
         PatchKind::Remove => Op::Remove,
         PatchKind::Replace => Op::Replace,
     };
-    PatchOperation::builder().op(kind).path(&op.path).set_value(op.value.clone()).build()
+    PatchOperation::builder()
+        .op(kind)
+        .path(&op.path)
+        .set_value(op.value.clone())
+        .build()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -203,14 +243,27 @@ fn observed(
                 .map(|t| t.as_str().to_string())
                 // AWS's own default when nothing is reported.
                 .unwrap_or_else(|| "EDGE".to_string()),
-            vpc_endpoint_ids: endpoint.map(|e| e.vpc_endpoint_ids().iter().cloned().collect()).unwrap_or_default(),
+            vpc_endpoint_ids: endpoint
+                .map(|e| e.vpc_endpoint_ids().iter().cloned().collect())
+                .unwrap_or_default(),
             policy: policy.filter(|p| !p.is_empty()).map(str::to_string),
-            binary_media_types: binary_media_types.iter().filter(|t| !t.is_empty()).cloned().collect(),
+            binary_media_types: binary_media_types
+                .iter()
+                .filter(|t| !t.is_empty())
+                .cloned()
+                .collect(),
             minimum_compression_size,
-            api_key_source: api_key_source.map(|s| s.as_str().to_string()).unwrap_or_else(|| "HEADER".to_string()),
+            api_key_source: api_key_source
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "HEADER".to_string()),
             disable_execute_api_endpoint,
             tags: tags
-                .map(|t| t.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect())
+                .map(|t| {
+                    t.iter()
+                        .filter(|(k, _)| !k.starts_with("aws:"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
                 .unwrap_or_default(),
         },
     }

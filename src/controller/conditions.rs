@@ -21,7 +21,14 @@ pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) {
 }
 
 /// Build a condition stamped with `now` (RFC 3339).
-pub fn condition(type_: &str, ok: bool, reason: &str, message: impl Into<String>, generation: Option<i64>, now: &str) -> Condition {
+pub fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: impl Into<String>,
+    generation: Option<i64>,
+    now: &str,
+) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: if ok { "True" } else { "False" }.to_string(),
@@ -45,8 +52,25 @@ mod tests {
     /// Re-asserting the same status keeps lastTransitionTime, so status is byte-identical.
     #[test]
     fn same_status_keeps_transition_time() {
-        let mut conds = vec![condition(READY, true, "Available", "ok", Some(1), "2026-01-01T00:00:00Z")];
-        set_condition(&mut conds, condition(READY, true, "Available", "ok", Some(2), "2026-02-02T00:00:00Z"));
+        let mut conds = vec![condition(
+            READY,
+            true,
+            "Available",
+            "ok",
+            Some(1),
+            "2026-01-01T00:00:00Z",
+        )];
+        set_condition(
+            &mut conds,
+            condition(
+                READY,
+                true,
+                "Available",
+                "ok",
+                Some(2),
+                "2026-02-02T00:00:00Z",
+            ),
+        );
         assert_eq!(conds.len(), 1);
         assert_eq!(conds[0].last_transition_time, "2026-01-01T00:00:00Z");
         assert_eq!(conds[0].observed_generation, Some(2));
@@ -55,8 +79,25 @@ mod tests {
     /// A flip records the new time.
     #[test]
     fn flip_updates_transition_time() {
-        let mut conds = vec![condition(READY, true, "Available", "ok", Some(1), "2026-01-01T00:00:00Z")];
-        set_condition(&mut conds, condition(READY, false, "AwsError", "boom", Some(1), "2026-02-02T00:00:00Z"));
+        let mut conds = vec![condition(
+            READY,
+            true,
+            "Available",
+            "ok",
+            Some(1),
+            "2026-01-01T00:00:00Z",
+        )];
+        set_condition(
+            &mut conds,
+            condition(
+                READY,
+                false,
+                "AwsError",
+                "boom",
+                Some(1),
+                "2026-02-02T00:00:00Z",
+            ),
+        );
         assert_eq!(conds[0].last_transition_time, "2026-02-02T00:00:00Z");
         assert_eq!(conds[0].status, "False");
         assert_eq!(conds[0].reason, "AwsError");

@@ -45,9 +45,8 @@ impl Error {
             Error::AdoptTargetMissing(_) => "AdoptTargetMissing",
             Error::Kube { .. } => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
-                    e.reason()
-                }
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
                 _ => "KubernetesError",
             },
         }
@@ -62,9 +61,8 @@ impl Error {
             Error::AdoptTargetMissing(_) => true,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
-                    e.is_retryable()
-                }
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.is_retryable(),
                 _ => true,
             },
         }

@@ -35,7 +35,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { namespace: None, resync: Duration::from_secs(600), concurrency: 4, max_backoff: Duration::from_secs(300) }
+        Settings {
+            namespace: None,
+            resync: Duration::from_secs(600),
+            concurrency: 4,
+            max_backoff: Duration::from_secs(300),
+        }
     }
 }
 
@@ -56,7 +61,13 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let recorder = Recorder::new(client.clone(), reporter);
-        Arc::new(Context { client, aws, recorder, settings, failures: Mutex::new(HashMap::new()) })
+        Arc::new(Context {
+            client,
+            aws,
+            recorder,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Api handle for a namespaced kind in the object's namespace.
@@ -68,8 +79,21 @@ impl Context {
     }
 
     /// Publish an Event; failures to publish are logged, never fatal.
-    pub async fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String) {
-        let ev = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
         if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
             tracing::warn!(error = %e, reason, "could not publish event");
         }
@@ -87,13 +111,23 @@ impl Context {
         let exp = base_secs.saturating_mul(1u64 << (*n).min(16));
         *n += 1;
         let capped = Duration::from_secs(exp).min(self.settings.max_backoff);
-        let jitter_permille = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 200);
+        let jitter_permille = u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos()
+                % 200,
+        );
         capped + capped.mul_f64(jitter_permille as f64 / 1000.0)
     }
 }
 
 fn object_key<K: Resource>(obj: &K) -> String {
-    format!("{}/{}", obj.meta().namespace.as_deref().unwrap_or_default(), obj.meta().name.as_deref().unwrap_or_default())
+    format!(
+        "{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
 }
 
 /// Shared error policy: retryable errors back off exponentially per object; terminal
@@ -135,7 +169,10 @@ where
 }
 
 /// Run every controller until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
     let rest_apis = watched_api::<crate::api::RestApi>(&ctx);
     ensure_crd(&rest_apis).await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);

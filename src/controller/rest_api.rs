@@ -16,7 +16,9 @@ use super::conditions::{READY, condition, now_rfc3339, set_condition};
 use super::{Context, Error, object_key};
 use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
 use crate::api::{RestApi, RestApiStatus};
-use crate::plan::rest_api::{OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan};
+use crate::plan::rest_api::{
+    OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan,
+};
 
 /// Entry point for the controller runtime.
 pub async fn reconcile(obj: Arc<RestApi>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -54,7 +56,8 @@ async fn apply(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
     let mut outcome = Outcome::default();
     let result = converge(&obj, ctx, &mut status, &mut outcome).await;
     for (reason, note) in outcome.notes {
-        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note).await;
+        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
+            .await;
     }
     let now = now_rfc3339();
     let generation = obj.metadata.generation;
@@ -66,26 +69,55 @@ async fn apply(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
             } else {
                 ("Available", "the REST API matches the spec")
             };
-            set_condition(&mut status.conditions, condition(READY, true, reason, message, generation, &now));
+            set_condition(
+                &mut status.conditions,
+                condition(READY, true, reason, message, generation, &now),
+            );
             write_status(&obj, ctx, &status).await?;
             ctx.record_success(&object_key(obj.as_ref()));
             Ok(Action::requeue(ctx.settings.resync))
         }
         Err(err) => {
-            set_condition(&mut status.conditions, condition(READY, false, err.reason(), err.to_string(), generation, &now));
+            set_condition(
+                &mut status.conditions,
+                condition(
+                    READY,
+                    false,
+                    err.reason(),
+                    err.to_string(),
+                    generation,
+                    &now,
+                ),
+            );
             // The status write carries any id learned before the failure, so the next
             // pass reads the API by id instead of creating another one.
             if let Err(status_err) = write_status(&obj, ctx, &status).await {
                 tracing::warn!(error = %status_err, "could not record the failure in status");
             }
-            ctx.event(obj.as_ref(), EventType::Warning, err.reason(), "Reconcile", err.to_string()).await;
-            if err.is_retryable() { Err(err) } else { Ok(Action::await_change()) }
+            ctx.event(
+                obj.as_ref(),
+                EventType::Warning,
+                err.reason(),
+                "Reconcile",
+                err.to_string(),
+            )
+            .await;
+            if err.is_retryable() {
+                Err(err)
+            } else {
+                Ok(Action::await_change())
+            }
         }
     }
 }
 
 /// Observe, plan, apply. Fills `status` with what is known as soon as it is known.
-async fn converge(obj: &RestApi, ctx: &Context, status: &mut RestApiStatus, outcome: &mut Outcome) -> Result<(), Error> {
+async fn converge(
+    obj: &RestApi,
+    ctx: &Context,
+    status: &mut RestApiStatus,
+    outcome: &mut Outcome,
+) -> Result<(), Error> {
     let aws = &ctx.aws;
     let owner = Owner {
         uid: obj.uid().unwrap_or_default(),
@@ -97,32 +129,45 @@ async fn converge(obj: &RestApi, ctx: &Context, status: &mut RestApiStatus, outc
 
     let observed = observe(obj, ctx, status, &owner).await?;
     let actions = plan(&desired, observed.as_ref());
-    let mut current: ObservedRestApi = match observed {
-        Some(o) => o,
-        None => ObservedRestApi::default(),
-    };
+    let mut current: ObservedRestApi = observed.unwrap_or_default();
     for action in actions {
         match action {
             RestApiAction::Create => {
                 current = aws.create_rest_api(&desired).await?;
                 tracing::Span::current().record("rest_api_id", current.id.as_str());
                 tracing::info!("created REST API");
-                outcome.notes.push(("Created", format!("created REST API {} ({})", current.id, desired.name)));
+                outcome.notes.push((
+                    "Created",
+                    format!("created REST API {} ({})", current.id, desired.name),
+                ));
             }
             RestApiAction::Update(ops) => {
                 aws.update_rest_api(&current.id, &ops).await?;
                 let paths: Vec<&str> = ops.iter().map(|o| o.path.as_str()).collect();
                 tracing::info!(?paths, "updated REST API");
-                outcome.notes.push(("Updated", format!("updated REST API {}: {}", current.id, paths.join(", "))));
+                outcome.notes.push((
+                    "Updated",
+                    format!("updated REST API {}: {}", current.id, paths.join(", ")),
+                ));
             }
             RestApiAction::Tag(tags) => {
                 aws.tag_rest_api(&current.id, &tags).await?;
                 let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
-                outcome.notes.push(("Tagged", format!("set tags {} on REST API {}", keys.join(", "), current.id)));
+                outcome.notes.push((
+                    "Tagged",
+                    format!("set tags {} on REST API {}", keys.join(", "), current.id),
+                ));
             }
             RestApiAction::Untag(keys) => {
                 aws.untag_rest_api(&current.id, &keys).await?;
-                outcome.notes.push(("Untagged", format!("removed tags {} from REST API {}", keys.join(", "), current.id)));
+                outcome.notes.push((
+                    "Untagged",
+                    format!(
+                        "removed tags {} from REST API {}",
+                        keys.join(", "),
+                        current.id
+                    ),
+                ));
             }
         }
         fill_status(ctx, status, &current, adopting.is_some()).await?;
@@ -131,13 +176,28 @@ async fn converge(obj: &RestApi, ctx: &Context, status: &mut RestApiStatus, outc
 }
 
 /// Find the API: by the adopted id, by the id in status, or by owner tag.
-async fn observe(obj: &RestApi, ctx: &Context, status: &mut RestApiStatus, owner: &Owner) -> Result<Option<ObservedRestApi>, Error> {
+async fn observe(
+    obj: &RestApi,
+    ctx: &Context,
+    status: &mut RestApiStatus,
+    owner: &Owner,
+) -> Result<Option<ObservedRestApi>, Error> {
     let aws = &ctx.aws;
     if let Some(id) = &obj.spec.rest_api_id {
         tracing::Span::current().record("rest_api_id", id.as_str());
-        let found = aws.get_rest_api(id).await?.ok_or_else(|| Error::AdoptTargetMissing(id.clone()))?;
+        let found = aws
+            .get_rest_api(id)
+            .await?
+            .ok_or_else(|| Error::AdoptTargetMissing(id.clone()))?;
         if status.rest_api_id.as_deref() != Some(id.as_str()) {
-            ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted existing REST API {id}")).await;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "Adopted",
+                "Adopt",
+                format!("adopted existing REST API {id}"),
+            )
+            .await;
         }
         return Ok(Some(found));
     }
@@ -155,7 +215,10 @@ async fn observe(obj: &RestApi, ctx: &Context, status: &mut RestApiStatus, owner
             format!("REST API {id} was deleted outside the operator; creating it again"),
         )
         .await;
-        *status = RestApiStatus { conditions: std::mem::take(&mut status.conditions), ..Default::default() };
+        *status = RestApiStatus {
+            conditions: std::mem::take(&mut status.conditions),
+            ..Default::default()
+        };
     }
     let found = aws.find_rest_api_by_tag(OWNER_UID_TAG, &owner.uid).await?;
     if let Some(found) = &found {
@@ -165,7 +228,12 @@ async fn observe(obj: &RestApi, ctx: &Context, status: &mut RestApiStatus, owner
     Ok(found)
 }
 
-async fn fill_status(ctx: &Context, status: &mut RestApiStatus, api: &ObservedRestApi, adopted: bool) -> Result<(), Error> {
+async fn fill_status(
+    ctx: &Context,
+    status: &mut RestApiStatus,
+    api: &ObservedRestApi,
+    adopted: bool,
+) -> Result<(), Error> {
     if api.id.is_empty() {
         return Ok(());
     }
@@ -189,34 +257,69 @@ async fn write_status(obj: &RestApi, ctx: &Context, status: &RestApiStatus) -> R
         "kind": RestApi::kind(&()),
         "status": status,
     });
-    api.patch_status(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .map_err(Error::kube("patch RestApi status"))?;
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("patch RestApi status"))?;
     Ok(())
 }
 
 async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
-        let id = obj.status.as_ref().and_then(|s| s.rest_api_id.clone()).unwrap_or_else(|| "(none)".into());
-        ctx.event(obj.as_ref(), EventType::Normal, "Retained", "Delete", format!("left REST API {id} in AWS (deletionPolicy: Retain)"))
-            .await;
+        let id = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.rest_api_id.clone())
+            .unwrap_or_else(|| "(none)".into());
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!("left REST API {id} in AWS (deletionPolicy: Retain)"),
+        )
+        .await;
         return Ok(Action::await_change());
     }
-    let id = match (&obj.spec.rest_api_id, obj.status.as_ref().and_then(|s| s.rest_api_id.clone())) {
+    let id = match (
+        &obj.spec.rest_api_id,
+        obj.status.as_ref().and_then(|s| s.rest_api_id.clone()),
+    ) {
         (Some(adopted), _) => Some(adopted.clone()),
         (None, Some(id)) => Some(id),
         // No id in status: the create may have happened just before a crash.
-        (None, None) => ctx.aws.find_rest_api_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default()).await?.map(|a| a.id),
+        (None, None) => ctx
+            .aws
+            .find_rest_api_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
+            .await?
+            .map(|a| a.id),
     };
     if let Some(id) = id {
         tracing::Span::current().record("rest_api_id", id.as_str());
         if let Err(err) = ctx.aws.delete_rest_api(&id).await {
             let err = Error::from(err);
-            ctx.event(obj.as_ref(), EventType::Warning, err.reason(), "Delete", err.to_string()).await;
+            ctx.event(
+                obj.as_ref(),
+                EventType::Warning,
+                err.reason(),
+                "Delete",
+                err.to_string(),
+            )
+            .await;
             return Err(err);
         }
         tracing::info!("deleted REST API");
-        ctx.event(obj.as_ref(), EventType::Normal, "Deleted", "Delete", format!("deleted REST API {id}")).await;
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            format!("deleted REST API {id}"),
+        )
+        .await;
     }
     Ok(Action::await_change())
 }

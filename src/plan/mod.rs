@@ -20,13 +20,25 @@ pub enum PatchKind {
 
 impl PatchOp {
     pub fn replace(path: impl Into<String>, value: impl Into<String>) -> Self {
-        PatchOp { op: PatchKind::Replace, path: path.into(), value: Some(value.into()) }
+        PatchOp {
+            op: PatchKind::Replace,
+            path: path.into(),
+            value: Some(value.into()),
+        }
     }
     pub fn add(path: impl Into<String>, value: Option<String>) -> Self {
-        PatchOp { op: PatchKind::Add, path: path.into(), value }
+        PatchOp {
+            op: PatchKind::Add,
+            path: path.into(),
+            value,
+        }
     }
     pub fn remove(path: impl Into<String>, value: Option<String>) -> Self {
-        PatchOp { op: PatchKind::Remove, path: path.into(), value }
+        PatchOp {
+            op: PatchKind::Remove,
+            path: path.into(),
+            value,
+        }
     }
 }
 

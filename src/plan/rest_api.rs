@@ -48,7 +48,10 @@ impl Owner {
     pub fn tags(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             (OWNER_UID_TAG.to_string(), self.uid.clone()),
-            (OWNER_TAG.to_string(), format!("{}/{}", self.namespace, self.name)),
+            (
+                OWNER_TAG.to_string(),
+                format!("{}/{}", self.namespace, self.name),
+            ),
             (KIND_TAG.to_string(), "RestApi".to_string()),
         ])
     }
@@ -65,7 +68,11 @@ pub enum SpecError {
 
 /// Desired settings from the spec. `owner` is None for adopted APIs, which are not
 /// tagged with an owner: they are found by their id in the spec.
-pub fn desired_settings(spec: &RestApiSpec, object_name: &str, owner: Option<&Owner>) -> Result<RestApiSettings, SpecError> {
+pub fn desired_settings(
+    spec: &RestApiSpec,
+    object_name: &str,
+    owner: Option<&Owner>,
+) -> Result<RestApiSettings, SpecError> {
     if let Some(policy) = &spec.policy {
         let parsed: serde_json::Value =
             serde_json::from_str(policy).map_err(|e| SpecError::PolicyNotJson(e.to_string()))?;
@@ -78,7 +85,10 @@ pub fn desired_settings(spec: &RestApiSpec, object_name: &str, owner: Option<&Ow
         tags.extend(owner.tags());
     }
     Ok(RestApiSettings {
-        name: spec.api_name.clone().unwrap_or_else(|| object_name.to_string()),
+        name: spec
+            .api_name
+            .clone()
+            .unwrap_or_else(|| object_name.to_string()),
         description: spec.description.clone().unwrap_or_default(),
         endpoint_type: spec.endpoint.type_.as_aws().to_string(),
         vpc_endpoint_ids: spec.endpoint.vpc_endpoint_ids.iter().cloned().collect(),
@@ -123,8 +133,13 @@ pub fn plan(desired: &RestApiSettings, observed: Option<&ObservedRestApi>) -> Ve
     if !to_tag.is_empty() {
         actions.push(RestApiAction::Tag(to_tag));
     }
-    let to_untag: Vec<String> =
-        observed.settings.tags.keys().filter(|k| !desired.tags.contains_key(*k)).cloned().collect();
+    let to_untag: Vec<String> = observed
+        .settings
+        .tags
+        .keys()
+        .filter(|k| !desired.tags.contains_key(*k))
+        .cloned()
+        .collect();
     if !to_untag.is_empty() {
         actions.push(RestApiAction::Untag(to_untag));
     }
@@ -133,7 +148,11 @@ pub fn plan(desired: &RestApiSettings, observed: Option<&ObservedRestApi>) -> Ve
 
 /// The fields that differ, as API Gateway patch operations, in an order AWS accepts
 /// in one request (VPC endpoints leave before the type changes and join after).
-pub fn patch_operations(desired: &RestApiSettings, observed: &RestApiSettings, api_id: &str) -> Vec<PatchOp> {
+pub fn patch_operations(
+    desired: &RestApiSettings,
+    observed: &RestApiSettings,
+    api_id: &str,
+) -> Vec<PatchOp> {
     let mut ops = Vec::new();
     if desired.name != observed.name {
         ops.push(PatchOp::replace("/name", &desired.name));
@@ -141,21 +160,40 @@ pub fn patch_operations(desired: &RestApiSettings, observed: &RestApiSettings, a
     if desired.description != observed.description {
         ops.push(PatchOp::replace("/description", &desired.description));
     }
-    if !policies_equal(desired.policy.as_deref(), observed.policy.as_deref(), api_id) {
-        ops.push(PatchOp::replace("/policy", desired.policy.clone().unwrap_or_default()));
+    if !policies_equal(
+        desired.policy.as_deref(),
+        observed.policy.as_deref(),
+        api_id,
+    ) {
+        ops.push(PatchOp::replace(
+            "/policy",
+            desired.policy.clone().unwrap_or_default(),
+        ));
     }
     if desired.api_key_source != observed.api_key_source {
         ops.push(PatchOp::replace("/apiKeySource", &desired.api_key_source));
     }
     if desired.minimum_compression_size != observed.minimum_compression_size {
-        let value = desired.minimum_compression_size.map(|n| n.to_string()).unwrap_or_default();
+        let value = desired
+            .minimum_compression_size
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         ops.push(PatchOp::replace("/minimumCompressionSize", value));
     }
     if desired.disable_execute_api_endpoint != observed.disable_execute_api_endpoint {
-        ops.push(PatchOp::replace("/disableExecuteApiEndpoint", desired.disable_execute_api_endpoint.to_string()));
+        ops.push(PatchOp::replace(
+            "/disableExecuteApiEndpoint",
+            desired.disable_execute_api_endpoint.to_string(),
+        ));
     }
-    for gone in observed.vpc_endpoint_ids.difference(&desired.vpc_endpoint_ids) {
-        ops.push(PatchOp::remove("/endpointConfiguration/vpcEndpointIds", Some(gone.clone())));
+    for gone in observed
+        .vpc_endpoint_ids
+        .difference(&desired.vpc_endpoint_ids)
+    {
+        ops.push(PatchOp::remove(
+            "/endpointConfiguration/vpcEndpointIds",
+            Some(gone.clone()),
+        ));
     }
     if desired.endpoint_type != observed.endpoint_type {
         ops.push(PatchOp::replace(
@@ -163,14 +201,32 @@ pub fn patch_operations(desired: &RestApiSettings, observed: &RestApiSettings, a
             &desired.endpoint_type,
         ));
     }
-    for new in desired.vpc_endpoint_ids.difference(&observed.vpc_endpoint_ids) {
-        ops.push(PatchOp::add("/endpointConfiguration/vpcEndpointIds", Some(new.clone())));
+    for new in desired
+        .vpc_endpoint_ids
+        .difference(&observed.vpc_endpoint_ids)
+    {
+        ops.push(PatchOp::add(
+            "/endpointConfiguration/vpcEndpointIds",
+            Some(new.clone()),
+        ));
     }
-    for gone in observed.binary_media_types.difference(&desired.binary_media_types) {
-        ops.push(PatchOp::remove(format!("/binaryMediaTypes/{}", escape_path_segment(gone)), None));
+    for gone in observed
+        .binary_media_types
+        .difference(&desired.binary_media_types)
+    {
+        ops.push(PatchOp::remove(
+            format!("/binaryMediaTypes/{}", escape_path_segment(gone)),
+            None,
+        ));
     }
-    for new in desired.binary_media_types.difference(&observed.binary_media_types) {
-        ops.push(PatchOp::add(format!("/binaryMediaTypes/{}", escape_path_segment(new)), None));
+    for new in desired
+        .binary_media_types
+        .difference(&observed.binary_media_types)
+    {
+        ops.push(PatchOp::add(
+            format!("/binaryMediaTypes/{}", escape_path_segment(new)),
+            None,
+        ));
     }
     ops
 }
@@ -178,7 +234,10 @@ pub fn patch_operations(desired: &RestApiSettings, observed: &RestApiSettings, a
 /// Compare policies as JSON values. AWS stores `execute-api:/*` expanded to the API's
 /// full ARN and re-escapes the document, so a byte comparison would never converge.
 pub fn policies_equal(desired: Option<&str>, observed: Option<&str>, api_id: &str) -> bool {
-    match (desired.filter(|p| !p.is_empty()), observed.filter(|p| !p.is_empty())) {
+    match (
+        desired.filter(|p| !p.is_empty()),
+        observed.filter(|p| !p.is_empty()),
+    ) {
         (None, None) => true,
         (Some(d), Some(o)) => match (serde_json::from_str(d), serde_json::from_str(o)) {
             (Ok(d), Ok(o)) => normalize_policy(d, api_id) == normalize_policy(o, api_id),
@@ -194,8 +253,17 @@ fn normalize_policy(value: serde_json::Value, api_id: &str) -> serde_json::Value
         Value::String(s) => Value::String(shorten_own_execute_api_arn(&s, api_id)),
         // IAM treats a one-element list and a scalar alike.
         Value::Array(mut items) if items.len() == 1 => normalize_policy(items.remove(0), api_id),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| normalize_policy(v, api_id)).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, normalize_policy(v, api_id))).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| normalize_policy(v, api_id))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, normalize_policy(v, api_id)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -204,12 +272,10 @@ fn normalize_policy(value: serde_json::Value, api_id: &str) -> serde_json::Value
 /// `abc123` is this API.
 fn shorten_own_execute_api_arn(s: &str, api_id: &str) -> String {
     let fields: Vec<&str> = s.splitn(6, ':').collect();
-    if let [arn, _partition, "execute-api", _region, _account, rest] = fields.as_slice() {
-        if *arn == "arn" {
-            if let Some(tail) = rest.strip_prefix(api_id).and_then(|t| t.strip_prefix('/')) {
-                return format!("execute-api:/{tail}");
-            }
-        }
+    if let ["arn", _partition, "execute-api", _region, _account, rest] = fields.as_slice()
+        && let Some(tail) = rest.strip_prefix(api_id).and_then(|t| t.strip_prefix('/'))
+    {
+        return format!("execute-api:/{tail}");
     }
     s.to_string()
 }
@@ -224,11 +290,19 @@ mod tests {
     }
 
     fn owner() -> Owner {
-        Owner { uid: "u-1".into(), namespace: "photo-app".into(), name: "photos".into() }
+        Owner {
+            uid: "u-1".into(),
+            namespace: "photo-app".into(),
+            name: "photos".into(),
+        }
     }
 
     fn observed_from(settings: RestApiSettings) -> ObservedRestApi {
-        ObservedRestApi { id: "abc1234567".into(), root_resource_id: Some("r00t".into()), settings }
+        ObservedRestApi {
+            id: "abc1234567".into(),
+            root_resource_id: Some("r00t".into()),
+            settings,
+        }
     }
 
     /// Nothing exists: one Create, nothing else (tags go with the create).
@@ -300,7 +374,8 @@ mod tests {
     /// PRIVATE -> REGIONAL: the VPC endpoints leave before the type changes.
     #[test]
     fn endpoint_change_orders_vpc_endpoints_around_type() {
-        let desired = desired_settings(&spec("{endpoint: {type: REGIONAL}}"), "photos", None).unwrap();
+        let desired =
+            desired_settings(&spec("{endpoint: {type: REGIONAL}}"), "photos", None).unwrap();
         let mut observed = desired.clone();
         observed.endpoint_type = "PRIVATE".into();
         observed.vpc_endpoint_ids = BTreeSet::from(["vpce-1".to_string()]);
@@ -308,7 +383,10 @@ mod tests {
         assert_eq!(
             ops,
             vec![
-                PatchOp::remove("/endpointConfiguration/vpcEndpointIds", Some("vpce-1".into())),
+                PatchOp::remove(
+                    "/endpointConfiguration/vpcEndpointIds",
+                    Some("vpce-1".into())
+                ),
                 PatchOp::replace("/endpointConfiguration/types/PRIVATE", "REGIONAL"),
             ]
         );
@@ -317,12 +395,16 @@ mod tests {
     /// Binary media types are patched one by one with `/` escaped as `~1`.
     #[test]
     fn binary_media_types_are_escaped() {
-        let desired = desired_settings(&spec("{binaryMediaTypes: [image/png]}"), "photos", None).unwrap();
+        let desired =
+            desired_settings(&spec("{binaryMediaTypes: [image/png]}"), "photos", None).unwrap();
         let mut observed = desired.clone();
         observed.binary_media_types = BTreeSet::from(["image/jpeg".to_string()]);
         assert_eq!(
             patch_operations(&desired, &observed, "x"),
-            vec![PatchOp::remove("/binaryMediaTypes/image~1jpeg", None), PatchOp::add("/binaryMediaTypes/image~1png", None)]
+            vec![
+                PatchOp::remove("/binaryMediaTypes/image~1jpeg", None),
+                PatchOp::add("/binaryMediaTypes/image~1png", None)
+            ]
         );
     }
 
@@ -330,7 +412,12 @@ mod tests {
     /// the owner tags are part of the desired set so they are never removed.
     #[test]
     fn tag_drift_is_planned_as_tag_and_untag() {
-        let desired = desired_settings(&spec("{tags: {team: photos, env: prod}}"), "photos", Some(&owner())).unwrap();
+        let desired = desired_settings(
+            &spec("{tags: {team: photos, env: prod}}"),
+            "photos",
+            Some(&owner()),
+        )
+        .unwrap();
         let mut observed = desired.clone();
         observed.tags.insert("env".into(), "dev".into());
         observed.tags.insert("stale".into(), "x".into());
@@ -348,8 +435,14 @@ mod tests {
     #[test]
     fn owner_tags_identify_the_object() {
         let desired = desired_settings(&spec("{}"), "photos", Some(&owner())).unwrap();
-        assert_eq!(desired.tags.get(OWNER_UID_TAG).map(String::as_str), Some("u-1"));
-        assert_eq!(desired.tags.get(OWNER_TAG).map(String::as_str), Some("photo-app/photos"));
+        assert_eq!(
+            desired.tags.get(OWNER_UID_TAG).map(String::as_str),
+            Some("u-1")
+        );
+        assert_eq!(
+            desired.tags.get(OWNER_TAG).map(String::as_str),
+            Some("photo-app/photos")
+        );
         assert_eq!(desired.name, "photos");
         assert_eq!(desired.endpoint_type, "REGIONAL");
     }
@@ -357,7 +450,13 @@ mod tests {
     /// A policy that is not JSON is a spec error, caught before any AWS call.
     #[test]
     fn invalid_policy_is_a_spec_error() {
-        assert!(matches!(desired_settings(&spec("{policy: 'not json'}"), "p", None), Err(SpecError::PolicyNotJson(_))));
-        assert_eq!(desired_settings(&spec("{policy: '[1]'}"), "p", None), Err(SpecError::PolicyNotObject));
+        assert!(matches!(
+            desired_settings(&spec("{policy: 'not json'}"), "p", None),
+            Err(SpecError::PolicyNotJson(_))
+        ));
+        assert_eq!(
+            desired_settings(&spec("{policy: '[1]'}"), "p", None),
+            Err(SpecError::PolicyNotObject)
+        );
     }
 }

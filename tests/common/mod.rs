@@ -34,8 +34,11 @@ pub fn aws_endpoint() -> String {
 
 pub async fn kube_config() -> kube::Config {
     let path = env("KUBECONFIG");
-    let file = Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {path}: {e}; {SETUP_HINT}"));
-    kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await.expect("kubeconfig is usable")
+    let file = Kubeconfig::read_from(&path)
+        .unwrap_or_else(|e| panic!("reading {path}: {e}; {SETUP_HINT}"));
+    kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig is usable")
 }
 
 pub async fn client() -> Client {
@@ -50,11 +53,20 @@ pub async fn ensure_crds(client: &Client) {
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         for crd in all_crds() {
             let name = crd.name_any();
-            crds.patch(&name, &PatchParams::apply("apigw-tests").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
-            tokio::time::timeout(Duration::from_secs(30), await_condition(crds.clone(), &name, conditions::is_crd_established()))
-                .await
-                .expect("CRD established in time")
-                .expect("watch CRD");
+            crds.patch(
+                &name,
+                &PatchParams::apply("apigw-tests").force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .expect("apply CRD");
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                await_condition(crds.clone(), &name, conditions::is_crd_established()),
+            )
+            .await
+            .expect("CRD established in time")
+            .expect("watch CRD");
         }
     })
     .await;
@@ -62,7 +74,9 @@ pub async fn ensure_crds(client: &Client) {
 
 /// AWS clients for the tests' own inspection of moto (separate from the operator's counters).
 pub async fn aws() -> Aws {
-    Aws::connect(&aws_settings()).await.expect("AWS clients for moto")
+    Aws::connect(&aws_settings())
+        .await
+        .expect("AWS clients for moto")
 }
 
 pub fn aws_settings() -> AwsSettings {
@@ -77,7 +91,12 @@ pub fn aws_settings() -> AwsSettings {
             operations: LimiterSettings::default()
                 .operations
                 .into_iter()
-                .filter(|(op, _)| !matches!(op.as_str(), "DeleteRestApi" | "CreateRestApi" | "CreateDeployment"))
+                .filter(|(op, _)| {
+                    !matches!(
+                        op.as_str(),
+                        "DeleteRestApi" | "CreateRestApi" | "CreateDeployment"
+                    )
+                })
                 .collect(),
             ..Default::default()
         },
@@ -93,11 +112,22 @@ pub struct TestNamespace {
 impl TestNamespace {
     pub async fn new(client: &Client, prefix: &str) -> TestNamespace {
         ensure_crds(client).await;
-        let suffix: u32 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 1_000_000;
+        let suffix: u32 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+            % 1_000_000;
         let name = format!("t-{prefix}-{suffix}");
-        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
-        TestNamespace { name, client: client.clone() }
+        let ns: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
+        TestNamespace {
+            name,
+            client: client.clone(),
+        }
     }
 
     pub fn api<K>(&self) -> Api<K>
@@ -119,7 +149,11 @@ impl TestNamespace {
         let obj: K = serde_yaml::from_str(yaml).expect("test manifest parses");
         let name = obj.name_any();
         self.api::<K>()
-            .patch(&name, &PatchParams::apply("kubectl-test").force(), &Patch::Apply(&obj))
+            .patch(
+                &name,
+                &PatchParams::apply("kubectl-test").force(),
+                &Patch::Apply(&obj),
+            )
             .await
             .unwrap_or_else(|e| panic!("apply {name}: {e}"))
     }
@@ -127,16 +161,28 @@ impl TestNamespace {
     /// Events recorded for an object, as "Type/Reason: note".
     pub async fn events_for(&self, name: &str) -> Vec<String> {
         let events: Api<Event> = self.api();
-        let list = events.list(&ListParams::default()).await.expect("list events");
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .expect("list events");
         list.items
             .into_iter()
             .filter(|e| e.involved_object.name.as_deref() == Some(name))
-            .map(|e| format!("{}/{}: {}", e.type_.unwrap_or_default(), e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+            .map(|e| {
+                format!(
+                    "{}/{}: {}",
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.message.unwrap_or_default()
+                )
+            })
             .collect()
     }
 
     pub async fn delete(self) {
-        let _ = Api::<Namespace>::all(self.client.clone()).delete(&self.name, &DeleteParams::default()).await;
+        let _ = Api::<Namespace>::all(self.client.clone())
+            .delete(&self.name, &DeleteParams::default())
+            .await;
     }
 }
 
@@ -162,7 +208,9 @@ impl Operator {
         let ctx = Context::new(client, aws, settings);
         let run_ctx = ctx.clone();
         let handle = tokio::spawn(async move {
-            controller::run(run_ctx, std::future::pending()).await.expect("operator runs");
+            controller::run(run_ctx, std::future::pending())
+                .await
+                .expect("operator runs");
         });
         Operator { ctx, handle }
     }
@@ -204,14 +252,17 @@ where
     eventually(&format!("{name} Ready={status}"), timeout, || async {
         let obj = api.get_opt(name).await.ok().flatten()?;
         let value = serde_json::to_value(&obj).ok()?;
-        let generation = value.pointer("/metadata/generation").and_then(|g| g.as_i64());
+        let generation = value
+            .pointer("/metadata/generation")
+            .and_then(|g| g.as_i64());
         let ready = value
             .pointer("/status/conditions")?
             .as_array()?
             .iter()
             .find(|c| c["type"] == "Ready")?
             .clone();
-        (ready["status"] == status && ready["observedGeneration"].as_i64() == generation).then_some(obj)
+        (ready["status"] == status && ready["observedGeneration"].as_i64() == generation)
+            .then_some(obj)
     })
     .await
 }
@@ -219,9 +270,19 @@ where
 /// Ready condition's reason and message.
 pub fn ready_reason<K: serde::Serialize>(obj: &K) -> (String, String) {
     let value = serde_json::to_value(obj).unwrap();
-    let conds = value.pointer("/status/conditions").and_then(|c| c.as_array()).cloned().unwrap_or_default();
-    let ready = conds.into_iter().find(|c| c["type"] == "Ready").unwrap_or_default();
-    (ready["reason"].as_str().unwrap_or_default().to_string(), ready["message"].as_str().unwrap_or_default().to_string())
+    let conds = value
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let ready = conds
+        .into_iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap_or_default();
+    (
+        ready["reason"].as_str().unwrap_or_default().to_string(),
+        ready["message"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 /// Wait until the object is gone (finalizers done).
