@@ -14,9 +14,12 @@ pub enum LogFormat {
 pub fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad --log-level {level:?}: {e}"))?;
+    // Colour only for a person at a terminal; log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(ansi);
     let result = match format {
         LogFormat::Text => builder.try_init(),
         // JSON lines carry the current span's fields (namespace, name, AWS ids) on every line.
