@@ -44,6 +44,8 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, free_form_o
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "self.restApiRef == oldSelf.restApiRef",
      "message": "restApiRef cannot change: create a new Route for the other API"},
+    {"rule": "self.method == oldSelf.method && self.path == oldSelf.path",
+     "message": "method and path cannot change: create a new Route (and delete this one) for the new method or path"},
     {"rule": "!has(self.cors) || self.method != 'OPTIONS'",
      "message": "cors creates the OPTIONS method itself: remove cors or use a method other than OPTIONS"}
 ]))]
