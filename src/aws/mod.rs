@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod limiter;
+pub mod resources;
 pub mod rest_api;
 
 use std::collections::BTreeMap;

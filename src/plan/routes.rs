@@ -736,6 +736,11 @@ fn normalized(m: &MethodSettings) -> MethodSettings {
         if i.timeout_millis == 0 {
             i.timeout_millis = DEFAULT_TIMEOUT_MILLIS;
         }
+        // An empty template is stored as null and may come back missing.
+        i.request_templates.retain(|_, t| !t.is_empty());
+        for r in i.responses.values_mut() {
+            r.templates.retain(|_, t| !t.is_empty());
+        }
         if i.type_ == "MOCK" {
             // MOCK integrations have no backend method or URI, whatever is stored.
             i.http_method = None;
