@@ -1,8 +1,10 @@
 //! Controllers, their shared context and the manager that runs them.
 
+pub mod children;
 pub mod conditions;
 pub mod error;
 pub mod rest_api;
+pub mod structure;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -168,25 +170,88 @@ where
     }
 }
 
+/// Whether a child changed in a way a reconcile must see (spec, deletion,
+/// finalizers); status writes, which the operator makes itself, do not count.
+fn child_spec_hash<K: children::Child>(obj: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.meta().generation.hash(&mut h);
+    obj.meta().deletion_timestamp.is_some().hash(&mut h);
+    obj.meta().finalizers.hash(&mut h);
+    Some(h.finish())
+}
+
+fn child_changes<K: children::Child>(
+    ctx: &Context,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    use kube::runtime::WatchStreamExt;
+    watcher(watched_api::<K>(ctx), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(child_spec_hash::<K>, Default::default())
+}
+
+fn parent_of<K: children::Child>(
+    child: K,
+) -> Option<kube::runtime::reflector::ObjectRef<crate::api::RestApi>> {
+    let ns = child.meta().namespace.clone()?;
+    Some(
+        kube::runtime::reflector::ObjectRef::new(children::Child::rest_api_name(&child))
+            .within(&ns),
+    )
+}
+
 /// Run every controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    let rest_apis = watched_api::<crate::api::RestApi>(&ctx);
+    use crate::api::{Authorizer, RestApi, Route, Stage};
+    let rest_apis = watched_api::<RestApi>(&ctx);
     ensure_crd(&rest_apis).await?;
+    ensure_crd(&watched_api::<Route>(&ctx)).await?;
+    ensure_crd(&watched_api::<Authorizer>(&ctx)).await?;
+    ensure_crd(&watched_api::<Stage>(&ctx)).await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
     tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
-    Controller::new(rest_apis, watcher::Config::default())
-        .with_config(config)
-        .graceful_shutdown_on(shutdown)
+
+    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
+    let rest_api_controller = Controller::new(rest_apis, watcher::Config::default())
+        .with_config(config.clone())
+        .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
+        .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
+        .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
+        .graceful_shutdown_on(shutdown.clone())
         .run(rest_api::reconcile, error_policy, ctx.clone())
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "reconcile loop event");
-            }
-        })
-        .await;
+        .for_each(log_result);
+    let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
+    let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
+    let stages = reference_controller::<Stage>(&ctx, config, shutdown);
+    futures::join!(rest_api_controller, routes, authorizers, stages);
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+fn reference_controller<K: children::Child>(
+    ctx: &Arc<Context>,
+    config: controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    // Status writes wake this controller too; it answers them with one read of the
+    // RestApi from the API server and no AWS call.
+    Controller::new(watched_api::<K>(ctx), watcher::Config::default())
+        .with_config(config)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            children::reconcile_reference::<K>,
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
+}
+
+async fn log_result<T: std::fmt::Debug, E: std::fmt::Display>(res: Result<T, E>) {
+    if let Err(e) = res {
+        tracing::debug!(error = %e, "reconcile loop event");
+    }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use tracing::{Instrument, field};
 
 use super::conditions::{READY, condition, now_rfc3339, set_condition};
-use super::{Context, Error, object_key};
+use super::{Context, Error, object_key, structure};
 use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
 use crate::api::{RestApi, RestApiStatus};
 use crate::plan::rest_api::{
@@ -172,7 +172,14 @@ async fn converge(
         }
         fill_status(ctx, status, &current, adopting.is_some()).await?;
     }
-    fill_status(ctx, status, &current, adopting.is_some()).await
+    fill_status(ctx, status, &current, adopting.is_some()).await?;
+    let report = structure::converge(obj, ctx, &current.id).await?;
+    tracing::debug!(
+        routes_in_effect = report.routes_in_effect,
+        all = report.all_routes_in_effect,
+        "structure reported"
+    );
+    Ok(())
 }
 
 /// Find the API: by the adopted id, by the id in status, or by owner tag.
@@ -282,6 +289,7 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
             format!("left REST API {id} in AWS (deletionPolicy: Retain)"),
         )
         .await;
+        structure::release_children(ctx, &obj).await?;
         return Ok(Action::await_change());
     }
     let id = match (
@@ -321,5 +329,6 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
         )
         .await;
     }
+    structure::release_children(ctx, &obj).await?;
     Ok(Action::await_change())
 }

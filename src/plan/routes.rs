@@ -110,7 +110,7 @@ pub struct DesiredContext<'a> {
     /// Authorizer objects of the API's namespace by name.
     pub authorizers: &'a BTreeMap<String, AuthorizerState>,
     /// `functionName` as users write it -> the integration URI of that function.
-    pub lambda_uri: &'a dyn Fn(&str) -> String,
+    pub lambda_uri: &'a (dyn Fn(&str) -> String + Sync),
     /// Region of service integrations that name none.
     pub region: &'a str,
     pub partition: &'a str,

@@ -198,6 +198,11 @@ impl Operator {
     }
 
     pub async fn start_with(client: Client, namespace: &str, resync: Duration) -> Operator {
+        // RUST_LOG=apigw_operator=debug shows the operator's logs of a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let aws = Arc::new(aws().await);
         let settings = Settings {
             namespace: Some(namespace.to_string()),
