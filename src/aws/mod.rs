@@ -2,6 +2,7 @@
 //! small per-service facades. Nothing outside this module talks to an SDK client.
 
 pub mod error;
+pub mod lambda;
 pub mod limiter;
 pub mod rest_api;
 
