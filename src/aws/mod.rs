@@ -1,7 +1,9 @@
 //! AWS access: client construction, the shared limiter, call accounting and
 //! small per-service facades. Nothing outside this module talks to an SDK client.
 
+pub mod authorizer;
 pub mod error;
+pub mod lambda;
 pub mod limiter;
 pub mod resources;
 pub mod rest_api;

@@ -1,6 +1,8 @@
 //! Pure planning: desired spec + observed AWS state -> the actions that converge them.
 //! No I/O here; everything is unit-tested, and a converged resource plans nothing.
 
+pub mod authorizer;
+pub mod lambda;
 pub mod rest_api;
 pub mod routes;
 
