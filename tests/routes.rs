@@ -220,7 +220,9 @@ async fn routes_converge_into_one_api() {
     // RestApiDeleting while the API goes, then RestApiDeleted / RestApiNotFound.
     eventually("routes told their API is gone", T, || async {
         let orphan = routes.get("upload").await.ok()?;
-        ["RestApiDeleted", "RestApiNotFound"].contains(&ready_reason(&orphan).0.as_str()).then_some(())
+        ["RestApiDeleted", "RestApiNotFound"]
+            .contains(&ready_reason(&orphan).0.as_str())
+            .then_some(())
     })
     .await;
     for name in [

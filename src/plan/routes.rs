@@ -287,13 +287,14 @@ fn variable_clash(
             } else {
                 parent.clone()
             };
-            if let Some((existing, holder)) = variables.get(&at) {
-                if existing != segment && holder != route {
-                    return Some(format!(
-                        "path segment {segment} under {at} clashes with {existing} of Route {holder}: \
-                         API Gateway allows one variable name per level, so use {existing} here too"
-                    ));
-                }
+            if let Some((existing, holder)) = variables.get(&at)
+                && existing != segment
+                && holder != route
+            {
+                return Some(format!(
+                    "path segment {segment} under {at} clashes with {existing} of Route {holder}: \
+                     API Gateway allows one variable name per level, so use {existing} here too"
+                ));
             }
         }
         parent.push('/');
@@ -622,7 +623,7 @@ pub enum StructureAction {
     PutMethod {
         path: String,
         verb: String,
-        settings: MethodSettings,
+        settings: Box<MethodSettings>,
     },
     /// Remove a resource left without methods or children (deepest first).
     DeleteResource { path: String },
@@ -664,13 +665,13 @@ pub fn plan_structure(
                 actions.push(StructureAction::PutMethod {
                     path: path.clone(),
                     verb: verb.clone(),
-                    settings: settings.clone(),
+                    settings: Box::new(settings.clone()),
                 });
             }
             None => actions.push(StructureAction::PutMethod {
                 path: path.clone(),
                 verb: verb.clone(),
-                settings: settings.clone(),
+                settings: Box::new(settings.clone()),
             }),
         }
     }
@@ -683,13 +684,13 @@ pub fn plan_structure(
         if desired.methods.contains_key(&(path.clone(), verb.clone())) {
             continue;
         }
-        if let Some(methods) = remaining.get_mut(path) {
-            if methods.remove(verb) {
-                actions.push(StructureAction::DeleteMethod {
-                    path: path.clone(),
-                    verb: verb.clone(),
-                });
-            }
+        if let Some(methods) = remaining.get_mut(path)
+            && methods.remove(verb)
+        {
+            actions.push(StructureAction::DeleteMethod {
+                path: path.clone(),
+                verb: verb.clone(),
+            });
         }
     }
     // Resources emptied by those removals go too, deepest first, up to the first
