@@ -39,6 +39,7 @@ async fn methods_by_path(
 async fn routes_converge_into_one_api() {
     let client = client().await;
     let ns = TestNamespace::new(&client, "routes").await;
+    seed_functions(&["upload-photo", "filter-photo:live"]);
     let op = Operator::start(&ns.name, Duration::from_secs(2)).await;
     let routes = ns.api::<Route>();
     ns.apply::<RestApi>("{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: photos}, spec: {description: photos}}").await;
@@ -124,6 +125,30 @@ async fn routes_converge_into_one_api() {
         "method.request.path.photoId"
     );
 
+    // One invoke permission per function per API, scoped to the API.
+    let arn = |name: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
+    let statements = aws
+        .get_policy_statements(&arn("upload-photo"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let source = format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*");
+    assert!(
+        statements.contains(&(format!("apigw-{api_id}"), Some(source.clone()))),
+        "{statements:?}"
+    );
+    let statements = aws
+        .get_policy_statements(&arn("filter-photo"), Some("live"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        statements
+            .iter()
+            .any(|(sid, _)| sid == &format!("apigw-{api_id}")),
+        "alias policy: {statements:?}"
+    );
+
     // Converged: resyncs every 2 s write nothing.
     let writes = op.mutating_calls();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -147,6 +172,21 @@ async fn routes_converge_into_one_api() {
     let clash = wait_ready(&routes, "by-user", "False", T).await;
     assert_eq!(ready_reason(&clash).0, "PathConflict");
     assert!(ready_reason(&clash).1.contains("{photoId}"));
+    // A function that does not exist is a condition, not a crash.
+    ns.apply::<Route>(&route(
+        "ghost",
+        "DELETE",
+        "/photos",
+        "{lambda: {functionName: no-such-function}}",
+    ))
+    .await;
+    let ghost = wait_ready(&routes, "ghost", "False", T).await;
+    assert_eq!(ready_reason(&ghost).0, "LambdaFunctionNotFound");
+    routes
+        .delete("ghost", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&routes, "ghost", T).await;
     // A route on an API that does not exist says so.
     ns.apply::<Route>(
         &route("stray", "GET", "/x", "{mock: {}}").replace("name: photos", "name: videos"),
@@ -217,6 +257,17 @@ async fn routes_converge_into_one_api() {
         .unwrap();
     wait_deleted(&ns.api::<RestApi>(), "photos", T).await;
     assert!(aws.get_rest_api(&api_id).await.unwrap().is_none());
+    let statements = aws
+        .get_policy_statements(&arn("upload-photo"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        statements
+            .iter()
+            .all(|(sid, _)| !sid.starts_with(&format!("apigw-{api_id}"))),
+        "grant revoked with the API: {statements:?}"
+    );
     // RestApiDeleting while the API goes, then RestApiDeleted / RestApiNotFound.
     eventually("routes told their API is gone", T, || async {
         let orphan = routes.get("upload").await.ok()?;

@@ -203,8 +203,25 @@ pub struct RestApiStatus {
     /// True when the API was adopted by id rather than created by the operator.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,
+    /// Lambda invoke permissions the operator granted for this API, so they can be
+    /// taken back when no route or authorizer uses the function any more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda_permissions: Vec<LambdaPermissionGrant>,
     /// Standard conditions; `Ready` says whether AWS matches the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// One statement the operator added to a Lambda function's resource policy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaPermissionGrant {
+    /// Function ARN, without qualifier.
+    pub function: String,
+    /// Alias or version whose policy holds the statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+    /// Statement id: `apigw-API_ID` for routes, `apigw-API_ID-authorizer-ID` for authorizers.
+    pub statement_id: String,
 }

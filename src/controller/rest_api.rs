@@ -174,9 +174,10 @@ async fn converge(
     }
     fill_status(ctx, status, &current, adopting.is_some()).await?;
     let report = structure::converge(obj, ctx, &current.id).await?;
+    status.lambda_permissions = report.granted.clone();
     tracing::debug!(
         routes_in_effect = report.routes_in_effect,
-        all = report.all_routes_in_effect,
+        all = report.all_in_effect,
         "structure reported"
     );
     Ok(())
@@ -329,6 +330,22 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
         )
         .await;
     }
+    revoke_permissions(&obj, ctx).await?;
     structure::release_children(ctx, &obj).await?;
     Ok(Action::await_change())
+}
+
+/// Take back the invoke permissions granted for a deleted API, so functions' 20 KB
+/// policies do not fill up with statements of APIs that are gone.
+async fn revoke_permissions(obj: &RestApi, ctx: &Context) -> Result<(), Error> {
+    for grant in obj.status.iter().flat_map(|s| s.lambda_permissions.iter()) {
+        ctx.aws
+            .remove_permission(
+                &grant.function,
+                grant.qualifier.as_deref(),
+                &grant.statement_id,
+            )
+            .await?;
+    }
+    Ok(())
 }

@@ -1,12 +1,14 @@
-//! Converges everything inside one REST API that other objects declare: the
-//! resource tree and methods of its Routes. The RestApi reconciler calls this
-//! after the API's own settings converge, so one reconciler is the only writer of
-//! an API's structure, and reports back into each child's status.
+//! Converges everything inside one REST API that other objects declare: its
+//! Authorizers, the resource tree and methods of its Routes, and the Lambda invoke
+//! permissions they need. The RestApi reconciler calls this after the API's own
+//! settings converge, so one reconciler is the only writer of an API's structure,
+//! and it reports back into each child's status.
 //!
-//! It may touch: the API's resources and methods in AWS, the children's
+//! It may touch: the API's authorizers, resources and methods in AWS, Lambda
+//! function policies (only statements named `apigw-API_ID...`), the children's
 //! finalizers and statuses, Events on the children.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kube::ResourceExt;
 use serde_json::json;
@@ -17,7 +19,17 @@ use super::children::{
 };
 use super::conditions::READY;
 use super::{Context, Error};
+use crate::api::common::DeletionPolicy;
+use crate::api::rest_api::LambdaPermissionGrant;
 use crate::api::{Authorizer, RestApi, Route, Stage};
+use crate::plan::authorizer::{
+    AuthorizerSettings, authorizer_patch_operations, authorizer_permission_function,
+    desired_authorizer, find_observed,
+};
+use crate::plan::lambda::{
+    FunctionRef, GrantKey, PermissionAction, PolicyKey, PolicyStatement, desired_permissions,
+    plan_permissions,
+};
 use crate::plan::routes::{
     AuthorizerState, DesiredContext, DesiredStructure, RouteInput, RouteOutcome, desired_structure,
     plan_structure,
@@ -26,12 +38,21 @@ use crate::plan::routes::{
 /// What the structure pass found, for the RestApi's own status and for deployments.
 #[derive(Debug, Default)]
 pub struct StructureReport {
-    /// Every non-deleting route of the API is in effect.
-    pub all_routes_in_effect: bool,
+    /// Every live route and authorizer of the API is in effect.
+    pub all_in_effect: bool,
     /// Number of routes in effect.
     pub routes_in_effect: usize,
-    /// Canonical text of the desired structure, the input of deployment fingerprints.
+    /// Canonical text of what a deployment snapshots, the input of its fingerprint.
     pub canonical: String,
+    /// Lambda permissions in place now (kept in the RestApi's status).
+    pub granted: Vec<LambdaPermissionGrant>,
+}
+
+/// The operator's AWS coordinates, which complete names into ARNs.
+struct Coordinates {
+    account: String,
+    region: String,
+    partition: &'static str,
 }
 
 /// Converge the API's structure and report into every child.
@@ -45,23 +66,39 @@ pub async fn converge(
     let routes: Vec<Route> = list_children(ctx, &namespace, &name).await?;
     let authorizers: Vec<Authorizer> = list_children(ctx, &namespace, &name).await?;
     let stages: Vec<Stage> = list_children(ctx, &namespace, &name).await?;
+    let coords = Coordinates {
+        account: ctx.aws.account_id().await?.to_string(),
+        region: ctx.aws.region.clone(),
+        partition: ctx.aws.partition(),
+    };
 
     // Hold every live child with a finalizer before AWS gets anything of it, so a
     // delete always passes through the cleanup below.
     for route in routes.iter().filter(|r| !is_deleting(*r)) {
         add_finalizer(ctx, route).await?;
     }
+    for authorizer in authorizers.iter().filter(|a| !is_deleting(*a)) {
+        add_finalizer(ctx, authorizer).await?;
+    }
 
-    let authorizer_states = authorizer_states(&authorizers);
-    let account = ctx.aws.account_id().await?.to_string();
-    let region = ctx.aws.region.clone();
-    let partition = ctx.aws.partition();
-    let lambda_uri = |function: &str| lambda_invocation_uri(partition, &region, &account, function);
+    // Authorizers first: methods refer to them by id.
+    let mut first_error: Option<Error> = None;
+    let mut authorizer_results =
+        converge_authorizers(ctx, api_id, &authorizers, &coords, &mut first_error).await?;
+    let authorizer_states: BTreeMap<String, AuthorizerState> = authorizer_results
+        .iter()
+        .map(|(name, r)| (name.clone(), r.state.clone()))
+        .collect();
+
+    let lambda_uri = |function: &str| match FunctionRef::parse(function) {
+        Ok(f) => f.invocation_uri(coords.partition, &coords.region, &coords.account),
+        Err(_) => function.to_string(),
+    };
     let desired_ctx = DesiredContext {
         authorizers: &authorizer_states,
         lambda_uri: &lambda_uri,
-        region: &region,
-        partition,
+        region: &coords.region,
+        partition: coords.partition,
     };
     let inputs: Vec<RouteInput<'_>> = routes
         .iter()
@@ -91,7 +128,7 @@ pub async fn converge(
         .map(|r| (r.path.clone(), r.id.clone()))
         .collect();
     let actions = plan_structure(&desired, &observed);
-    let mut result = Ok(());
+    let mut structure_failure: Option<Error> = None;
     for action in &actions {
         tracing::info!(?action, "structure change");
         if let Err(e) = ctx
@@ -99,118 +136,482 @@ pub async fn converge(
             .apply_structure_action(api_id, &mut ids, action)
             .await
         {
-            result = Err(Error::from(e));
+            structure_failure = Some(Error::from(e));
             break;
         }
     }
-    if !actions.is_empty() && result.is_ok() {
+    if !actions.is_empty() && structure_failure.is_none() {
         tracing::info!(changes = actions.len(), "API structure converged");
     }
+
+    // Authorizers on their way out go once no method uses them any more, and
+    // permissions follow what is now in the API.
+    let (granted, missing_functions) = match &structure_failure {
+        None => {
+            release_authorizers(ctx, api_id, &authorizers, &routes, &mut authorizer_results)
+                .await?;
+            let inputs = PermissionInputs {
+                routes: &routes,
+                desired: &desired,
+                authorizers: &authorizers,
+            };
+            converge_permissions(ctx, obj, api_id, &inputs, &authorizer_results).await?
+        }
+        Some(_) => (previous_grants(obj), BTreeSet::new()),
+    };
 
     let stage_names: Vec<String> = stages
         .iter()
         .filter(|s| !is_deleting(*s))
         .map(|s| s.spec.stage_name.clone())
         .collect();
-    let report = report_routes(
-        ctx,
+    let mut report = StructureReport {
+        all_in_effect: true,
+        granted,
+        ..Default::default()
+    };
+    report_authorizers(ctx, api_id, &authorizers, &authorizer_results, &mut report).await?;
+    let reporting = RouteReporting {
         api_id,
-        &routes,
-        &desired,
-        &ids,
-        &stage_names,
-        result.as_ref().err(),
-    )
-    .await?;
-    result?;
+        desired: &desired,
+        ids: &ids,
+        stage_names: &stage_names,
+        failure: structure_failure.as_ref(),
+        missing_functions: &missing_functions,
+        coords: &coords,
+    };
+    report_routes(ctx, &routes, &reporting, &mut report).await?;
+    report.canonical = canonical_structure(&desired, &authorizer_results);
+    if let Some(e) = structure_failure.or(first_error) {
+        return Err(e);
+    }
     Ok(report)
 }
 
-/// Authorizer objects by name, with their AWS id once they have one.
-fn authorizer_states(authorizers: &[Authorizer]) -> BTreeMap<String, AuthorizerState> {
-    authorizers
-        .iter()
-        .filter(|a| !is_deleting(*a))
-        .map(|a| {
-            let state = match a.status.as_ref().and_then(|s| s.authorizer_id.clone()) {
+/// How one Authorizer object came out of this pass.
+#[derive(Clone, Debug)]
+struct AuthorizerResult {
+    state: AuthorizerState,
+    readiness: Option<Readiness>,
+    id: Option<String>,
+    settings: Option<AuthorizerSettings>,
+}
+
+impl AuthorizerResult {
+    fn not_ready(readiness: Readiness, id: Option<String>) -> Self {
+        AuthorizerResult {
+            state: AuthorizerState::NotReady,
+            readiness: Some(readiness),
+            id,
+            settings: None,
+        }
+    }
+}
+
+async fn converge_authorizers(
+    ctx: &Context,
+    api_id: &str,
+    authorizers: &[Authorizer],
+    coords: &Coordinates,
+    first_error: &mut Option<Error>,
+) -> Result<BTreeMap<String, AuthorizerResult>, Error> {
+    let mut out = BTreeMap::new();
+    if authorizers.is_empty() {
+        return Ok(out);
+    }
+    let observed = ctx.aws.get_authorizers(api_id).await?;
+    for a in authorizers {
+        let name = a.name_any();
+        let known_id = a.status.as_ref().and_then(|s| s.authorizer_id.clone());
+        let cognito = a.spec.cognito.is_some();
+        if is_deleting(a) {
+            // Still in AWS until its routes are gone: keep them working meanwhile.
+            let state = match &known_id {
                 Some(id) => AuthorizerState::Ready {
-                    id,
-                    cognito: a.spec.cognito.is_some(),
+                    id: id.clone(),
+                    cognito,
                 },
                 None => AuthorizerState::NotReady,
             };
-            (a.name_any(), state)
-        })
-        .collect()
+            out.insert(
+                name,
+                AuthorizerResult {
+                    state,
+                    readiness: None,
+                    id: known_id,
+                    settings: None,
+                },
+            );
+            continue;
+        }
+        let desired = match desired_authorizer(
+            &a.spec,
+            &name,
+            coords.partition,
+            &coords.region,
+            &coords.account,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                out.insert(
+                    name,
+                    AuthorizerResult::not_ready(
+                        Readiness::not("InvalidSpec", e.to_string()),
+                        known_id,
+                    ),
+                );
+                continue;
+            }
+        };
+        let existing = find_observed(&desired.name, known_id.as_deref(), &observed);
+        let ops = existing.map(|o| authorizer_patch_operations(&desired, &o.settings));
+        let must_write = ops.as_ref().is_none_or(|ops| !ops.is_empty());
+        let new_generation =
+            a.status.as_ref().and_then(|s| s.observed_generation) != a.metadata.generation;
+        // Pools are checked when about to be written or when the spec changed, not on every resync.
+        if let Some(spec) = &a.spec.cognito
+            && (must_write || new_generation)
+        {
+            let mut missing = Vec::new();
+            for pool in &spec.user_pools {
+                if !ctx.aws.user_pool_exists(pool).await? {
+                    missing.push(pool.clone());
+                }
+            }
+            if !missing.is_empty() {
+                let readiness = Readiness::not(
+                    "UserPoolNotFound",
+                    format!(
+                        "Cognito user pool {} does not exist in this account; create it or fix spec.cognito.userPools",
+                        missing.join(", ")
+                    ),
+                );
+                out.insert(
+                    name,
+                    AuthorizerResult::not_ready(readiness, existing.map(|o| o.id.clone())),
+                );
+                continue;
+            }
+        }
+        let result = match (existing, ops) {
+            (Some(o), Some(ops)) if ops.is_empty() => Ok(o.id.clone()),
+            (Some(o), Some(ops)) => {
+                ctx.aws
+                    .update_authorizer(api_id, &o.id, &ops)
+                    .await
+                    .map(|_| {
+                        tracing::info!(authorizer_id = %o.id, "updated authorizer");
+                        o.id.clone()
+                    })
+            }
+            _ => ctx
+                .aws
+                .create_authorizer(api_id, &desired)
+                .await
+                .map(|created| {
+                    tracing::info!(authorizer_id = %created.id, "created authorizer");
+                    created.id
+                }),
+        };
+        match result {
+            Ok(id) => {
+                let readiness = Readiness::ok(
+                    "Available",
+                    format!(
+                        "authorizer {id} ({}) is in effect in REST API {api_id}",
+                        desired.type_
+                    ),
+                );
+                let state = AuthorizerState::Ready {
+                    id: id.clone(),
+                    cognito,
+                };
+                out.insert(
+                    name,
+                    AuthorizerResult {
+                        state,
+                        readiness: Some(readiness),
+                        id: Some(id),
+                        settings: Some(desired),
+                    },
+                );
+            }
+            Err(e) => {
+                let e = Error::from(e);
+                let readiness = Readiness::not(e.reason(), e.to_string());
+                // Routes keep using the authorizer as it is while its update fails.
+                let mut result =
+                    AuthorizerResult::not_ready(readiness, existing.map(|o| o.id.clone()));
+                if let Some(o) = existing {
+                    result.state = AuthorizerState::Ready {
+                        id: o.id.clone(),
+                        cognito,
+                    };
+                }
+                out.insert(name, result);
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// The integration URI API Gateway calls for a Lambda function named by name,
-/// `name:qualifier` or ARN.
-pub fn lambda_invocation_uri(
-    partition: &str,
-    region: &str,
-    account: &str,
-    function: &str,
-) -> String {
-    let arn = if function.starts_with("arn:") {
-        function.to_string()
-    } else {
-        format!("arn:{partition}:lambda:{region}:{account}:function:{function}")
-    };
-    format!(
-        "arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
-    )
+/// Delete authorizers whose objects are going, once no live route uses them.
+async fn release_authorizers(
+    ctx: &Context,
+    api_id: &str,
+    authorizers: &[Authorizer],
+    routes: &[Route],
+    results: &mut BTreeMap<String, AuthorizerResult>,
+) -> Result<(), Error> {
+    for a in authorizers.iter().filter(|a| is_deleting(*a)) {
+        let name = a.name_any();
+        let users: Vec<String> = routes
+            .iter()
+            .filter(|r| !is_deleting(*r))
+            .filter(|r| {
+                r.spec
+                    .authorization
+                    .as_ref()
+                    .and_then(|x| x.authorizer_ref.as_ref())
+                    .is_some_and(|x| x.name == name)
+            })
+            .map(|r| r.name_any())
+            .collect();
+        if !users.is_empty() {
+            let readiness = Readiness::not(
+                "InUse",
+                format!(
+                    "still used by Route {}: change or delete those routes first; the authorizer stays until then",
+                    users.join(", ")
+                ),
+            );
+            if let Some(r) = results.get_mut(&name) {
+                r.readiness = Some(readiness);
+            }
+            continue;
+        }
+        if a.spec.deletion_policy == DeletionPolicy::Delete
+            && let Some(id) = a.status.as_ref().and_then(|s| s.authorizer_id.clone())
+        {
+            ctx.aws.delete_authorizer(api_id, &id).await?;
+            tracing::info!(authorizer_id = %id, "deleted authorizer");
+        }
+        remove_finalizer(ctx, a).await?;
+        results.remove(&name);
+    }
+    Ok(())
+}
+
+fn previous_grants(obj: &RestApi) -> Vec<LambdaPermissionGrant> {
+    obj.status
+        .as_ref()
+        .map(|s| s.lambda_permissions.clone())
+        .unwrap_or_default()
+}
+
+/// The objects whose functions need invoke permissions.
+struct PermissionInputs<'a> {
+    routes: &'a [Route],
+    desired: &'a DesiredStructure,
+    authorizers: &'a [Authorizer],
+}
+
+/// Grant API Gateway the right to invoke every function the API's routes and
+/// authorizers call, one statement per function per API, and take back grants no
+/// longer needed. Returns the grants now in place and the functions that do not exist.
+async fn converge_permissions(
+    ctx: &Context,
+    obj: &RestApi,
+    api_id: &str,
+    inputs: &PermissionInputs<'_>,
+    authorizer_results: &BTreeMap<String, AuthorizerResult>,
+) -> Result<(Vec<LambdaPermissionGrant>, BTreeSet<PolicyKey>), Error> {
+    let route_functions: Vec<FunctionRef> = inputs
+        .routes
+        .iter()
+        .filter(|r| {
+            let name = r.metadata.name.as_deref().unwrap_or_default();
+            matches!(
+                inputs.desired.outcomes.get(name),
+                Some(RouteOutcome::Accepted { .. })
+            )
+        })
+        .filter_map(|r| r.spec.integration.lambda.as_ref())
+        .filter_map(|l| FunctionRef::parse(&l.function_name).ok())
+        .collect();
+    let authorizer_functions: Vec<(String, FunctionRef)> = inputs
+        .authorizers
+        .iter()
+        .filter(|a| !is_deleting(*a))
+        .filter_map(|a| {
+            let id = authorizer_results.get(&a.name_any())?.id.clone()?;
+            let f = authorizer_permission_function(&a.spec).ok()??;
+            Some((id, f))
+        })
+        .collect();
+    let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
+    let mut wanted = desired_permissions(
+        api_id,
+        &execute_api_arn,
+        &route_functions,
+        &authorizer_functions,
+    );
+    let previously: BTreeSet<GrantKey> = previous_grants(obj)
+        .into_iter()
+        .map(|g| (g.function, g.qualifier, g.statement_id))
+        .collect();
+
+    // One policy read per function in use or granted before; nothing else.
+    let mut policies: BTreeSet<PolicyKey> = wanted.iter().map(|p| p.policy_key()).collect();
+    policies.extend(previously.iter().map(|(f, q, _)| (f.clone(), q.clone())));
+    let mut observed: BTreeMap<PolicyKey, Vec<PolicyStatement>> = BTreeMap::new();
+    let mut missing: BTreeSet<PolicyKey> = BTreeSet::new();
+    for key in policies {
+        match ctx
+            .aws
+            .get_policy_statements(&key.0, key.1.as_deref())
+            .await?
+        {
+            Some(statements) => {
+                observed.insert(key, statements);
+            }
+            None => {
+                missing.insert(key);
+            }
+        }
+    }
+    wanted.retain(|p| !missing.contains(&p.policy_key()));
+    for action in plan_permissions(api_id, &wanted, &observed, &previously) {
+        match action {
+            PermissionAction::Add(p) => {
+                ctx.aws.add_permission(&p).await?;
+                tracing::info!(function = %p.function, qualifier = ?p.qualifier, statement_id = %p.statement_id, "granted invoke permission");
+            }
+            PermissionAction::Remove {
+                function,
+                qualifier,
+                statement_id,
+            } => {
+                ctx.aws
+                    .remove_permission(&function, qualifier.as_deref(), &statement_id)
+                    .await?;
+                tracing::info!(%function, ?qualifier, %statement_id, "revoked invoke permission");
+            }
+        }
+    }
+    let mut granted: Vec<LambdaPermissionGrant> = wanted
+        .into_iter()
+        .map(|p| LambdaPermissionGrant {
+            function: p.function,
+            qualifier: p.qualifier,
+            statement_id: p.statement_id,
+        })
+        .collect();
+    granted.sort();
+    Ok((granted, missing))
+}
+
+async fn report_authorizers(
+    ctx: &Context,
+    api_id: &str,
+    authorizers: &[Authorizer],
+    results: &BTreeMap<String, AuthorizerResult>,
+    report: &mut StructureReport,
+) -> Result<(), Error> {
+    for a in authorizers {
+        let Some(result) = results.get(&a.name_any()) else {
+            continue;
+        };
+        let Some(readiness) = &result.readiness else {
+            continue;
+        };
+        if !readiness.ready {
+            report.all_in_effect = false;
+        }
+        let (conditions, changed) = next_conditions(a, readiness);
+        let mut status = json!({
+            "observedGeneration": a.metadata.generation,
+            "restApiId": api_id,
+            "conditions": conditions,
+        });
+        if let Some(id) = &result.id {
+            status["authorizerId"] = json!(id);
+        }
+        apply_status(ctx, a, &status).await?;
+        if changed {
+            readiness_event(ctx, a, readiness).await;
+        }
+    }
+    Ok(())
+}
+
+/// Everything report_routes needs to know about the pass.
+struct RouteReporting<'a> {
+    api_id: &'a str,
+    desired: &'a DesiredStructure,
+    ids: &'a BTreeMap<String, String>,
+    stage_names: &'a [String],
+    failure: Option<&'a Error>,
+    missing_functions: &'a BTreeSet<PolicyKey>,
+    coords: &'a Coordinates,
 }
 
 async fn report_routes(
     ctx: &Context,
-    api_id: &str,
     routes: &[Route],
-    desired: &DesiredStructure,
-    ids: &BTreeMap<String, String>,
-    stage_names: &[String],
-    failure: Option<&Error>,
-) -> Result<StructureReport, Error> {
+    r: &RouteReporting<'_>,
+    report: &mut StructureReport,
+) -> Result<(), Error> {
+    let api_id = r.api_id;
     let base_url = ctx.aws.execute_api_url(api_id);
-    let mut report = StructureReport {
-        all_routes_in_effect: true,
-        ..Default::default()
-    };
     for route in routes {
         let name = route.name_any();
-        let outcome = desired.outcomes.get(&name);
         if is_deleting(route) {
             // Its method is gone (or retained): release the object.
-            if failure.is_none() {
+            if r.failure.is_none() {
                 remove_finalizer(ctx, route).await?;
             }
             continue;
         }
-        let (readiness, resource_id, urls) = match outcome {
-            Some(RouteOutcome::Accepted { path, verb }) => match failure {
-                None => {
-                    let resource_id = ids.get(path).cloned();
-                    let urls: BTreeMap<String, String> = stage_names
+        let missing_function = route.spec.integration.lambda.as_ref().and_then(|l| {
+            let f = FunctionRef::parse(&l.function_name).ok()?;
+            let key = (
+                f.unqualified_arn(r.coords.partition, &r.coords.region, &r.coords.account),
+                f.qualifier.clone(),
+            );
+            r.missing_functions
+                .contains(&key)
+                .then(|| l.function_name.clone())
+        });
+        let none = || (None, BTreeMap::new());
+        let (readiness, (resource_id, urls)) = match r.desired.outcomes.get(&name) {
+            Some(RouteOutcome::Accepted { path, verb }) => match (r.failure, missing_function) {
+                (Some(err), _) => (Readiness::not(err.reason(), err.to_string()), none()),
+                (None, Some(function)) => (
+                    Readiness::not(
+                        "LambdaFunctionNotFound",
+                        format!(
+                            "Lambda function {function} does not exist; the method is in place, and API Gateway \
+                             is granted permission to invoke the function once it exists"
+                        ),
+                    ),
+                    (r.ids.get(path).cloned(), BTreeMap::new()),
+                ),
+                (None, None) => {
+                    let suffix = if path == "/" { "" } else { path.as_str() };
+                    let urls: BTreeMap<String, String> = r
+                        .stage_names
                         .iter()
-                        .map(|stage| {
-                            (
-                                stage.clone(),
-                                format!(
-                                    "{base_url}/{stage}{}",
-                                    if path == "/" { "" } else { path }
-                                ),
-                            )
-                        })
+                        .map(|stage| (stage.clone(), format!("{base_url}/{stage}{suffix}")))
                         .collect();
                     report.routes_in_effect += 1;
-                    let msg = format!("{verb} {path} is in effect in REST API {api_id}");
-                    (Readiness::ok("InEffect", msg), resource_id, urls)
+                    let message = format!("{verb} {path} is in effect in REST API {api_id}");
+                    (
+                        Readiness::ok("InEffect", message),
+                        (r.ids.get(path).cloned(), urls),
+                    )
                 }
-                Some(err) => (
-                    Readiness::not(err.reason(), err.to_string()),
-                    None,
-                    BTreeMap::new(),
-                ),
             },
             Some(RouteOutcome::Conflict { holder }) => (
                 Readiness::not(
@@ -221,41 +622,34 @@ async fn report_routes(
                         route.spec.path
                     ),
                 ),
-                None,
-                BTreeMap::new(),
+                none(),
             ),
-            Some(RouteOutcome::PathConflict { message }) => (
-                Readiness::not("PathConflict", message.clone()),
-                None,
-                BTreeMap::new(),
-            ),
+            Some(RouteOutcome::PathConflict { message }) => {
+                (Readiness::not("PathConflict", message.clone()), none())
+            }
             Some(RouteOutcome::AuthorizerMissing { name }) => (
                 Readiness::not(
                     "AuthorizerNotFound",
                     format!("Authorizer {name} does not exist in this namespace"),
                 ),
-                None,
-                BTreeMap::new(),
+                none(),
             ),
             Some(RouteOutcome::AuthorizerNotReady { name }) => (
                 Readiness::not(
                     "AuthorizerNotReady",
                     format!(
-                        "Authorizer {name} is not in AWS yet; the route waits so it is never exposed unprotected"
+                        "Authorizer {name} is not in effect yet; the route waits so it is never exposed unprotected"
                     ),
                 ),
-                None,
-                BTreeMap::new(),
+                none(),
             ),
-            Some(RouteOutcome::Invalid { message }) => (
-                Readiness::not("InvalidSpec", message.clone()),
-                None,
-                BTreeMap::new(),
-            ),
+            Some(RouteOutcome::Invalid { message }) => {
+                (Readiness::not("InvalidSpec", message.clone()), none())
+            }
             Some(RouteOutcome::Deleting) | None => continue,
         };
         if !readiness.ready {
-            report.all_routes_in_effect = false;
+            report.all_in_effect = false;
         }
         let (conditions, changed) = next_conditions(route, &readiness);
         let mut status = json!({
@@ -274,18 +668,26 @@ async fn report_routes(
             readiness_event(ctx, route, &readiness).await;
         }
     }
-    report.canonical = canonical_structure(desired);
-    Ok(report)
+    Ok(())
 }
 
-/// A stable text of the desired structure: the same API always gives the same text.
-pub fn canonical_structure(desired: &DesiredStructure) -> String {
+/// A stable text of what a deployment snapshots: methods and authorizers. The same
+/// API always gives the same text, whatever order the objects were listed in.
+fn canonical_structure(
+    desired: &DesiredStructure,
+    authorizers: &BTreeMap<String, AuthorizerResult>,
+) -> String {
     let methods: BTreeMap<String, &crate::plan::routes::MethodSettings> = desired
         .methods
         .iter()
         .map(|((path, verb), m)| (format!("{verb} {path}"), m))
         .collect();
-    serde_json::to_string(&methods).unwrap_or_default()
+    let authorizers: BTreeMap<&String, String> = authorizers
+        .iter()
+        .filter_map(|(name, r)| Some((name, format!("{:?}", r.settings.as_ref()?))))
+        .collect();
+    serde_json::to_string(&json!({"methods": methods, "authorizers": authorizers}))
+        .unwrap_or_default()
 }
 
 /// Release every child that is being deleted (the API they lived in is gone) and

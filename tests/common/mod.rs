@@ -303,3 +303,31 @@ where
     })
     .await
 }
+
+/// Create Lambda functions (`name` or `name:alias`) in moto, as they would exist in AWS.
+pub fn seed_functions(specs: &[&str]) {
+    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
+        .arg("functions")
+        .args(specs)
+        .output()
+        .expect("scripts/moto-seed runs");
+    assert!(
+        out.status.success(),
+        "moto-seed functions failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Create (or find) a Cognito user pool in moto; returns its id.
+pub fn seed_user_pool(name: &str) -> String {
+    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
+        .args(["user-pool", name])
+        .output()
+        .expect("scripts/moto-seed runs");
+    assert!(
+        out.status.success(),
+        "moto-seed user-pool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
