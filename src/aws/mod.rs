@@ -4,6 +4,7 @@
 pub mod error;
 pub mod limiter;
 pub mod rest_api;
+pub mod stage;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -205,7 +205,7 @@ impl Aws {
     }
 }
 
-fn to_sdk_patch(op: &PatchOp) -> PatchOperation {
+pub(crate) fn to_sdk_patch(op: &PatchOp) -> PatchOperation {
     let kind = match op.op {
         PatchKind::Add => Op::Add,
         PatchKind::Remove => Op::Remove,

@@ -2,6 +2,7 @@
 //! No I/O here; everything is unit-tested, and a converged resource plans nothing.
 
 pub mod rest_api;
+pub mod stage;
 
 /// One JSON-Patch-like operation of API Gateway's `patchOperations`.
 #[derive(Clone, Debug, PartialEq, Eq)]
