@@ -7,6 +7,7 @@ pub mod lambda;
 pub mod limiter;
 pub mod resources;
 pub mod rest_api;
+pub mod stage;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -5,6 +5,7 @@ pub mod authorizer;
 pub mod lambda;
 pub mod rest_api;
 pub mod routes;
+pub mod stage;
 
 /// One JSON-Patch-like operation of API Gateway's `patchOperations`.
 #[derive(Clone, Debug, PartialEq, Eq)]
