@@ -203,6 +203,14 @@ pub struct RestApiStatus {
     /// True when the API was adopted by id rather than created by the operator.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,
+    /// Fingerprint of the API's deployable configuration (methods, authorizers and
+    /// API settings) as it is now; stages compare it with what they deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_fingerprint: Option<String>,
+    /// When the configuration first had that fingerprint; automatic deployments wait
+    /// for `debounceSeconds` of quiet after it (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_changed_at: Option<String>,
     /// Lambda invoke permissions the operator granted for this API, so they can be
     /// taken back when no route or authorizer uses the function any more.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

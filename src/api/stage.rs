@@ -365,6 +365,9 @@ pub struct StageStatus {
     /// URL clients call: `https://ID.execute-api.REGION.amazonaws.com/STAGE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoke_url: Option<String>,
+    /// With policy Manual: the revision last deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_revision: Option<i64>,
     /// Recent deployments of this stage, newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<DeploymentRecord>,

@@ -4,6 +4,7 @@ pub mod children;
 pub mod conditions;
 pub mod error;
 pub mod rest_api;
+pub mod stages;
 pub mod structure;
 
 use std::collections::HashMap;

@@ -13,7 +13,7 @@ use serde_json::json;
 use tracing::{Instrument, field};
 
 use super::conditions::{READY, condition, now_rfc3339, set_condition};
-use super::{Context, Error, object_key, structure};
+use super::{Context, Error, object_key, stages, structure};
 use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
 use crate::api::{RestApi, RestApiStatus};
 use crate::plan::rest_api::{
@@ -63,7 +63,7 @@ async fn apply(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
     let generation = obj.metadata.generation;
     status.observed_generation = generation;
     match result {
-        Ok(()) => {
+        Ok(wait) => {
             let (reason, message) = if status.adopted {
                 ("Adopted", "the adopted REST API matches the spec")
             } else {
@@ -75,7 +75,10 @@ async fn apply(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
             );
             write_status(&obj, ctx, &status).await?;
             ctx.record_success(&object_key(obj.as_ref()));
-            Ok(Action::requeue(ctx.settings.resync))
+            // A pending deployment looks again when its debounce ends.
+            Ok(Action::requeue(wait.map_or(ctx.settings.resync, |w| {
+                w.min(ctx.settings.resync)
+            })))
         }
         Err(err) => {
             set_condition(
@@ -117,7 +120,7 @@ async fn converge(
     ctx: &Context,
     status: &mut RestApiStatus,
     outcome: &mut Outcome,
-) -> Result<(), Error> {
+) -> Result<Option<std::time::Duration>, Error> {
     let aws = &ctx.aws;
     let owner = Owner {
         uid: obj.uid().unwrap_or_default(),
@@ -180,7 +183,34 @@ async fn converge(
         all = report.all_in_effect,
         "structure reported"
     );
-    Ok(())
+
+    // What a deployment snapshots: the structure plus the API settings that need a
+    // redeploy to take effect.
+    let deployable = json!({
+        "structure": report.canonical,
+        "binaryMediaTypes": desired.binary_media_types,
+        "minimumCompressionSize": desired.minimum_compression_size,
+        "apiKeySource": desired.api_key_source,
+        "policy": desired.policy,
+    });
+    let fingerprint = crate::plan::stage::fingerprint(&deployable.to_string());
+    if status.config_fingerprint.as_deref() != Some(fingerprint.as_str()) {
+        status.config_fingerprint = Some(fingerprint.clone());
+        status.config_changed_at = Some(now_rfc3339());
+    }
+    let since = status
+        .config_changed_at
+        .as_deref()
+        .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
+    let inputs = stages::StageInputs {
+        api_id: &current.id,
+        fingerprint: &fingerprint,
+        fingerprint_since: since,
+        all_in_effect: report.all_in_effect,
+        routes_in_effect: report.routes_in_effect,
+    };
+    stages::converge(obj, ctx, &inputs).await
 }
 
 /// Find the API: by the adopted id, by the id in status, or by owner tag.

@@ -1,0 +1,377 @@
+//! Stages and deployments of one REST API, converged by the RestApi reconciler
+//! after the API's structure: deploys when the configuration fingerprint changes
+//! (debounced, and only once every route is in effect), points stages at their
+//! deployments, converges stage settings, and deletes deployments nothing uses.
+//!
+//! It may touch: the API's stages and deployments in AWS, Stage finalizers and
+//! statuses, Events on Stages.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::children::{
+    Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
+    readiness_event, remove_finalizer,
+};
+use super::conditions::now_rfc3339;
+use super::{Context, Error};
+use crate::api::RestApi;
+use crate::api::common::DeletionPolicy;
+use crate::api::stage::{DeploymentMode, DeploymentRecord, Stage};
+use crate::plan::PatchOp;
+use crate::plan::stage::{
+    DeploymentDecision, DeploymentInput, ObservedDeployment, ObservedStage, WaitReason,
+    deployment_decision, deployment_description, deployment_for_fingerprint, deployments_to_delete,
+    desired_create_stage, stage_patch_operations, stage_tag_changes,
+};
+
+/// Deployments listed in a stage's status history.
+const HISTORY: usize = 5;
+
+/// What the stage pass needs from the rest of the reconcile.
+pub struct StageInputs<'a> {
+    pub api_id: &'a str,
+    pub fingerprint: &'a str,
+    pub fingerprint_since: Timestamp,
+    pub all_in_effect: bool,
+    pub routes_in_effect: usize,
+}
+
+/// Converge every Stage of the API. Returns when to look again, if a deployment waits.
+pub async fn converge(
+    obj: &RestApi,
+    ctx: &Context,
+    inputs: &StageInputs<'_>,
+) -> Result<Option<Duration>, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let stages: Vec<Stage> = list_children(ctx, &namespace, &obj.name_any()).await?;
+    if stages.is_empty() {
+        return Ok(None);
+    }
+    let api_id = inputs.api_id;
+    let observed = ctx.aws.get_stages(api_id).await?;
+    let mut deployments = ctx.aws.get_deployments(api_id).await?;
+    let mut requeue: Option<Duration> = None;
+    let mut first_error: Option<Error> = None;
+    let mut in_use: BTreeSet<String> = observed
+        .iter()
+        .flat_map(|s| {
+            s.deployment_id
+                .iter()
+                .chain(s.canary.iter().flat_map(|c| c.deployment_id.iter()))
+        })
+        .cloned()
+        .collect();
+    let mut keep = 1usize;
+
+    for stage in &stages {
+        let name = stage.spec.stage_name.clone();
+        if is_deleting(stage) {
+            if stage.spec.deletion_policy == DeletionPolicy::Delete {
+                ctx.aws.delete_stage(api_id, &name).await?;
+                tracing::info!(stage = %name, "deleted stage");
+                if let Some(id) = observed
+                    .iter()
+                    .find(|s| s.stage_name == name)
+                    .and_then(|s| s.deployment_id.clone())
+                {
+                    in_use.remove(&id);
+                }
+            }
+            remove_finalizer(ctx, stage).await?;
+            continue;
+        }
+        add_finalizer(ctx, stage).await?;
+        keep = keep.max(stage.spec.deployment.keep_deployments.max(1) as usize);
+        let current = observed.iter().find(|s| s.stage_name == name);
+        let status = stage.status.clone().unwrap_or_default();
+        let existing =
+            deployment_for_fingerprint(&deployments, inputs.fingerprint).map(str::to_string);
+        let decision = deployment_decision(&DeploymentInput {
+            policy: &stage.spec.deployment,
+            fingerprint: inputs.fingerprint,
+            fingerprint_since: inputs.fingerprint_since,
+            now: Timestamp::now(),
+            routes_in_effect: inputs.all_in_effect && inputs.routes_in_effect > 0,
+            deployed_fingerprint: status.deployed_fingerprint.as_deref(),
+            deployed_deployment_id: status.deployment_id.as_deref(),
+            deployed_revision: status.deployed_revision,
+            stage_deployment_id: current.and_then(|s| s.deployment_id.as_deref()),
+            existing_deployment: existing.as_deref(),
+        });
+        tracing::debug!(stage = %name, ?decision, "deployment decision");
+        let outcome = apply_decision(
+            ctx,
+            stage,
+            api_id,
+            inputs,
+            current.is_some(),
+            &decision,
+            &mut deployments,
+        )
+        .await;
+        let (readiness, deployed) = match outcome {
+            Ok(result) => result,
+            Err(e) => {
+                let readiness = Readiness::not(e.reason(), e.to_string());
+                first_error.get_or_insert(e);
+                (readiness, None)
+            }
+        };
+        if let DeploymentDecision::Wait { remaining, .. } = &decision {
+            requeue = Some(requeue.map_or(*remaining, |r| r.min(*remaining)));
+        }
+        // Settings converge once the stage exists, whatever the deployment decision.
+        let mut readiness = readiness;
+        let created = current.is_none() && deployed.is_some();
+        if (current.is_some() || created) && readiness.ready {
+            if let Err(e) =
+                converge_settings(ctx, stage, api_id, if created { None } else { current }).await
+            {
+                readiness = Readiness::not(e.reason(), e.to_string());
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(id) = &deployed {
+            in_use.insert(id.clone());
+        }
+        report(
+            ctx,
+            stage,
+            api_id,
+            &status,
+            deployed,
+            inputs.fingerprint,
+            &readiness,
+        )
+        .await?;
+    }
+
+    for id in deployments_to_delete(&deployments, &in_use, keep) {
+        ctx.aws.delete_deployment(api_id, &id).await?;
+        tracing::info!(deployment_id = %id, "deleted old deployment");
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(requeue)
+}
+
+/// Carry out a deployment decision. Returns the stage's readiness and, when the
+/// stage now serves a deployment it did not record, that deployment's id.
+async fn apply_decision(
+    ctx: &Context,
+    stage: &Stage,
+    api_id: &str,
+    inputs: &StageInputs<'_>,
+    exists: bool,
+    decision: &DeploymentDecision,
+    deployments: &mut Vec<ObservedDeployment>,
+) -> Result<(Readiness, Option<String>), Error> {
+    let name = &stage.spec.stage_name;
+    let serving =
+        |id: &str| Readiness::ok("Deployed", format!("stage {name} serves deployment {id}"));
+    match decision {
+        DeploymentDecision::Nothing => {
+            let id = stage
+                .status
+                .as_ref()
+                .and_then(|s| s.deployment_id.clone())
+                .unwrap_or_default();
+            Ok((serving(&id), None))
+        }
+        DeploymentDecision::Record(id) => Ok((serving(id), Some(id.clone()))),
+        DeploymentDecision::Wait { remaining, reason } => {
+            let why = match reason {
+                WaitReason::Debounce => {
+                    format!("the API changed; deploying after {}s without further changes", remaining.as_secs().max(1))
+                }
+                WaitReason::RoutesNotInEffect if inputs.routes_in_effect == 0 => {
+                    "the API has no route in effect yet; a stage needs at least one".to_string()
+                }
+                WaitReason::RoutesNotInEffect => {
+                    "waiting until every Route and Authorizer of the API is in effect before deploying".to_string()
+                }
+            };
+            let reason = match reason {
+                WaitReason::Debounce => "DeploymentPending",
+                WaitReason::RoutesNotInEffect => "WaitingForRoutes",
+            };
+            Ok((Readiness::not(reason, why), None))
+        }
+        DeploymentDecision::Deploy => {
+            let id = ctx
+                .aws
+                .create_deployment(api_id, &deployment_description(inputs.fingerprint))
+                .await?;
+            tracing::info!(deployment_id = %id, stage = %name, "created deployment");
+            deployments.push(ObservedDeployment {
+                id: id.clone(),
+                created: Timestamp::now().as_second(),
+                description: deployment_description(inputs.fingerprint),
+            });
+            point_stage(ctx, stage, api_id, exists, &id).await?;
+            ctx.event(
+                stage,
+                kube::runtime::events::EventType::Normal,
+                "Deployed",
+                "Deploy",
+                format!("deployed the API as deployment {id} to stage {name}"),
+            )
+            .await;
+            Ok((serving(&id), Some(id)))
+        }
+        DeploymentDecision::PointStageAt(id) => {
+            point_stage(ctx, stage, api_id, exists, id).await?;
+            ctx.event(
+                stage,
+                kube::runtime::events::EventType::Normal,
+                "Deployed",
+                "Deploy",
+                format!("stage {name} now serves deployment {id}"),
+            )
+            .await;
+            Ok((serving(id), Some(id.clone())))
+        }
+    }
+}
+
+/// Create the stage on the deployment, or move it there.
+async fn point_stage(
+    ctx: &Context,
+    stage: &Stage,
+    api_id: &str,
+    exists: bool,
+    deployment_id: &str,
+) -> Result<(), Error> {
+    if exists {
+        ctx.aws
+            .update_stage(
+                api_id,
+                &stage.spec.stage_name,
+                &[PatchOp::replace("/deploymentId", deployment_id)],
+            )
+            .await?;
+    } else {
+        ctx.aws
+            .create_stage(api_id, deployment_id, &desired_create_stage(&stage.spec))
+            .await?;
+        tracing::info!(stage = %stage.spec.stage_name, "created stage");
+    }
+    Ok(())
+}
+
+/// Variables, throttling, caching, logging, tracing, canary and tags. `observed` is
+/// None for a stage created in this pass, which is read once to see what AWS filled in.
+async fn converge_settings(
+    ctx: &Context,
+    stage: &Stage,
+    api_id: &str,
+    observed: Option<&ObservedStage>,
+) -> Result<(), Error> {
+    let fresh;
+    let observed = match observed {
+        Some(o) => o,
+        None => {
+            let found = ctx
+                .aws
+                .get_stages(api_id)
+                .await?
+                .into_iter()
+                .find(|s| s.stage_name == stage.spec.stage_name);
+            let Some(found) = found else { return Ok(()) };
+            fresh = found;
+            &fresh
+        }
+    };
+    let ops = stage_patch_operations(&stage.spec, observed);
+    if !ops.is_empty() {
+        ctx.aws
+            .update_stage(api_id, &stage.spec.stage_name, &ops)
+            .await?;
+        tracing::info!(stage = %stage.spec.stage_name, changes = ops.len(), "updated stage settings");
+    }
+    let (tag, untag) = stage_tag_changes(&stage.spec, observed);
+    if !tag.is_empty() {
+        ctx.aws
+            .tag_stage(api_id, &stage.spec.stage_name, &tag)
+            .await?;
+    }
+    if !untag.is_empty() {
+        ctx.aws
+            .untag_stage(api_id, &stage.spec.stage_name, &untag)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn report(
+    ctx: &Context,
+    stage: &Stage,
+    api_id: &str,
+    previous: &crate::api::stage::StageStatus,
+    deployed: Option<String>,
+    fingerprint: &str,
+    readiness: &Readiness,
+) -> Result<(), Error> {
+    let mut deployment_id = previous.deployment_id.clone();
+    let mut deployed_fingerprint = previous.deployed_fingerprint.clone();
+    let mut deployed_at = previous.deployed_at.clone();
+    let mut deployed_revision = previous.deployed_revision;
+    let mut history = previous.history.clone();
+    if let Some(id) = deployed
+        && previous.deployment_id.as_deref() != Some(id.as_str())
+    {
+        let now = now_rfc3339();
+        history.insert(
+            0,
+            DeploymentRecord {
+                deployment_id: id.clone(),
+                fingerprint: fingerprint.to_string(),
+                deployed_at: now.clone(),
+            },
+        );
+        history.truncate(HISTORY);
+        deployment_id = Some(id);
+        deployed_fingerprint = Some(fingerprint.to_string());
+        deployed_at = Some(now);
+    }
+    if readiness.ready && stage.spec.deployment.policy == DeploymentMode::Manual {
+        deployed_revision = stage.spec.deployment.revision.or(deployed_revision);
+    }
+    let (conditions, changed) = next_conditions(stage, readiness);
+    let mut status = json!({
+        "observedGeneration": stage.metadata.generation,
+        "restApiId": api_id,
+        "conditions": conditions,
+    });
+    if let Some(id) = &deployment_id {
+        status["deploymentId"] = json!(id);
+        status["invokeUrl"] = json!(format!(
+            "{}/{}",
+            ctx.aws.execute_api_url(api_id),
+            stage.spec.stage_name
+        ));
+    }
+    if let Some(f) = deployed_fingerprint {
+        status["deployedFingerprint"] = json!(f);
+    }
+    if let Some(at) = deployed_at {
+        status["deployedAt"] = json!(at);
+    }
+    if let Some(r) = deployed_revision {
+        status["deployedRevision"] = json!(r);
+    }
+    if !history.is_empty() {
+        status["history"] = json!(history);
+    }
+    apply_status(ctx, stage, &status).await?;
+    if changed {
+        readiness_event(ctx, stage, readiness).await;
+    }
+    Ok(())
+}
