@@ -58,8 +58,12 @@ async fn stages_deploy_automatically_manually_and_pinned() {
         "{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: items}, spec: {restApiRef: {name: shop}, method: GET, path: /items, integration: {mock: {}}}}",
     )
     .await;
-    ns.apply::<Stage>(&stage("prod", "{policy: Manual, revision: 1, keepDeployments: 2}", ""))
-        .await;
+    ns.apply::<Stage>(&stage(
+        "prod",
+        "{policy: Manual, revision: 1, keepDeployments: 2}",
+        "",
+    ))
+    .await;
     let dev = wait_ready(&stages, "dev", "True", T).await.status.unwrap();
     let prod = wait_ready(&stages, "prod", "True", T).await.status.unwrap();
     let api_id = dev.rest_api_id.clone().unwrap();

@@ -128,13 +128,13 @@ pub async fn converge(
         // Settings converge once the stage exists, whatever the deployment decision.
         let mut readiness = readiness;
         let created = current.is_none() && deployed.is_some();
-        if (current.is_some() || created) && readiness.ready {
-            if let Err(e) =
-                converge_settings(ctx, stage, api_id, if created { None } else { current }).await
-            {
-                readiness = Readiness::not(e.reason(), e.to_string());
-                first_error.get_or_insert(e);
-            }
+        let observed_now = if created { None } else { current };
+        if (current.is_some() || created)
+            && readiness.ready
+            && let Err(e) = converge_settings(ctx, stage, api_id, observed_now).await
+        {
+            readiness = Readiness::not(e.reason(), e.to_string());
+            first_error.get_or_insert(e);
         }
         if let Some(id) = &deployed {
             in_use.insert(id.clone());
