@@ -366,3 +366,80 @@ async fn cors_preflight_follows_its_routes() {
     wait_deleted(&ns.api::<RestApi>(), "photos", T).await;
     ns.delete().await;
 }
+
+/// Request validation creates the shared validator and the route's model; the
+/// method points at both; deleting the route removes what nothing needs any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_validation_models_follow_their_routes() {
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "validate").await;
+    let _op = Operator::start(&ns.name, Duration::from_secs(30)).await;
+    let routes = ns.api::<Route>();
+    ns.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: photos}, spec: {}}",
+    )
+    .await;
+    ns.apply::<Route>(&format!(
+        "{}  requestParameters: {{method.request.header.X-Client: true}}\n  requestValidation:\n    body: true\n    parameters: true\n    models:\n      application/json: {{schema: {{type: object, required: [title], properties: {{title: {{type: string}}}}}}}}\n",
+        route("create", "POST", "/photos", "{mock: {}}")
+    ))
+    .await;
+    wait_ready(&routes, "create", "True", T).await;
+    let api_id = wait_ready(&ns.api::<RestApi>(), "photos", "True", T)
+        .await
+        .status
+        .unwrap()
+        .rest_api_id
+        .unwrap();
+    let aws = aws().await;
+    let validators = aws.get_request_validators(&api_id).await.unwrap();
+    let validator = validators
+        .iter()
+        .find(|v| v.name == "apigw-body-and-parameters")
+        .expect("validator created");
+    assert!(validator.body && validator.parameters);
+    let models = aws.get_models(&api_id).await.unwrap();
+    let model = models
+        .iter()
+        .find(|m| m.name == "ApigwCreateRequestApplicationJson")
+        .expect("model created");
+    assert!(model.schema.contains("title"));
+    let resources = aws.get_resources(&api_id).await.unwrap();
+    let post = &resources
+        .iter()
+        .find(|r| r.path == "/photos")
+        .unwrap()
+        .methods["POST"];
+    assert_eq!(
+        post.request_validator_id.as_deref(),
+        Some(validator.id.as_str())
+    );
+    assert_eq!(
+        post.request_models["application/json"],
+        "ApigwCreateRequestApplicationJson"
+    );
+    assert_eq!(
+        post.request_parameters["method.request.header.X-Client"],
+        true
+    );
+
+    routes
+        .delete("create", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&routes, "create", T).await;
+    eventually("model and validator removed", T, || async {
+        let models = aws.get_models(&api_id).await.ok()?;
+        let validators = aws.get_request_validators(&api_id).await.ok()?;
+        (models.iter().all(|m| !m.name.starts_with("Apigw"))
+            && validators.iter().all(|v| !v.name.starts_with("apigw-")))
+        .then_some(())
+    })
+    .await;
+    ns.api::<RestApi>()
+        .delete("photos", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&ns.api::<RestApi>(), "photos", T).await;
+    ns.delete().await;
+}

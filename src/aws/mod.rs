@@ -5,6 +5,7 @@ pub mod authorizer;
 pub mod error;
 pub mod lambda;
 pub mod limiter;
+pub mod models;
 pub mod resources;
 pub mod rest_api;
 pub mod stage;

@@ -30,6 +30,7 @@ use crate::plan::lambda::{
     FunctionRef, GrantKey, PermissionAction, PolicyKey, PolicyStatement, desired_permissions,
     plan_permissions,
 };
+use crate::plan::models::{ModelAction, desired_models, plan_models};
 use crate::plan::routes::{
     AuthorizerState, DesiredContext, DesiredStructure, RouteInput, RouteOutcome, desired_structure,
     plan_structure,
@@ -94,9 +95,32 @@ pub async fn converge(
         Ok(f) => f.invocation_uri(coords.partition, &coords.region, &coords.account),
         Err(_) => function.to_string(),
     };
+    // Models and validators that methods refer to must exist before the methods.
+    let live = routes.iter().filter(|r| !is_deleting(*r));
+    let wanted_models =
+        desired_models(live.map(|r| (r.metadata.name.as_deref().unwrap_or_default(), &r.spec)));
+    let observed_validators = ctx.aws.get_request_validators(api_id).await?;
+    let (models_before, models_after) = plan_models(
+        &wanted_models,
+        &ctx.aws.get_models(api_id).await?,
+        &observed_validators,
+    );
+    let mut validators: BTreeMap<String, String> = observed_validators
+        .iter()
+        .map(|v| (v.name.clone(), v.id.clone()))
+        .collect();
+    for action in &models_before {
+        tracing::info!(?action, "model change");
+        if let Some(id) = ctx.aws.apply_model_action(api_id, action).await?
+            && let ModelAction::CreateValidator { name, .. } = action
+        {
+            validators.insert(name.clone(), id);
+        }
+    }
     let desired_ctx = DesiredContext {
         authorizers: &authorizer_states,
         lambda_uri: &lambda_uri,
+        validators: &validators,
         region: &coords.region,
         partition: coords.partition,
     };
@@ -142,6 +166,14 @@ pub async fn converge(
     }
     if !actions.is_empty() && structure_failure.is_none() {
         tracing::info!(changes = actions.len(), "API structure converged");
+    }
+
+    // Models and validators nothing refers to any more go after the methods moved off them.
+    if structure_failure.is_none() {
+        for action in &models_after {
+            tracing::info!(?action, "model change");
+            ctx.aws.apply_model_action(api_id, action).await?;
+        }
     }
 
     // Authorizers on their way out go once no method uses them any more, and

@@ -3,6 +3,7 @@
 
 pub mod authorizer;
 pub mod lambda;
+pub mod models;
 pub mod rest_api;
 pub mod routes;
 pub mod stage;

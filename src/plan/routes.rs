@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::api::route::{
     ContentHandling, Cors, HttpMethod, Integration, PassthroughBehavior, RouteSpec,
 };
+use crate::plan::models::{request_model_name, response_model_name, validator_name};
 
 /// API Gateway's integration timeout when none is given.
 pub const DEFAULT_TIMEOUT_MILLIS: i32 = 29_000;
@@ -111,6 +112,8 @@ pub struct DesiredContext<'a> {
     pub authorizers: &'a BTreeMap<String, AuthorizerState>,
     /// `functionName` as users write it -> the integration URI of that function.
     pub lambda_uri: &'a (dyn Fn(&str) -> String + Sync),
+    /// Request validators of the API by name (see `plan::models`) -> id.
+    pub validators: &'a BTreeMap<String, String>,
     /// Region of service integrations that name none.
     pub region: &'a str,
     pub partition: &'a str,
@@ -221,7 +224,7 @@ pub fn desired_structure(routes: &[RouteInput<'_>], ctx: &DesiredContext<'_>) ->
             );
             continue;
         }
-        match method_settings(route.spec, ctx) {
+        match method_settings(route.name, route.spec, ctx) {
             Ok(settings) => {
                 record_variables(&route.spec.path, route.name, &mut variables);
                 holders.insert(key.clone(), route.name.to_string());
@@ -305,6 +308,7 @@ fn variable_clash(
 
 /// The method a route declares, or why it cannot be built.
 pub fn method_settings(
+    route: &str,
     spec: &RouteSpec,
     ctx: &DesiredContext<'_>,
 ) -> Result<MethodSettings, RouteOutcome> {
@@ -354,7 +358,7 @@ pub fn method_settings(
             let models = r
                 .models
                 .keys()
-                .map(|ct| (ct.clone(), "Empty".to_string()))
+                .map(|ct| (ct.clone(), response_model_name(route, &r.status_code, ct)))
                 .collect();
             (
                 r.status_code.clone(),
@@ -365,6 +369,28 @@ pub fn method_settings(
             )
         })
         .collect();
+    let (request_validator_id, request_models) = match &spec.request_validation {
+        None => (None, BTreeMap::new()),
+        Some(v) => {
+            let validator = match validator_name(v.body, v.parameters) {
+                None => None,
+                Some(name) => match ctx.validators.get(&name) {
+                    Some(id) => Some(id.clone()),
+                    None => {
+                        return Err(RouteOutcome::Invalid {
+                            message: format!("request validator {name} is not in the API yet"),
+                        });
+                    }
+                },
+            };
+            let models = v
+                .models
+                .keys()
+                .map(|ct| (ct.clone(), request_model_name(route, ct)))
+                .collect();
+            (validator, models)
+        }
+    };
     let mut integration = integration_settings(spec, ctx);
     if let Some(cors) = &spec.cors {
         add_cors_origin_to_responses(cors, &mut responses, &mut integration);
@@ -376,8 +402,8 @@ pub fn method_settings(
         api_key_required: spec.api_key_required,
         operation_name: spec.operation_name.clone(),
         request_parameters: spec.request_parameters.clone(),
-        request_validator_id: None,
-        request_models: BTreeMap::new(),
+        request_validator_id,
+        request_models,
         responses,
         integration: Some(integration),
     })
@@ -780,10 +806,14 @@ mod tests {
         )
     }
 
+    static VALIDATORS: std::sync::LazyLock<BTreeMap<String, String>> =
+        std::sync::LazyLock::new(|| BTreeMap::from([("apigw-body".to_string(), "v1".to_string())]));
+
     fn ctx(authorizers: &BTreeMap<String, AuthorizerState>) -> DesiredContext<'_> {
         DesiredContext {
             authorizers,
             lambda_uri: &uri,
+            validators: &VALIDATORS,
             region: "us-east-1",
             partition: "aws",
         }
@@ -1017,7 +1047,7 @@ mod tests {
                 cognito: true,
             },
         )]);
-        let m = method_settings(&spec, &ctx(&auth)).unwrap();
+        let m = method_settings("r", &spec, &ctx(&auth)).unwrap();
         assert_eq!(m.authorization_type, "COGNITO_USER_POOLS");
         assert_eq!(m.authorizer_id.as_deref(), Some("au1"));
         assert!(m.authorization_scopes.contains("photos/write"));
@@ -1029,19 +1059,19 @@ mod tests {
             },
         );
         assert!(matches!(
-            method_settings(&spec, &ctx(&auth)),
+            method_settings("r", &spec, &ctx(&auth)),
             Err(RouteOutcome::Invalid { .. })
         ));
         auth.insert("users".into(), AuthorizerState::NotReady);
         assert_eq!(
-            method_settings(&spec, &ctx(&auth)),
+            method_settings("r", &spec, &ctx(&auth)),
             Err(RouteOutcome::AuthorizerNotReady {
                 name: "users".into()
             })
         );
         auth.clear();
         assert_eq!(
-            method_settings(&spec, &ctx(&auth)),
+            method_settings("r", &spec, &ctx(&auth)),
             Err(RouteOutcome::AuthorizerMissing {
                 name: "users".into()
             })
@@ -1056,7 +1086,7 @@ mod tests {
         let sqs = route(
             "{restApiRef: {name: api}, method: POST, path: /q, integration: {aws: {service: sqs, path: 123456789012/photos, credentialsRoleArn: 'arn:aws:iam::123456789012:role/r'}, requestTemplates: {application/json: 'Action=SendMessage'}}}",
         );
-        let i = method_settings(&sqs, &c).unwrap().integration.unwrap();
+        let i = method_settings("r", &sqs, &c).unwrap().integration.unwrap();
         assert_eq!(i.type_, "AWS");
         assert_eq!(
             i.uri.as_deref(),
@@ -1070,7 +1100,7 @@ mod tests {
             "{restApiRef: {name: api}, method: POST, path: /s, integration: {aws: {service: states, action: StartExecution, credentialsRoleArn: 'arn:aws:iam::123456789012:role/r'}}}",
         );
         assert_eq!(
-            method_settings(&sfn, &c)
+            method_settings("r", &sfn, &c)
                 .unwrap()
                 .integration
                 .unwrap()
@@ -1081,7 +1111,10 @@ mod tests {
         let http = route(
             "{restApiRef: {name: api}, method: GET, path: /h, integration: {http: {url: 'http://nlb.internal/x', proxy: false, vpcLinkId: abc123}, timeoutMillis: 5000}}",
         );
-        let i = method_settings(&http, &c).unwrap().integration.unwrap();
+        let i = method_settings("r", &http, &c)
+            .unwrap()
+            .integration
+            .unwrap();
         assert_eq!(
             (
                 i.type_.as_str(),
@@ -1094,10 +1127,32 @@ mod tests {
         let lambda = route(
             "{restApiRef: {name: api}, method: PUT, path: /l, integration: {lambda: {functionName: upload}}}",
         );
-        let i = method_settings(&lambda, &c).unwrap().integration.unwrap();
+        let i = method_settings("r", &lambda, &c)
+            .unwrap()
+            .integration
+            .unwrap();
         assert_eq!(
             (i.type_.as_str(), i.http_method.as_deref()),
             ("AWS_PROXY", Some("POST"))
+        );
+    }
+
+    /// Request validation points the method at the shared validator and the route's models.
+    #[test]
+    fn request_validation_uses_validator_and_models() {
+        let spec = route(
+            "{restApiRef: {name: api}, method: PUT, path: /p, integration: {mock: {}}, requestValidation: {body: true, models: {application/json: {schema: {type: object}}}}, responses: [{statusCode: '201', models: {application/json: {schema: {type: object}}}}]}",
+        );
+        let auth = BTreeMap::new();
+        let m = method_settings("upload", &spec, &ctx(&auth)).unwrap();
+        assert_eq!(m.request_validator_id.as_deref(), Some("v1"));
+        assert_eq!(
+            m.request_models["application/json"],
+            "ApigwUploadRequestApplicationJson"
+        );
+        assert_eq!(
+            m.responses["201"].models["application/json"],
+            "ApigwUploadResponse201ApplicationJson"
         );
     }
 

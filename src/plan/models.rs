@@ -1,0 +1,311 @@
+//! Request validators and models (JSON Schema) that Routes' request validation
+//! and responses need. Names are derived from the route, so the planner and the
+//! method builder agree on them without any AWS id, and the operator's own
+//! models and validators (prefix `Apigw` / `apigw-`) are told apart from others.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::route::RouteSpec;
+
+/// Prefix of every model the operator creates (model names are alphanumeric).
+pub const MODEL_PREFIX: &str = "Apigw";
+/// Prefix of every request validator the operator creates.
+pub const VALIDATOR_PREFIX: &str = "apigw-";
+
+/// `Apigw` + the words of each part, capitalised: ("upload-photo", "request",
+/// "application/json") -> `ApigwUploadPhotoRequestApplicationJson`.
+pub fn model_name(parts: &[&str]) -> String {
+    let mut out = String::from(MODEL_PREFIX);
+    for part in parts {
+        for word in part
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                out.push(first.to_ascii_uppercase());
+                out.push_str(chars.as_str());
+            }
+        }
+    }
+    out
+}
+
+/// Model of a route's request body for a content type.
+pub fn request_model_name(route: &str, content_type: &str) -> String {
+    model_name(&[route, "request", content_type])
+}
+
+/// Model of a route's response for a status code and content type.
+pub fn response_model_name(route: &str, status: &str, content_type: &str) -> String {
+    model_name(&[route, "response", status, content_type])
+}
+
+/// The validator a route's validation needs: one per combination, shared by routes.
+pub fn validator_name(body: bool, parameters: bool) -> Option<String> {
+    let kind = match (body, parameters) {
+        (true, true) => "body-and-parameters",
+        (true, false) => "body",
+        (false, true) => "parameters",
+        (false, false) => return None,
+    };
+    Some(format!("{VALIDATOR_PREFIX}{kind}"))
+}
+
+/// A model to have in the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredModel {
+    pub content_type: String,
+    /// The schema as compact JSON.
+    pub schema: String,
+}
+
+/// Models and validators that the given (live) routes need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DesiredModels {
+    pub models: BTreeMap<String, DesiredModel>,
+    pub validators: BTreeSet<String>,
+}
+
+impl DesiredModels {
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty() && self.validators.is_empty()
+    }
+}
+
+pub fn desired_models<'a>(
+    routes: impl IntoIterator<Item = (&'a str, &'a RouteSpec)>,
+) -> DesiredModels {
+    let mut out = DesiredModels::default();
+    for (name, spec) in routes {
+        if let Some(v) = &spec.request_validation {
+            if let Some(validator) = validator_name(v.body, v.parameters) {
+                out.validators.insert(validator);
+            }
+            for (ct, model) in &v.models {
+                out.models.insert(
+                    request_model_name(name, ct),
+                    DesiredModel {
+                        content_type: ct.clone(),
+                        schema: model.schema.to_string(),
+                    },
+                );
+            }
+        }
+        for response in &spec.responses {
+            for (ct, model) in &response.models {
+                out.models.insert(
+                    response_model_name(name, &response.status_code, ct),
+                    DesiredModel {
+                        content_type: ct.clone(),
+                        schema: model.schema.to_string(),
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A model as read from AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedModel {
+    pub name: String,
+    pub schema: String,
+}
+
+/// A validator as read from AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedValidator {
+    pub id: String,
+    pub name: String,
+    pub body: bool,
+    pub parameters: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelAction {
+    CreateModel {
+        name: String,
+        content_type: String,
+        schema: String,
+    },
+    UpdateModel {
+        name: String,
+        schema: String,
+    },
+    DeleteModel {
+        name: String,
+    },
+    CreateValidator {
+        name: String,
+        body: bool,
+        parameters: bool,
+    },
+    DeleteValidator {
+        id: String,
+    },
+}
+
+/// Plan models and validators: what must exist before methods are put, and what
+/// can go after (models and validators of the operator that nothing needs any more).
+pub fn plan_models(
+    desired: &DesiredModels,
+    models: &[ObservedModel],
+    validators: &[ObservedValidator],
+) -> (Vec<ModelAction>, Vec<ModelAction>) {
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for (name, want) in &desired.models {
+        match models.iter().find(|m| &m.name == name) {
+            None => before.push(ModelAction::CreateModel {
+                name: name.clone(),
+                content_type: want.content_type.clone(),
+                schema: want.schema.clone(),
+            }),
+            Some(have) if !same_json(&have.schema, &want.schema) => {
+                before.push(ModelAction::UpdateModel {
+                    name: name.clone(),
+                    schema: want.schema.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    for m in models {
+        if m.name.starts_with(MODEL_PREFIX) && !desired.models.contains_key(&m.name) {
+            after.push(ModelAction::DeleteModel {
+                name: m.name.clone(),
+            });
+        }
+    }
+    for name in &desired.validators {
+        if !validators.iter().any(|v| &v.name == name) {
+            let (body, parameters) = match name.strip_prefix(VALIDATOR_PREFIX) {
+                Some("body") => (true, false),
+                Some("parameters") => (false, true),
+                _ => (true, true),
+            };
+            before.push(ModelAction::CreateValidator {
+                name: name.clone(),
+                body,
+                parameters,
+            });
+        }
+    }
+    for v in validators {
+        if v.name.starts_with(VALIDATOR_PREFIX) && !desired.validators.contains(&v.name) {
+            after.push(ModelAction::DeleteValidator { id: v.id.clone() });
+        }
+    }
+    (before, after)
+}
+
+/// AWS re-serialises schemas; compare them as JSON values.
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(yaml: &str) -> RouteSpec {
+        serde_yaml::from_str(yaml).expect("test route parses")
+    }
+
+    /// Names are alphanumeric, stable and say whose they are.
+    #[test]
+    fn names_are_alphanumeric_and_stable() {
+        assert_eq!(
+            request_model_name("upload-photo", "application/json"),
+            "ApigwUploadPhotoRequestApplicationJson"
+        );
+        assert_eq!(
+            response_model_name("upload-photo", "201", "application/json"),
+            "ApigwUploadPhotoResponse201ApplicationJson"
+        );
+        assert_eq!(validator_name(true, false).as_deref(), Some("apigw-body"));
+        assert_eq!(validator_name(false, false), None);
+    }
+
+    /// Missing models and validators come before the methods; unused ones of the
+    /// operator go after; models of others are never touched.
+    #[test]
+    fn create_before_delete_after_and_foreign_models_stay() {
+        let spec = route(
+            "{restApiRef: {name: a}, method: PUT, path: /p, integration: {mock: {}}, requestValidation: {body: true, models: {application/json: {schema: {type: object, required: [title]}}}}}",
+        );
+        let desired = desired_models([("upload", &spec)]);
+        let models = vec![
+            ObservedModel {
+                name: "ApigwOldRequestApplicationJson".into(),
+                schema: "{}".into(),
+            },
+            ObservedModel {
+                name: "Empty".into(),
+                schema: "{}".into(),
+            },
+        ];
+        let validators = vec![ObservedValidator {
+            id: "v1".into(),
+            name: "apigw-parameters".into(),
+            body: false,
+            parameters: true,
+        }];
+        let (before, after) = plan_models(&desired, &models, &validators);
+        assert_eq!(
+            before,
+            vec![
+                ModelAction::CreateModel {
+                    name: "ApigwUploadRequestApplicationJson".into(),
+                    content_type: "application/json".into(),
+                    schema: r#"{"required":["title"],"type":"object"}"#.into()
+                },
+                ModelAction::CreateValidator {
+                    name: "apigw-body".into(),
+                    body: true,
+                    parameters: false
+                },
+            ]
+        );
+        assert_eq!(
+            after,
+            vec![
+                ModelAction::DeleteModel {
+                    name: "ApigwOldRequestApplicationJson".into()
+                },
+                ModelAction::DeleteValidator { id: "v1".into() },
+            ]
+        );
+    }
+
+    /// A schema AWS re-serialised differently is not drift.
+    #[test]
+    fn converged_models_plan_nothing() {
+        let spec = route(
+            "{restApiRef: {name: a}, method: PUT, path: /p, integration: {mock: {}}, requestValidation: {body: true, models: {application/json: {schema: {type: object}}}}}",
+        );
+        let desired = desired_models([("upload", &spec)]);
+        let models = vec![ObservedModel {
+            name: "ApigwUploadRequestApplicationJson".into(),
+            schema: "{ \"type\" : \"object\" }".into(),
+        }];
+        let validators = vec![ObservedValidator {
+            id: "v".into(),
+            name: "apigw-body".into(),
+            body: true,
+            parameters: false,
+        }];
+        assert_eq!(
+            plan_models(&desired, &models, &validators),
+            (vec![], vec![])
+        );
+    }
+}
