@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// Reconciles running at once per kind.
     #[arg(long, env = "APIGW_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
+    /// Address of the /healthz, /readyz and /metrics endpoint.
+    #[arg(long, env = "APIGW_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
     /// Log format.
     #[arg(long, env = "APIGW_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller manager.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every CustomResourceDefinition as YAML (apply with `kubectl apply --server-side -f -`).
     Crds,
 }
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", api::crds_yaml()?);
             Ok(())
         }
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
     }
 }
 
@@ -55,8 +55,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_from(kube_config)?;
     let aws = Aws::connect(&args.aws_settings()).await?;
     tracing::info!(region = %aws.region, endpoint = ?args.aws_endpoint_url, "AWS clients ready");
-    let ctx = controller::Context::new(client, Arc::new(aws), args.controller_settings());
-    controller::run(ctx, shutdown_signal()).await
+    let aws = Arc::new(aws);
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = tokio::spawn(telemetry::serve(
+        args.metrics_addr,
+        aws.clone(),
+        ready.clone(),
+    ));
+    let ctx = controller::Context::new(client, aws, args.controller_settings());
+    ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    let result = controller::run(ctx, shutdown_signal()).await;
+    server.abort();
+    result
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

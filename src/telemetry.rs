@@ -31,3 +31,91 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
     };
     result.map_err(|e| anyhow::anyhow!("logging already initialised: {e}"))
 }
+
+/// Prometheus text exposition of the AWS call counters and limiter wait.
+pub fn render_metrics(stats: &crate::aws::CallStats) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP apigw_aws_calls_total AWS API calls by service, operation and outcome.\n");
+    out.push_str("# TYPE apigw_aws_calls_total counter\n");
+    for ((service, operation, outcome), n) in stats.snapshot() {
+        out.push_str(&format!(
+            "apigw_aws_calls_total{{service=\"{service}\",operation=\"{operation}\",outcome=\"{outcome}\"}} {n}\n"
+        ));
+    }
+    out.push_str("# HELP apigw_aws_limiter_wait_seconds_total Time AWS calls spent waiting for the shared rate limiter.\n");
+    out.push_str("# TYPE apigw_aws_limiter_wait_seconds_total counter\n");
+    out.push_str(&format!(
+        "apigw_aws_limiter_wait_seconds_total {:.3}\n",
+        stats.limiter_wait().as_secs_f64()
+    ));
+    out
+}
+
+/// A small HTTP endpoint for probes and scraping: `/healthz`, `/readyz`, `/metrics`.
+/// It reads only the request line, so no request can make it do real work.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    aws: std::sync::Arc<crate::aws::Aws>,
+    ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        let aws = aws.clone();
+        let ready = ready.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let n = match tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                stream.read(&mut buf),
+            )
+            .await
+            {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body) = match path {
+                "/healthz" => ("200 OK", "ok\n".to_string()),
+                "/readyz" if ready.load(std::sync::atomic::Ordering::Relaxed) => {
+                    ("200 OK", "ok\n".to_string())
+                }
+                "/readyz" => (
+                    "503 Service Unavailable",
+                    "controllers starting\n".to_string(),
+                ),
+                "/metrics" => ("200 OK", render_metrics(&aws.stats)),
+                _ => ("404 Not Found", "not found\n".to_string()),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Counters come out in Prometheus text format with their labels.
+    #[tokio::test]
+    async fn metrics_render_calls_and_limiter_wait() {
+        let stats = crate::aws::CallStats::default();
+        stats.record(
+            crate::aws::Service::ApiGateway,
+            "GetRestApi",
+            "ok",
+            std::time::Duration::from_millis(250),
+        );
+        let text = super::render_metrics(&stats);
+        assert!(text.contains("apigw_aws_calls_total{service=\"apigateway\",operation=\"GetRestApi\",outcome=\"ok\"} 1"), "{text}");
+        assert!(
+            text.contains("apigw_aws_limiter_wait_seconds_total 0.250"),
+            "{text}"
+        );
+    }
+}

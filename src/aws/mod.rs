@@ -45,7 +45,7 @@ pub struct CallStats {
 }
 
 impl CallStats {
-    fn record(&self, service: Service, operation: &str, outcome: &str, waited: Duration) {
+    pub fn record(&self, service: Service, operation: &str, outcome: &str, waited: Duration) {
         let key = (
             service.as_str().to_string(),
             operation.to_string(),

@@ -55,6 +55,8 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object (namespace/name), for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Set once the CRDs are found and the controllers run (`/readyz`).
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Context {
@@ -70,6 +72,7 @@ impl Context {
             recorder,
             settings,
             failures: Mutex::new(HashMap::new()),
+            ready: Arc::default(),
         })
     }
 
@@ -215,6 +218,7 @@ pub async fn run(
     ensure_crd(&watched_api::<Stage>(&ctx)).await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
     tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
+    ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
     let rest_api_controller = Controller::new(rest_apis, watcher::Config::default())

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kube::ResourceExt;
+use kube::runtime::events::EventType;
 use serde_json::json;
 
 use super::children::{
@@ -31,6 +32,7 @@ use crate::plan::lambda::{
     plan_permissions,
 };
 use crate::plan::models::{ModelAction, desired_models, plan_models};
+use crate::plan::routes::StructureAction;
 use crate::plan::routes::{
     AuthorizerState, DesiredContext, DesiredStructure, RouteInput, RouteOutcome, desired_structure,
     plan_structure,
@@ -163,6 +165,7 @@ pub async fn converge(
             structure_failure = Some(Error::from(e));
             break;
         }
+        method_event(ctx, &routes, action).await;
     }
     if !actions.is_empty() && structure_failure.is_none() {
         tracing::info!(changes = actions.len(), "API structure converged");
@@ -252,6 +255,7 @@ async fn converge_authorizers(
         return Ok(out);
     }
     let observed = ctx.aws.get_authorizers(api_id).await?;
+    let mut changed: Vec<(&Authorizer, &str, String)> = Vec::new();
     for a in authorizers {
         let name = a.name_any();
         let known_id = a.status.as_ref().and_then(|s| s.authorizer_id.clone());
@@ -333,6 +337,11 @@ async fn converge_authorizers(
                     .await
                     .map(|_| {
                         tracing::info!(authorizer_id = %o.id, "updated authorizer");
+                        changed.push((
+                            a,
+                            "Updated",
+                            format!("updated authorizer {} in REST API {api_id}", o.id),
+                        ));
                         o.id.clone()
                     })
             }
@@ -342,6 +351,11 @@ async fn converge_authorizers(
                 .await
                 .map(|created| {
                     tracing::info!(authorizer_id = %created.id, "created authorizer");
+                    changed.push((
+                        a,
+                        "Created",
+                        format!("created authorizer {} in REST API {api_id}", created.id),
+                    ));
                     created.id
                 }),
         };
@@ -385,7 +399,37 @@ async fn converge_authorizers(
             }
         }
     }
+    for (authorizer, reason, note) in changed {
+        ctx.event(authorizer, EventType::Normal, reason, reason, note)
+            .await;
+    }
     Ok(out)
+}
+
+/// A Normal Event on the route whose method a structure change touched.
+async fn method_event(ctx: &Context, routes: &[Route], action: &StructureAction) {
+    let (path, verb, reason, note) = match action {
+        StructureAction::PutMethod { path, verb, .. } => (
+            path,
+            verb,
+            "MethodPut",
+            format!("put {verb} {path} with its integration"),
+        ),
+        StructureAction::DeleteMethod { path, verb } => (
+            path,
+            verb,
+            "MethodDeleted",
+            format!("deleted {verb} {path}"),
+        ),
+        _ => return,
+    };
+    let owner = routes.iter().find(|r| {
+        &r.spec.path == path && crate::plan::routes::verb(r.spec.method) == verb.as_str()
+    });
+    if let Some(route) = owner {
+        ctx.event(route, EventType::Normal, reason, reason, note)
+            .await;
+    }
 }
 
 /// Delete authorizers whose objects are going, once no live route uses them.
@@ -428,6 +472,14 @@ async fn release_authorizers(
         {
             ctx.aws.delete_authorizer(api_id, &id).await?;
             tracing::info!(authorizer_id = %id, "deleted authorizer");
+            ctx.event(
+                a,
+                EventType::Normal,
+                "Deleted",
+                "Delete",
+                format!("deleted authorizer {id} from REST API {api_id}"),
+            )
+            .await;
         }
         remove_finalizer(ctx, a).await?;
         results.remove(&name);
