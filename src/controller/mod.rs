@@ -176,7 +176,7 @@ where
 
 /// Whether a child changed in a way a reconcile must see (spec, deletion,
 /// finalizers); status writes, which the operator makes itself, do not count.
-fn child_spec_hash<K: children::Child>(obj: &K) -> Option<u64> {
+fn child_spec_hash<K: Resource>(obj: &K) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     obj.meta().generation.hash(&mut h);
@@ -221,7 +221,18 @@ pub async fn run(
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
-    let rest_api_controller = Controller::new(rest_apis, watcher::Config::default())
+    // The RestApi's own status writes must not wake it (each pass reads AWS): only
+    // spec, deletion and finalizer changes do; resyncs come from requeues.
+    let (reader, writer) = kube::runtime::reflector::store();
+    let rest_api_changes = {
+        use kube::runtime::WatchStreamExt;
+        watcher(rest_apis, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(child_spec_hash::<RestApi>, Default::default())
+    };
+    let rest_api_controller = Controller::for_stream(rest_api_changes, reader)
         .with_config(config.clone())
         .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
         .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)

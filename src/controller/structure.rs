@@ -101,12 +101,23 @@ pub async fn converge(
     let live = routes.iter().filter(|r| !is_deleting(*r));
     let wanted_models =
         desired_models(live.map(|r| (r.metadata.name.as_deref().unwrap_or_default(), &r.spec)));
-    let observed_validators = ctx.aws.get_request_validators(api_id).await?;
-    let (models_before, models_after) = plan_models(
-        &wanted_models,
-        &ctx.aws.get_models(api_id).await?,
-        &observed_validators,
-    );
+    // Models and validators are read only when something may have changed them:
+    // a route wants some, a route is going, or a route's spec changed since last seen.
+    let models_may_change = !wanted_models.is_empty()
+        || routes.iter().any(|r| {
+            is_deleting(r)
+                || r.status.as_ref().and_then(|s| s.observed_generation) != r.metadata.generation
+        });
+    let (observed_validators, observed_models) = if models_may_change {
+        (
+            ctx.aws.get_request_validators(api_id).await?,
+            ctx.aws.get_models(api_id).await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let (models_before, models_after) =
+        plan_models(&wanted_models, &observed_models, &observed_validators);
     let mut validators: BTreeMap<String, String> = observed_validators
         .iter()
         .map(|v| (v.name.clone(), v.id.clone()))
