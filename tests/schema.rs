@@ -95,6 +95,7 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("CORS credentials with wildcard origin", rt_lambda("  method: GET\n  path: /p\n  cors: {allowOrigins: ['*'], allowCredentials: true}"), "browsers refuse allowCredentials"),
         ("malformed request parameter", rt_lambda("  method: GET\n  path: /p\n  requestParameters: {page: true}"), "request parameter keys look like method.request"),
         ("reference that is not an object name", "apiVersion: apigw.rs/v1alpha1\nkind: Route\nmetadata: {name: x}\nspec:\n  restApiRef: {name: Photos_API}\n  method: GET\n  path: /p\n  integration: {mock: {}}".to_string(), "name must be a Kubernetes object name"),
+        ("reference to another namespace", rt_lambda("  method: GET\n  path: /p\n  authorization: {authorizerRef: {name: users, namespace: security}}"), "cross-namespace references are refused"),
         ("route without API reference", "apiVersion: apigw.rs/v1alpha1\nkind: Route\nmetadata: {name: x}\nspec:\n  method: GET\n  path: /p\n  integration: {mock: {}}".to_string(), "restApiRef: Required value"),
         // Authorizer
         ("authorizer of both kinds", a("  cognito: {userPools: [us-east-1_AbCdEf123]}\n  lambda: {functionName: auth}"), "set exactly one authorizer kind"),

@@ -23,6 +23,15 @@ pub struct LocalObjectReference {
         "message": "name must be a Kubernetes object name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
     }]))]
     pub name: String,
+    /// Not supported: references stay inside the object's namespace, so one team's
+    /// objects can never attach to another team's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "false",
+        "message": "cross-namespace references are refused: remove namespace and create the object in the namespace of what it refers to"
+    }]))]
+    pub namespace: Option<String>,
 }
 
 /// What happens to the AWS side when the Kubernetes object is deleted.

@@ -276,10 +276,9 @@ pub async fn reconcile_reference<K: Child>(
                 remove_finalizer(&ctx, obj.as_ref()).await?;
                 return Ok(Action::await_change());
             }
-            Readiness::not(
-                "RestApiDeleting",
-                format!("RestApi {api_name} is being deleted"),
-            )
+            // The RestApi's cleanup tells its children when it is done; look again
+            // shortly in case this object outlives it.
+            return Ok(Action::requeue(std::time::Duration::from_secs(5)));
         }
         Some(api) => {
             let api_ready = api.status.as_ref().is_some_and(|s| {
