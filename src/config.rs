@@ -45,6 +45,20 @@ pub struct RunArgs {
     /// Address of the /healthz, /readyz and /metrics endpoint.
     #[arg(long, env = "APIGW_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
+    /// Run the controllers only while holding a Lease, so several replicas never
+    /// both write to AWS. Turn off only for a single process you start by hand.
+    #[arg(long, env = "APIGW_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the leader Lease (default: POD_NAMESPACE, the service account's
+    /// namespace in a cluster, else `default`).
+    #[arg(long, env = "APIGW_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Name of the leader Lease.
+    #[arg(long, env = "APIGW_LEASE_NAME", default_value = "apigw-operator")]
+    pub lease_name: String,
+    /// How long a leader's lease lasts without renewal; a standby takes over after it.
+    #[arg(long, env = "APIGW_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
     /// Log format.
     #[arg(long, env = "APIGW_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -69,6 +83,30 @@ impl RunArgs {
             endpoint_url: self.aws_endpoint_url.clone(),
             max_attempts: self.aws_max_attempts,
             limits,
+        }
+    }
+
+    pub fn lease_settings(&self) -> controller::leader::LeaseSettings {
+        let namespace = self
+            .lease_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| {
+                std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "default".to_string())
+            });
+        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "apigw-operator".into());
+            format!("{host}-{}", std::process::id())
+        });
+        controller::leader::LeaseSettings {
+            namespace,
+            name: self.lease_name.clone(),
+            identity,
+            duration: self.lease_duration,
+            // Renew three times per lease, as client-go's defaults do.
+            retry: (self.lease_duration / 3).max(Duration::from_secs(1)),
         }
     }
 

@@ -1,6 +1,7 @@
 //! `apigw-operator`: run the controllers, or print the CRDs.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -56,17 +57,61 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let aws = Aws::connect(&args.aws_settings()).await?;
     tracing::info!(region = %aws.region, endpoint = ?args.aws_endpoint_url, "AWS clients ready");
     let aws = Arc::new(aws);
-    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let server = tokio::spawn(telemetry::serve(
-        args.metrics_addr,
-        aws.clone(),
-        ready.clone(),
-    ));
-    let ctx = controller::Context::new(client, aws, args.controller_settings());
-    ready.store(true, std::sync::atomic::Ordering::Relaxed);
-    let result = controller::run(ctx, shutdown_signal()).await;
+    let ctx = controller::Context::new(client.clone(), aws.clone(), args.controller_settings());
+    let server = tokio::spawn(telemetry::serve(args.metrics_addr, ctx.clone()));
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    if !args.leader_election {
+        ctx.leader.store(true, Ordering::Relaxed);
+        let result = controller::run(ctx, stopped(stop_rx)).await;
+        server.abort();
+        return result;
+    }
+
+    let lease = args.lease_settings();
+    tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting for the leader lease");
+    // A standby is healthy and ready: it only waits for the lease.
+    ctx.ready.store(true, Ordering::Relaxed);
+    let (mut leading, elector) =
+        controller::leader::Elector::new(client, lease).spawn(stop_rx.clone());
+    tokio::select! {
+        res = leading.wait_for(|l| *l) => { res?; }
+        _ = stopped(stop_rx.clone()) => {
+            let _ = elector.await;
+            server.abort();
+            return Ok(());
+        }
+    }
+    ctx.leader.store(true, Ordering::Relaxed);
+    let mut lost_rx = leading.clone();
+    let lost = async move {
+        let _ = lost_rx.wait_for(|l| !*l).await;
+    };
+    let stop = stopped(stop_rx.clone());
+    let result = controller::run(ctx.clone(), async move {
+        tokio::select! {
+            _ = lost => {},
+            _ = stop => {},
+        }
+    })
+    .await;
+    ctx.leader.store(false, Ordering::Relaxed);
+    let shutting_down = *stop_rx.borrow();
+    let _ = elector.await;
     server.abort();
-    result
+    result?;
+    if !shutting_down {
+        // Leadership was lost: exit so the pod restarts as a clean standby.
+        anyhow::bail!("lost the leader lease; exiting so another replica leads");
+    }
+    Ok(())
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

@@ -33,8 +33,11 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
 }
 
 /// Prometheus text exposition of the AWS call counters and limiter wait.
-pub fn render_metrics(stats: &crate::aws::CallStats) -> String {
+pub fn render_metrics(stats: &crate::aws::CallStats, leader: bool) -> String {
     let mut out = String::new();
+    out.push_str("# HELP apigw_leader Whether this replica holds the leader lease and runs the controllers.\n");
+    out.push_str("# TYPE apigw_leader gauge\n");
+    out.push_str(&format!("apigw_leader {}\n", u8::from(leader)));
     out.push_str("# HELP apigw_aws_calls_total AWS API calls by service, operation and outcome.\n");
     out.push_str("# TYPE apigw_aws_calls_total counter\n");
     for ((service, operation, outcome), n) in stats.snapshot() {
@@ -55,16 +58,14 @@ pub fn render_metrics(stats: &crate::aws::CallStats) -> String {
 /// It reads only the request line, so no request can make it do real work.
 pub async fn serve(
     addr: std::net::SocketAddr,
-    aws: std::sync::Arc<crate::aws::Aws>,
-    ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ctx: std::sync::Arc<crate::controller::Context>,
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
     loop {
         let (mut stream, _) = listener.accept().await?;
-        let aws = aws.clone();
-        let ready = ready.clone();
+        let ctx = ctx.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let n = match tokio::time::timeout(
@@ -80,14 +81,20 @@ pub async fn serve(
             let path = request.split_whitespace().nth(1).unwrap_or("/");
             let (status, body) = match path {
                 "/healthz" => ("200 OK", "ok\n".to_string()),
-                "/readyz" if ready.load(std::sync::atomic::Ordering::Relaxed) => {
+                "/readyz" if ctx.ready.load(std::sync::atomic::Ordering::Relaxed) => {
                     ("200 OK", "ok\n".to_string())
                 }
                 "/readyz" => (
                     "503 Service Unavailable",
                     "controllers starting\n".to_string(),
                 ),
-                "/metrics" => ("200 OK", render_metrics(&aws.stats)),
+                "/metrics" => (
+                    "200 OK",
+                    render_metrics(
+                        &ctx.aws.stats,
+                        ctx.leader.load(std::sync::atomic::Ordering::Relaxed),
+                    ),
+                ),
                 _ => ("404 Not Found", "not found\n".to_string()),
             };
             let response = format!(
@@ -111,7 +118,8 @@ mod tests {
             "ok",
             std::time::Duration::from_millis(250),
         );
-        let text = super::render_metrics(&stats);
+        let text = super::render_metrics(&stats, true);
+        assert!(text.contains("apigw_leader 1"), "{text}");
         assert!(text.contains("apigw_aws_calls_total{service=\"apigateway\",operation=\"GetRestApi\",outcome=\"ok\"} 1"), "{text}");
         assert!(
             text.contains("apigw_aws_limiter_wait_seconds_total 0.250"),

@@ -3,6 +3,7 @@
 pub mod children;
 pub mod conditions;
 pub mod error;
+pub mod leader;
 pub mod rest_api;
 pub mod stages;
 pub mod structure;
@@ -57,6 +58,8 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// Set once the CRDs are found and the controllers run (`/readyz`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this replica holds the leader Lease (`/metrics`).
+    pub leader: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Context {
@@ -73,6 +76,7 @@ impl Context {
             settings,
             failures: Mutex::new(HashMap::new()),
             ready: Arc::default(),
+            leader: Arc::default(),
         })
     }
 
