@@ -14,7 +14,7 @@ use apigw_operator::{api, controller, telemetry};
 #[derive(Parser)]
 #[command(
     name = "apigw-operator",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("APIGW_GIT_REVISION"), ")"),
     about = "Amazon API Gateway from Kubernetes custom resources"
 )]
 struct Cli {
