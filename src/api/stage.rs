@@ -300,6 +300,10 @@ pub struct Canary {
     /// Let the canary use the stage cache.
     #[serde(default)]
     pub use_stage_cache: bool,
+    /// Promote: the stage serves the canary's deployment and the canary goes away.
+    /// It stays promoted while this is true; remove the canary block afterwards.
+    #[serde(default)]
+    pub promote: bool,
 }
 
 /// Settings for one route of a stage.
@@ -353,7 +357,8 @@ pub struct StageStatus {
     /// Id of the REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest_api_id: Option<String>,
-    /// Deployment the stage serves.
+    /// Deployment of the current configuration: the stage's, or its canary's while a
+    /// canary is active (promote it to move the whole stage there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,
     /// Fingerprint of the API configuration that deployment was made from.

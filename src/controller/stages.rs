@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
+use kube::runtime::events::EventType;
 use serde_json::json;
 
 use super::children::{
@@ -25,8 +26,8 @@ use crate::api::stage::{DeploymentMode, DeploymentRecord, Stage};
 use crate::plan::PatchOp;
 use crate::plan::stage::{
     DeploymentDecision, DeploymentInput, ObservedDeployment, ObservedStage, WaitReason,
-    deployment_decision, deployment_description, deployment_for_fingerprint, deployments_to_delete,
-    desired_create_stage, stage_patch_operations, stage_tag_changes,
+    canary_active, deployment_decision, deployment_description, deployment_for_fingerprint,
+    deployments_to_delete, desired_create_stage, stage_patch_operations, stage_tag_changes,
 };
 
 /// Deployments listed in a stage's status history.
@@ -89,6 +90,43 @@ pub async fn converge(
         keep = keep.max(stage.spec.deployment.keep_deployments.max(1) as usize);
         let current = observed.iter().find(|s| s.stage_name == name);
         let status = stage.status.clone().unwrap_or_default();
+        // Promotion: the stage takes the canary's deployment before anything else.
+        let mut current_owned = current.cloned();
+        if let (Some(canary), Some(observed)) = (&stage.spec.canary, current_owned.as_mut())
+            && canary.promote
+            && let Some(canary_deployment) = observed
+                .canary
+                .as_ref()
+                .and_then(|c| c.deployment_id.clone())
+        {
+            let ops = [
+                PatchOp::replace("/deploymentId", &canary_deployment),
+                PatchOp::remove("/canarySettings", None),
+            ];
+            ctx.aws.update_stage(api_id, &name, &ops).await?;
+            tracing::info!(stage = %name, deployment_id = %canary_deployment, "promoted the canary");
+            ctx.event(
+                stage,
+                EventType::Normal,
+                "CanaryPromoted",
+                "Promote",
+                format!("stage {name} now serves the canary's deployment {canary_deployment}"),
+            )
+            .await;
+            observed.deployment_id = Some(canary_deployment);
+            observed.canary = None;
+        }
+        let current = current_owned.as_ref();
+        // With a canary, new deployments go to the canary; the stage keeps serving
+        // the rest of the traffic from its own deployment until promotion.
+        let to_canary = canary_active(&stage.spec) && current.is_some();
+        let serving = if to_canary {
+            current
+                .and_then(|s| s.canary.as_ref())
+                .and_then(|c| c.deployment_id.as_deref())
+        } else {
+            current.and_then(|s| s.deployment_id.as_deref())
+        };
         let existing =
             deployment_for_fingerprint(&deployments, inputs.fingerprint).map(str::to_string);
         let decision = deployment_decision(&DeploymentInput {
@@ -100,16 +138,20 @@ pub async fn converge(
             deployed_fingerprint: status.deployed_fingerprint.as_deref(),
             deployed_deployment_id: status.deployment_id.as_deref(),
             deployed_revision: status.deployed_revision,
-            stage_deployment_id: current.and_then(|s| s.deployment_id.as_deref()),
+            stage_deployment_id: serving,
             existing_deployment: existing.as_deref(),
         });
         tracing::debug!(stage = %name, ?decision, "deployment decision");
+        let target = Target {
+            exists: current.is_some(),
+            to_canary,
+        };
         let outcome = apply_decision(
             ctx,
             stage,
             api_id,
             inputs,
-            current.is_some(),
+            target,
             &decision,
             &mut deployments,
         )
@@ -168,13 +210,21 @@ async fn apply_decision(
     stage: &Stage,
     api_id: &str,
     inputs: &StageInputs<'_>,
-    exists: bool,
+    target: Target,
     decision: &DeploymentDecision,
     deployments: &mut Vec<ObservedDeployment>,
 ) -> Result<(Readiness, Option<String>), Error> {
     let name = &stage.spec.stage_name;
-    let serving =
-        |id: &str| Readiness::ok("Deployed", format!("stage {name} serves deployment {id}"));
+    let serving = |id: &str| match (&stage.spec.canary, target.to_canary) {
+        (Some(canary), true) => Readiness::ok(
+            "Deployed",
+            format!(
+                "the canary of stage {name} serves deployment {id} to {}% of requests",
+                canary.percent_traffic
+            ),
+        ),
+        _ => Readiness::ok("Deployed", format!("stage {name} serves deployment {id}")),
+    };
     match decision {
         DeploymentDecision::Nothing => {
             let id = stage
@@ -214,10 +264,10 @@ async fn apply_decision(
                 created: Timestamp::now().as_second(),
                 description: deployment_description(inputs.fingerprint),
             });
-            point_stage(ctx, stage, api_id, exists, &id).await?;
+            point_stage(ctx, stage, api_id, target, &id).await?;
             ctx.event(
                 stage,
-                kube::runtime::events::EventType::Normal,
+                EventType::Normal,
                 "Deployed",
                 "Deploy",
                 format!("deployed the API as deployment {id} to stage {name}"),
@@ -226,10 +276,10 @@ async fn apply_decision(
             Ok((serving(&id), Some(id)))
         }
         DeploymentDecision::PointStageAt(id) => {
-            point_stage(ctx, stage, api_id, exists, id).await?;
+            point_stage(ctx, stage, api_id, target, id).await?;
             ctx.event(
                 stage,
-                kube::runtime::events::EventType::Normal,
+                EventType::Normal,
                 "Deployed",
                 "Deploy",
                 format!("stage {name} now serves deployment {id}"),
@@ -241,20 +291,37 @@ async fn apply_decision(
 }
 
 /// Create the stage on the deployment, or move it there.
+/// Where a deployment goes: the stage (created if missing) or its canary.
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    exists: bool,
+    to_canary: bool,
+}
+
 async fn point_stage(
     ctx: &Context,
     stage: &Stage,
     api_id: &str,
-    exists: bool,
+    target: Target,
     deployment_id: &str,
 ) -> Result<(), Error> {
-    if exists {
+    if target.exists {
+        let mut ops = vec![];
+        match &stage.spec.canary {
+            Some(canary) if target.to_canary => {
+                ops.push(PatchOp::replace(
+                    "/canarySettings/deploymentId",
+                    deployment_id,
+                ));
+                ops.push(PatchOp::replace(
+                    "/canarySettings/percentTraffic",
+                    canary.percent_traffic.to_string(),
+                ));
+            }
+            _ => ops.push(PatchOp::replace("/deploymentId", deployment_id)),
+        }
         ctx.aws
-            .update_stage(
-                api_id,
-                &stage.spec.stage_name,
-                &[PatchOp::replace("/deploymentId", deployment_id)],
-            )
+            .update_stage(api_id, &stage.spec.stage_name, &ops)
             .await?;
     } else {
         ctx.aws

@@ -531,9 +531,15 @@ fn access_log_operations(spec: &StageSpec, observed: &ObservedStage) -> Vec<Patc
     ops
 }
 
+/// Whether new deployments go to the stage's canary rather than the stage itself.
+pub fn canary_active(spec: &StageSpec) -> bool {
+    spec.canary.as_ref().is_some_and(|c| !c.promote)
+}
+
 fn canary_operations(spec: &StageSpec, observed: &ObservedStage) -> Vec<PatchOp> {
     let mut ops = Vec::new();
-    let Some(want) = &spec.canary else {
+    // A promoted canary is gone from the stage, like no canary at all.
+    let Some(want) = spec.canary.as_ref().filter(|c| !c.promote) else {
         if observed.canary.is_some() {
             ops.push(PatchOp::remove("/canarySettings", None));
         }
@@ -1325,6 +1331,25 @@ mod tests {
             stage_patch_operations(&spec("{}"), &observed),
             vec![PatchOp::remove("/accessLogSettings", None)]
         );
+    }
+
+    /// A promoted canary leaves the stage; new deployments stop going to it.
+    #[test]
+    fn promoted_canary_is_removed() {
+        let s = spec("{canary: {percentTraffic: 10, promote: true}}");
+        let mut observed = created(&spec("{}"));
+        observed.canary = Some(ObservedCanary {
+            deployment_id: Some("d2".into()),
+            percent_traffic: 10.0,
+            stage_variable_overrides: BTreeMap::new(),
+            use_stage_cache: false,
+        });
+        assert_eq!(
+            stage_patch_operations(&s, &observed),
+            vec![PatchOp::remove("/canarySettings", None)]
+        );
+        assert!(!canary_active(&s));
+        assert!(canary_active(&spec("{canary: {percentTraffic: 10}}")));
     }
 
     /// Canary: created field by field, overrides diffed, removed whole when dropped.
