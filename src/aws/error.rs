@@ -80,6 +80,28 @@ impl AwsError {
     }
 }
 
+/// Reads and deletes treat NotFound as an answer, not a failure.
+pub trait NotFoundExt<T> {
+    /// None when the resource does not exist.
+    fn found(self) -> Result<Option<T>, AwsError>;
+    /// Ok when the resource is already gone.
+    fn gone_ok(self) -> Result<(), AwsError>;
+}
+
+impl<T> NotFoundExt<T> for Result<T, AwsError> {
+    fn found(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn gone_ok(self) -> Result<(), AwsError> {
+        self.found().map(|_| ())
+    }
+}
+
 fn classify<E>(err: &SdkError<E, HttpResponse>) -> (ErrorKind, String, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

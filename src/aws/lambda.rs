@@ -1,5 +1,6 @@
 //! Lambda calls for the invoke permissions API Gateway needs on functions.
 
+use super::error::NotFoundExt;
 use super::{Aws, AwsError, ErrorKind, Service};
 use crate::plan::lambda::{Permission, PolicyStatement, parse_policy_statements_for};
 
@@ -160,11 +161,7 @@ impl Aws {
                     .send()
             })
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        res.gone_ok()
     }
 }
 

@@ -10,6 +10,26 @@ use super::{Aws, AwsError, Service};
 use crate::plan::rest_api::{ObservedRestApi, RestApiSettings};
 use crate::plan::{PatchKind, PatchOp};
 
+/// GetRestApi, GetRestApis items and CreateRestApi answer with the same fields in
+/// three SDK types; read them all the same way.
+macro_rules! observed {
+    ($api:expr) => {
+        observed_api(
+            $api.id(),
+            $api.root_resource_id(),
+            $api.name(),
+            $api.description(),
+            $api.endpoint_configuration(),
+            $api.policy(),
+            $api.binary_media_types(),
+            $api.minimum_compression_size(),
+            $api.api_key_source(),
+            $api.disable_execute_api_endpoint(),
+            $api.tags(),
+        )
+    };
+}
+
 /// Page size for GetRestApis (AWS's maximum).
 const PAGE_SIZE: i32 = 500;
 
@@ -22,19 +42,7 @@ impl Aws {
             })
             .await;
         match res {
-            Ok(out) => Ok(Some(observed(
-                out.id(),
-                out.root_resource_id(),
-                out.name(),
-                out.description(),
-                out.endpoint_configuration(),
-                out.policy(),
-                out.binary_media_types(),
-                out.minimum_compression_size(),
-                out.api_key_source(),
-                out.disable_execute_api_endpoint(),
-                out.tags(),
-            ))),
+            Ok(out) => Ok(Some(observed!(out))),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -61,19 +69,7 @@ impl Aws {
                 .await?;
             for api in out.items() {
                 if api.tags().and_then(|t| t.get(key)).map(String::as_str) == Some(value) {
-                    return Ok(Some(observed(
-                        api.id(),
-                        api.root_resource_id(),
-                        api.name(),
-                        api.description(),
-                        api.endpoint_configuration(),
-                        api.policy(),
-                        api.binary_media_types(),
-                        api.minimum_compression_size(),
-                        api.api_key_source(),
-                        api.disable_execute_api_endpoint(),
-                        api.tags(),
-                    )));
+                    return Ok(Some(observed!(api)));
                 }
             }
             // moto ignores `position` and returns no marker; AWS returns one while more remain.
@@ -116,19 +112,7 @@ impl Aws {
                     .send()
             })
             .await?;
-        Ok(observed(
-            out.id(),
-            out.root_resource_id(),
-            out.name(),
-            out.description(),
-            out.endpoint_configuration(),
-            out.policy(),
-            out.binary_media_types(),
-            out.minimum_compression_size(),
-            out.api_key_source(),
-            out.disable_execute_api_endpoint(),
-            out.tags(),
-        ))
+        Ok(observed!(out))
     }
 
     /// One UpdateRestApi call with all patch operations.
@@ -219,7 +203,7 @@ pub(crate) fn to_sdk_patch(op: &PatchOp) -> PatchOperation {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn observed(
+fn observed_api(
     id: Option<&str>,
     root_resource_id: Option<&str>,
     name: Option<&str>,

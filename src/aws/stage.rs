@@ -17,6 +17,7 @@ use aws_sdk_apigateway::types::{
     AccessLogSettings, CacheClusterSize, CanarySettings, MethodSetting, PatchOperation, Stage,
 };
 
+use super::error::NotFoundExt;
 use super::rest_api::to_sdk_patch;
 use super::{Aws, AwsError, Service};
 use crate::plan::PatchOp;
@@ -118,11 +119,7 @@ impl Aws {
                     .send()
             })
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        res.gone_ok()
     }
 
     /// The ARN TagResource and UntagResource take for a stage.
@@ -231,11 +228,7 @@ impl Aws {
                     .send()
             })
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        res.gone_ok()
     }
 }
 

@@ -34,44 +34,27 @@ pub trait Child:
     fn conditions(&self) -> &[Condition];
 }
 
-impl Child for Route {
-    const KIND: &'static str = "Route";
-    fn rest_api_name(&self) -> &str {
-        &self.spec.rest_api_ref.name
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
+/// Every child kind refers to its RestApi the same way and has the same conditions.
+macro_rules! impl_child {
+    ($kind:ty, $name:literal) => {
+        impl Child for $kind {
+            const KIND: &'static str = $name;
+            fn rest_api_name(&self) -> &str {
+                &self.spec.rest_api_ref.name
+            }
+            fn conditions(&self) -> &[Condition] {
+                self.status
+                    .as_ref()
+                    .map(|s| s.conditions.as_slice())
+                    .unwrap_or_default()
+            }
+        }
+    };
 }
 
-impl Child for Authorizer {
-    const KIND: &'static str = "Authorizer";
-    fn rest_api_name(&self) -> &str {
-        &self.spec.rest_api_ref.name
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-}
-
-impl Child for Stage {
-    const KIND: &'static str = "Stage";
-    fn rest_api_name(&self) -> &str {
-        &self.spec.rest_api_ref.name
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-}
+impl_child!(Route, "Route");
+impl_child!(Authorizer, "Authorizer");
+impl_child!(Stage, "Stage");
 
 /// Children of `api_name` in `namespace`, sorted by name.
 pub async fn list_children<K: Child>(
