@@ -327,3 +327,58 @@ async fn invalid_policy_waits_for_a_fix() {
     wait_deleted(&apis, "bad", T).await;
     ns.delete().await;
 }
+
+/// AWS unreachable (a closed port): Ready=False with a reason that says it is
+/// transient, a Warning Event naming the AWS operation, and retries with backoff
+/// rather than a crash loop or a terminal wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_aws_is_retried_with_backoff() {
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "noaws").await;
+    let mut settings = aws_settings();
+    // Nothing listens on port 9 of loopback: every call fails to connect.
+    settings.endpoint_url = Some("http://127.0.0.1:9".into());
+    let op =
+        Operator::start_with_aws(client.clone(), &ns.name, Duration::from_secs(30), settings).await;
+    let apis = ns.api::<RestApi>();
+    ns.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: offline}, spec: {}}",
+    )
+    .await;
+    let failed = wait_ready(&apis, "offline", "False", T).await;
+    let (reason, message) = ready_reason(&failed);
+    assert_eq!(reason, "AwsUnavailable", "{message}");
+    assert!(
+        message.contains("GetRestApis") || message.contains("GetCallerIdentity"),
+        "{message}"
+    );
+    eventually("Warning event", T, || async {
+        ns.events_for("offline")
+            .await
+            .iter()
+            .any(|e| e.starts_with("Warning/AwsUnavailable"))
+            .then_some(())
+    })
+    .await;
+    // Retried: more attempts come, spaced by the backoff (max 3 s in tests).
+    let attempts = || op.ctx.aws.stats.calls_of("GetRestApis");
+    let first = attempts();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let later = attempts();
+    assert!(later > first, "retried ({first} -> {later})");
+    assert!(
+        later - first <= 8,
+        "with backoff, not a hot loop ({first} -> {later})"
+    );
+    // With AWS gone the finalizer cannot confirm deletion; the object waits (nothing
+    // is orphaned). Drop the finalizer by hand to clean up the test.
+    drop(op);
+    apis.patch(
+        "offline",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    ns.delete().await;
+}

@@ -198,12 +198,22 @@ impl Operator {
     }
 
     pub async fn start_with(client: Client, namespace: &str, resync: Duration) -> Operator {
+        Self::start_with_aws(client, namespace, resync, aws_settings()).await
+    }
+
+    /// An operator whose AWS is somewhere else (for example nowhere, to see failures).
+    pub async fn start_with_aws(
+        client: Client,
+        namespace: &str,
+        resync: Duration,
+        aws_settings: AwsSettings,
+    ) -> Operator {
         // RUST_LOG=apigw_operator=debug shows the operator's logs of a failing test.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let aws = Arc::new(aws().await);
+        let aws = Arc::new(Aws::connect(&aws_settings).await.expect("AWS clients"));
         let settings = Settings {
             namespace: Some(namespace.to_string()),
             resync,
