@@ -1,0 +1,313 @@
+//! `docs/iam-policy.json` allows every AWS call the operator makes, and nothing
+//! else. The calls are read from the source: every AWS request goes through
+//! `Aws::call(service, "Operation", ...)` in src/aws/ (it applies the rate
+//! limiter and counts the call), so the string literals passed there are the
+//! complete list.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+/// Every operation the code calls, with the IAM action it needs (None: no
+/// permission needed). API Gateway's management API is authorised by HTTP verb
+/// on the resource path: reads are GET, creates (and imports) POST, puts PUT,
+/// updates PATCH, deletes DELETE; TagResource is a PUT and UntagResource a
+/// DELETE on /tags/{arn}. A new call fails `every_call_is_in_the_table` until it
+/// is added here, and then `policy_allows_every_call` until the policy has it.
+const ACTIONS: &[(&str, &str, Option<&str>)] = &[
+    // REST APIs (src/aws/rest_api.rs)
+    ("ApiGateway", "GetRestApi", Some("apigateway:GET")),
+    ("ApiGateway", "GetRestApis", Some("apigateway:GET")),
+    ("ApiGateway", "CreateRestApi", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateRestApi", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteRestApi", Some("apigateway:DELETE")),
+    ("ApiGateway", "TagResource", Some("apigateway:PUT")),
+    ("ApiGateway", "UntagResource", Some("apigateway:DELETE")),
+    // Resources, methods, integrations (src/aws/resources.rs)
+    ("ApiGateway", "GetResources", Some("apigateway:GET")),
+    ("ApiGateway", "CreateResource", Some("apigateway:POST")),
+    ("ApiGateway", "DeleteResource", Some("apigateway:DELETE")),
+    ("ApiGateway", "PutMethod", Some("apigateway:PUT")),
+    ("ApiGateway", "DeleteMethod", Some("apigateway:DELETE")),
+    ("ApiGateway", "PutMethodResponse", Some("apigateway:PUT")),
+    ("ApiGateway", "PutIntegration", Some("apigateway:PUT")),
+    (
+        "ApiGateway",
+        "PutIntegrationResponse",
+        Some("apigateway:PUT"),
+    ),
+    // Models and request validators (src/aws/models.rs)
+    ("ApiGateway", "GetModels", Some("apigateway:GET")),
+    ("ApiGateway", "CreateModel", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateModel", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteModel", Some("apigateway:DELETE")),
+    ("ApiGateway", "GetRequestValidators", Some("apigateway:GET")),
+    (
+        "ApiGateway",
+        "CreateRequestValidator",
+        Some("apigateway:POST"),
+    ),
+    (
+        "ApiGateway",
+        "DeleteRequestValidator",
+        Some("apigateway:DELETE"),
+    ),
+    // Authorizers (src/aws/authorizer.rs)
+    ("ApiGateway", "GetAuthorizers", Some("apigateway:GET")),
+    ("ApiGateway", "GetAuthorizer", Some("apigateway:GET")),
+    ("ApiGateway", "CreateAuthorizer", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateAuthorizer", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteAuthorizer", Some("apigateway:DELETE")),
+    // Stages and deployments (src/aws/stage.rs)
+    ("ApiGateway", "GetStages", Some("apigateway:GET")),
+    ("ApiGateway", "CreateStage", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateStage", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteStage", Some("apigateway:DELETE")),
+    ("ApiGateway", "GetDeployments", Some("apigateway:GET")),
+    ("ApiGateway", "CreateDeployment", Some("apigateway:POST")),
+    ("ApiGateway", "DeleteDeployment", Some("apigateway:DELETE")),
+    // Lambda invoke permissions (src/aws/lambda.rs)
+    ("Lambda", "GetFunction", Some("lambda:GetFunction")),
+    ("Lambda", "GetPolicy", Some("lambda:GetPolicy")),
+    ("Lambda", "AddPermission", Some("lambda:AddPermission")),
+    (
+        "Lambda",
+        "RemovePermission",
+        Some("lambda:RemovePermission"),
+    ),
+    // Cognito user pool check (src/aws/authorizer.rs)
+    (
+        "Cognito",
+        "DescribeUserPool",
+        Some("cognito-idp:DescribeUserPool"),
+    ),
+    // Start-up identity check (src/aws/mod.rs): STS answers it for any caller,
+    // even one with an explicit deny.
+    ("Sts", "GetCallerIdentity", None),
+];
+
+/// (service, operation, file) for every `self.call(Service::X, "Operation", ...)` in src/aws/.
+fn calls_in_source() -> BTreeSet<(String, String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/aws");
+    let mut calls = BTreeSet::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no sources in {dir}");
+    for path in files {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        // Comment lines may mention calls; whitespace may split `self\n.call(`.
+        let code: String = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        // `.call(Service::` rather than `self.call(` alone: any receiver counts.
+        for (at, _) in code.match_indices(".call(Service::") {
+            let rest = &code[at + ".call(".len()..];
+            let (service, rest) = rest
+                .split_once(',')
+                .unwrap_or_else(|| panic!("{file}: unreadable self.call({}", &rest[..40]));
+            let operation = rest
+                .strip_prefix('"')
+                .and_then(|r| r.split_once('"'))
+                .map(|(op, _)| op)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{file}: the operation of self.call({service}, {}...) is not a string \
+                         literal; keep it one so this test can check the IAM policy",
+                        &rest[..rest.len().min(30)]
+                    )
+                });
+            let service = service.strip_prefix("Service::").unwrap_or_else(|| {
+                panic!("{file}: service {service:?} is not written as Service::X")
+            });
+            calls.insert((service.to_string(), operation.to_string(), file.clone()));
+        }
+    }
+    calls
+}
+
+fn policy() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/iam-policy.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("docs/iam-policy.json"))
+        .expect("docs/iam-policy.json is JSON")
+}
+
+fn as_strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+        other => panic!("expected a string or a list, got {other}"),
+    }
+}
+
+/// action -> resources it is allowed on.
+fn allowed() -> BTreeMap<String, BTreeSet<String>> {
+    let policy = policy();
+    assert_eq!(policy["Version"], "2012-10-17");
+    let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for statement in policy["Statement"].as_array().expect("Statement list") {
+        assert_eq!(statement["Effect"], "Allow", "{statement}");
+        assert!(
+            statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
+            "NotAction/NotResource grant everything else: {statement}"
+        );
+        for action in as_strings(&statement["Action"]) {
+            assert!(!action.contains('*'), "wildcard action {action}");
+            allowed
+                .entry(action)
+                .or_default()
+                .extend(as_strings(&statement["Resource"]));
+        }
+    }
+    allowed
+}
+
+#[test]
+fn source_scan_finds_the_calls() {
+    // Guards the scanner itself: if it silently found nothing, the other tests
+    // would pass vacuously.
+    let calls = calls_in_source();
+    for expected in [
+        ("ApiGateway", "CreateRestApi", "rest_api.rs"),
+        ("Lambda", "AddPermission", "lambda.rs"),
+        ("Cognito", "DescribeUserPool", "authorizer.rs"),
+        ("Sts", "GetCallerIdentity", "mod.rs"),
+    ] {
+        let expected = (
+            expected.0.to_string(),
+            expected.1.to_string(),
+            expected.2.to_string(),
+        );
+        assert!(
+            calls.contains(&expected),
+            "{expected:?} not found in {calls:?}"
+        );
+    }
+}
+
+#[test]
+fn every_call_is_in_the_table() {
+    let table: BTreeSet<(&str, &str)> = ACTIONS.iter().map(|(s, o, _)| (*s, *o)).collect();
+    let called: BTreeSet<(String, String)> = calls_in_source()
+        .into_iter()
+        .map(|(s, o, _)| (s, o))
+        .collect();
+    let missing: Vec<_> = called
+        .iter()
+        .filter(|(s, o)| !table.contains(&(s.as_str(), o.as_str())))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "operations called in src/aws but missing from the ACTIONS table of tests/iam_policy.rs \
+         (add them with their IAM action, then to docs/iam-policy.json): {missing:?}"
+    );
+    // And no stale rows: a table row for a call that is gone would keep a
+    // permission in the policy that nothing needs.
+    let stale: Vec<_> = table
+        .iter()
+        .filter(|(s, o)| !called.contains(&(s.to_string(), o.to_string())))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "ACTIONS rows for operations the code no longer calls: {stale:?}"
+    );
+}
+
+#[test]
+fn api_gateway_actions_follow_the_http_verb() {
+    for (service, operation, action) in ACTIONS {
+        if *service != "ApiGateway" {
+            continue;
+        }
+        let verb = match *operation {
+            "TagResource" => "PUT",
+            "UntagResource" => "DELETE",
+            op if op.starts_with("Get") => "GET",
+            op if op.starts_with("Create") || op.starts_with("Import") => "POST",
+            op if op.starts_with("Put") => "PUT",
+            op if op.starts_with("Update") => "PATCH",
+            op if op.starts_with("Delete") => "DELETE",
+            op => panic!("no HTTP verb rule for API Gateway operation {op}"),
+        };
+        assert_eq!(
+            *action,
+            Some(format!("apigateway:{verb}").as_str()),
+            "{operation}"
+        );
+    }
+}
+
+#[test]
+fn policy_allows_every_call() {
+    let allowed = allowed();
+    let called: BTreeSet<(String, String)> = calls_in_source()
+        .into_iter()
+        .map(|(s, o, _)| (s, o))
+        .collect();
+    for (service, operation, action) in ACTIONS {
+        if !called.contains(&(service.to_string(), operation.to_string())) {
+            continue;
+        }
+        let Some(action) = action else { continue };
+        assert!(
+            allowed.contains_key(*action),
+            "docs/iam-policy.json lacks {action}, needed by {service} {operation}"
+        );
+    }
+    // The resources the calls act on: every REST API path (the collection for
+    // GetRestApis / CreateRestApi), tags of APIs and stages, Lambda functions
+    // with any qualifier, user pools.
+    let apigw = [
+        "arn:aws:apigateway:*::/restapis",
+        "arn:aws:apigateway:*::/restapis/*",
+        "arn:aws:apigateway:*::/tags/*",
+    ];
+    for verb in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let resources = &allowed[&format!("apigateway:{verb}")];
+        for r in apigw {
+            assert!(resources.contains(r), "apigateway:{verb} on {r}");
+        }
+    }
+    for action in [
+        "lambda:GetFunction",
+        "lambda:GetPolicy",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+    ] {
+        assert_eq!(
+            allowed[action],
+            BTreeSet::from(["arn:aws:lambda:*:*:function:*".to_string()]),
+            "{action}"
+        );
+    }
+    assert_eq!(
+        allowed["cognito-idp:DescribeUserPool"],
+        BTreeSet::from(["arn:aws:cognito-idp:*:*:userpool/*".to_string()])
+    );
+}
+
+#[test]
+fn policy_allows_nothing_the_code_does_not_call() {
+    let needed: BTreeSet<&str> = ACTIONS.iter().filter_map(|(_, _, a)| *a).collect();
+    let extra: Vec<String> = allowed()
+        .into_keys()
+        .filter(|a| !needed.contains(a.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "docs/iam-policy.json allows actions no code calls: {extra:?}"
+    );
+    // And no resource is a bare "*".
+    for (action, resources) in allowed() {
+        assert!(!resources.contains("*"), "{action} on every resource");
+    }
+}
