@@ -40,6 +40,11 @@ aws:
     DeleteRestApi: "0.02/1"
 resyncPeriod: 5m
 concurrency: 8
+leaderElection:
+  enabled: true
+  namespace: WATCH_NS
+  leaseName: apigw-operator-b
+  leaseDuration: 20s
 logFormat: json
 logLevel: info,apigw_operator=debug
 metrics:

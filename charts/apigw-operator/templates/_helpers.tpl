@@ -56,7 +56,12 @@ value: two releases in one namespace share it (and so elect one leader between
 them); install each release in its own namespace.
 */}}
 {{- define "apigw-operator.leaseName" -}}
-apigw-operator
+{{ .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{/* Namespace of the leader Lease: its own value, else the release namespace. */}}
+{{- define "apigw-operator.leaseNamespace" -}}
+{{ .Values.leaderElection.namespace | default .Release.Namespace }}
 {{- end }}
 
 {{/*
