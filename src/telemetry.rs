@@ -35,6 +35,61 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
 /// Prometheus text exposition of the AWS call counters and limiter wait.
 pub fn render_metrics(stats: &crate::aws::CallStats, leader: bool) -> String {
     let mut out = String::new();
+    render_aws(&mut out, stats, leader);
+    out
+}
+
+/// Everything `/metrics` shows: the controllers' reconciles, then AWS calls.
+pub fn render_all(ctx: &crate::controller::Context) -> String {
+    let mut out = String::new();
+    let kinds = ctx.reconciles.snapshot();
+    out.push_str("# HELP apigw_reconciles_total Reconciles by kind.\n# TYPE apigw_reconciles_total counter\n");
+    for (kind, s) in &kinds {
+        out.push_str(&format!(
+            "apigw_reconciles_total{{kind=\"{kind}\"}} {}\n",
+            s.reconciles
+        ));
+    }
+    out.push_str("# HELP apigw_reconcile_errors_total Failed reconciles by kind and condition reason.\n# TYPE apigw_reconcile_errors_total counter\n");
+    for (kind, s) in &kinds {
+        for (reason, n) in &s.errors {
+            out.push_str(&format!(
+                "apigw_reconcile_errors_total{{kind=\"{kind}\",reason=\"{reason}\"}} {n}\n"
+            ));
+        }
+    }
+    out.push_str("# HELP apigw_reconcile_duration_seconds Time spent reconciling, by kind.\n# TYPE apigw_reconcile_duration_seconds summary\n");
+    for (kind, s) in &kinds {
+        out.push_str(&format!(
+            "apigw_reconcile_duration_seconds_sum{{kind=\"{kind}\"}} {:.3}\n",
+            s.seconds
+        ));
+        out.push_str(&format!(
+            "apigw_reconcile_duration_seconds_count{{kind=\"{kind}\"}} {}\n",
+            s.reconciles
+        ));
+    }
+    out.push_str("# HELP apigw_objects_managed Live objects the controllers have reconciled, by kind.\n# TYPE apigw_objects_managed gauge\n");
+    for (kind, s) in &kinds {
+        out.push_str(&format!(
+            "apigw_objects_managed{{kind=\"{kind}\"}} {}\n",
+            s.managed.len()
+        ));
+    }
+    out.push_str("# HELP apigw_reconciles_in_flight Reconciles running now (the work queue's busy part).\n# TYPE apigw_reconciles_in_flight gauge\n");
+    out.push_str(&format!(
+        "apigw_reconciles_in_flight {}\n",
+        ctx.reconciles.in_flight()
+    ));
+    render_aws(
+        &mut out,
+        &ctx.aws.stats,
+        ctx.leader.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    out
+}
+
+fn render_aws(out: &mut String, stats: &crate::aws::CallStats, leader: bool) {
     out.push_str("# HELP apigw_leader Whether this replica holds the leader lease and runs the controllers.\n");
     out.push_str("# TYPE apigw_leader gauge\n");
     out.push_str(&format!("apigw_leader {}\n", u8::from(leader)));
@@ -51,7 +106,6 @@ pub fn render_metrics(stats: &crate::aws::CallStats, leader: bool) -> String {
         "apigw_aws_limiter_wait_seconds_total {:.3}\n",
         stats.limiter_wait().as_secs_f64()
     ));
-    out
 }
 
 /// A small HTTP endpoint for probes and scraping: `/healthz`, `/readyz`, `/metrics`.

@@ -4,6 +4,7 @@ pub mod children;
 pub mod conditions;
 pub mod error;
 pub mod leader;
+pub mod metrics;
 pub mod rest_api;
 pub mod stages;
 pub mod structure;
@@ -60,6 +61,8 @@ pub struct Context {
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this replica holds the leader Lease (`/metrics`).
     pub leader: Arc<std::sync::atomic::AtomicBool>,
+    /// Reconciles by kind, for `/metrics`.
+    pub reconciles: metrics::ReconcileStats,
 }
 
 impl Context {
@@ -77,6 +80,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             ready: Arc::default(),
             leader: Arc::default(),
+            reconciles: Default::default(),
         })
     }
 
@@ -242,7 +246,19 @@ pub async fn run(
         .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
         .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
         .graceful_shutdown_on(shutdown.clone())
-        .run(rest_api::reconcile, error_policy, ctx.clone())
+        .run(
+            |obj, ctx| async move {
+                ctx.reconciles
+                    .measure(
+                        "RestApi",
+                        obj.as_ref(),
+                        rest_api::reconcile(obj.clone(), ctx.clone()),
+                    )
+                    .await
+            },
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(log_result);
     let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
     let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
@@ -263,7 +279,15 @@ fn reference_controller<K: children::Child>(
         .with_config(config)
         .graceful_shutdown_on(shutdown)
         .run(
-            children::reconcile_reference::<K>,
+            |obj, ctx| async move {
+                ctx.reconciles
+                    .measure(
+                        K::KIND,
+                        obj.as_ref(),
+                        children::reconcile_reference::<K>(obj.clone(), ctx.clone()),
+                    )
+                    .await
+            },
             error_policy,
             ctx.clone(),
         )
