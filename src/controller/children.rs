@@ -235,6 +235,18 @@ pub async fn reconcile_reference<K: Child>(
     obj: Arc<K>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = K::KIND,
+        namespace = %obj.namespace().unwrap_or_default(),
+        object_name = %obj.name_any(),
+        rest_api = %obj.rest_api_name()
+    );
+    check_reference(obj, ctx).instrument(span).await
+}
+
+async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().unwrap_or_default();
     let api_name = obj.rest_api_name().to_string();
     let rest_apis: Api<RestApi> = ctx.api_in(&namespace);

@@ -27,7 +27,7 @@ pub async fn reconcile(obj: Arc<RestApi>, ctx: Arc<Context>) -> Result<Action, E
         "reconcile",
         kind = "RestApi",
         namespace = %namespace,
-        name = %obj.name_any(),
+        object_name = %obj.name_any(),
         rest_api_id = field::Empty
     );
     async move {
