@@ -166,17 +166,27 @@ pub async fn converge(
         .collect();
     let actions = plan_structure(&desired, &observed);
     let mut structure_failure: Option<Error> = None;
+    // A method AWS rejects as invalid fails its own route only; the others go on.
+    let mut rejected: BTreeMap<(String, String), Error> = BTreeMap::new();
     for action in &actions {
         tracing::info!(?action, "structure change");
-        if let Err(e) = ctx
+        match ctx
             .aws
             .apply_structure_action(api_id, &mut ids, action)
             .await
         {
-            structure_failure = Some(Error::from(e));
-            break;
+            Ok(()) => method_event(ctx, &routes, action).await,
+            Err(e) if !e.is_retryable() && matches!(action, StructureAction::PutMethod { .. }) => {
+                if let StructureAction::PutMethod { path, verb, .. } = action {
+                    tracing::warn!(%path, %verb, error = %e, "AWS rejected a method; its route is reported, the others go on");
+                    rejected.insert((path.clone(), verb.clone()), Error::from(e));
+                }
+            }
+            Err(e) => {
+                structure_failure = Some(Error::from(e));
+                break;
+            }
         }
-        method_event(ctx, &routes, action).await;
     }
     if !actions.is_empty() && structure_failure.is_none() {
         tracing::info!(changes = actions.len(), "API structure converged");
@@ -223,6 +233,7 @@ pub async fn converge(
         ids: &ids,
         stage_names: &stage_names,
         failure: structure_failure.as_ref(),
+        rejected: &rejected,
         missing_functions: &missing_functions,
         coords: &coords,
     };
@@ -648,6 +659,7 @@ struct RouteReporting<'a> {
     ids: &'a BTreeMap<String, String>,
     stage_names: &'a [String],
     failure: Option<&'a Error>,
+    rejected: &'a BTreeMap<(String, String), Error>,
     missing_functions: &'a BTreeSet<PolicyKey>,
     coords: &'a Coordinates,
 }
@@ -681,7 +693,10 @@ async fn report_routes(
         });
         let none = || (None, BTreeMap::new());
         let (readiness, (resource_id, urls)) = match r.desired.outcomes.get(&name) {
-            Some(RouteOutcome::Accepted { path, verb }) => match (r.failure, missing_function) {
+            Some(RouteOutcome::Accepted { path, verb }) => match (
+                r.failure.or(r.rejected.get(&(path.clone(), verb.clone()))),
+                missing_function,
+            ) {
                 (Some(err), _) => (Readiness::not(err.reason(), err.to_string()), none()),
                 (None, Some(function)) => (
                     Readiness::not(
