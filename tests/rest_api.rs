@@ -373,6 +373,9 @@ async fn unreachable_aws_is_retried_with_backoff() {
     // With AWS gone the finalizer cannot confirm deletion; the object waits (nothing
     // is orphaned). Drop the finalizer by hand to clean up the test.
     drop(op);
+    apis.delete("offline", &DeleteParams::default())
+        .await
+        .unwrap();
     apis.patch(
         "offline",
         &PatchParams::default(),
@@ -380,5 +383,6 @@ async fn unreachable_aws_is_retried_with_backoff() {
     )
     .await
     .unwrap();
+    wait_deleted(&apis, "offline", T).await;
     ns.delete().await;
 }
