@@ -218,6 +218,19 @@ async fn immutable_fields_are_rejected_on_update() {
     );
     assert!(ok, "PRIVATE to REGIONAL must be allowed: {out}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // No operator ran, so nothing holds these; an operator started later must not find them.
+    for kind in ["restapi", "stage", "route", "authorizer"] {
+        let out = Command::new("kubectl")
+            .args(["delete", kind, "x", "-n", &ns.name, "--wait=false"])
+            .env("KUBECONFIG", env("KUBECONFIG"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "delete {kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     ns.delete().await;
 }
 
