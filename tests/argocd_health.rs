@@ -105,7 +105,10 @@ const TERMINAL: &[(&str, &str)] = &[
         "LambdaFunctionNotFound",
         "Lambda function upload-photo does not exist; the method is in place and the permission follows once it exists",
     ),
-    ("StageNotFound", "Stage v1-prod does not exist in this namespace"),
+    (
+        "StageNotFound",
+        "Stage v1-prod does not exist in this namespace",
+    ),
     (
         "CertificateNotFound",
         "ACM certificate arn:aws:acm:us-east-1:123456789012:certificate/0000 does not exist in us-east-1",

@@ -88,7 +88,11 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
         Some("apigateway:DELETE"),
     ),
     // The certificate check of a DomainName (src/aws/domain_name.rs)
-    ("Acm", "DescribeCertificate", Some("acm:DescribeCertificate")),
+    (
+        "Acm",
+        "DescribeCertificate",
+        Some("acm:DescribeCertificate"),
+    ),
     // Lambda invoke permissions (src/aws/lambda.rs)
     ("Lambda", "GetFunction", Some("lambda:GetFunction")),
     ("Lambda", "GetPolicy", Some("lambda:GetPolicy")),

@@ -72,9 +72,15 @@ async fn apply(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
     match result {
         Ok(()) => {
             let (reason, message) = if status.adopted {
-                ("Adopted", "the adopted domain name and its mappings match the spec")
+                (
+                    "Adopted",
+                    "the adopted domain name and its mappings match the spec",
+                )
             } else {
-                ("Available", "the domain name and its mappings match the spec")
+                (
+                    "Available",
+                    "the domain name and its mappings match the spec",
+                )
             };
             set_condition(
                 &mut status.conditions,
@@ -218,10 +224,7 @@ async fn converge(
         && found.settings.tags.get(OWNER_UID_TAG) != Some(&owner.uid)
     {
         status.adopted = true;
-        notes.push((
-            "Adopted",
-            format!("adopted existing domain name {name}"),
-        ));
+        notes.push(("Adopted", format!("adopted existing domain name {name}")));
     }
     let desired = desired_settings(&obj.spec, (!status.adopted).then_some(&owner));
 

@@ -307,8 +307,7 @@ fn domain_name_controller(
                 .state()
                 .into_iter()
                 .filter(|d| {
-                    d.meta().namespace == ns
-                        && domain_name::referenced_stages(d).any(|s| s == name)
+                    d.meta().namespace == ns && domain_name::referenced_stages(d).any(|s| s == name)
                 })
                 .map(|d| ObjectRef::from_obj(d.as_ref()))
                 .collect::<Vec<_>>()

@@ -93,7 +93,10 @@ pub enum DomainAction {
 
 /// Plan the domain's own settings. Converged means an empty plan. The endpoint
 /// type cannot change in place and is not planned (the schema makes it immutable).
-pub fn plan_domain(desired: &DomainSettings, observed: Option<&ObservedDomain>) -> Vec<DomainAction> {
+pub fn plan_domain(
+    desired: &DomainSettings,
+    observed: Option<&ObservedDomain>,
+) -> Vec<DomainAction> {
     let Some(observed) = observed else {
         return vec![DomainAction::Create];
     };
@@ -149,13 +152,13 @@ pub fn plan_domain(desired: &DomainSettings, observed: Option<&ObservedDomain>) 
     if !changed.is_empty() {
         actions.push(DomainAction::Tag(changed));
     }
-    // Only keys the operator could have set: user tags it manages are the spec's;
-    // tags others put on the domain (outside apigw.rs/) that the spec never named
-    // cannot be told apart, so the spec is authoritative for every non-aws: key.
+    // The spec is authoritative for user tags. `apigw.rs/` keys are the operator's:
+    // an adopted domain keeps those of the object that created it (the spec cannot
+    // name them, and they say who made the domain).
     let removed: Vec<String> = o
         .tags
         .keys()
-        .filter(|k| !desired.tags.contains_key(*k))
+        .filter(|k| !desired.tags.contains_key(*k) && !k.starts_with("apigw.rs/"))
         .cloned()
         .collect();
     if !removed.is_empty() {
@@ -178,7 +181,10 @@ pub struct Mapping {
 pub enum MappingAction {
     Create(Mapping),
     /// UpdateBasePathMapping of `from.base_path` to `to`'s API and stage.
-    Update { from: Mapping, to: Mapping },
+    Update {
+        from: Mapping,
+        to: Mapping,
+    },
     Delete(String),
 }
 
@@ -392,7 +398,10 @@ mod tests {
         assert_eq!(
             plan_domain(&with, Some(&observed_of(without.clone()))),
             vec![DomainAction::Update(vec![
-                PatchOp::replace("/mutualTlsAuthentication/truststoreUri", "s3://bucket/ts.pem"),
+                PatchOp::replace(
+                    "/mutualTlsAuthentication/truststoreUri",
+                    "s3://bucket/ts.pem"
+                ),
                 PatchOp::replace("/mutualTlsAuthentication/truststoreVersion", "2"),
             ])]
         );
@@ -412,6 +421,7 @@ mod tests {
         o.tags = BTreeMap::from([
             ("team".into(), "other".into()),
             ("old".into(), "x".into()),
+            (OWNER_UID_TAG.into(), "u-of-the-creator".into()),
         ]);
         assert_eq!(
             plan_domain(&d, Some(&observed_of(o))),
