@@ -9,11 +9,12 @@
 use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue};
 
 /// Kind and script file, in the order the doc lists them.
-const KINDS: [(&str, &str); 4] = [
+const KINDS: [(&str, &str); 5] = [
     ("RestApi", "restapi.lua"),
     ("Route", "route.lua"),
     ("Authorizer", "authorizer.lua"),
     ("Stage", "stage.lua"),
+    ("DomainName", "domainname.lua"),
 ];
 
 /// Ready=False reasons that resolve without anyone acting, with a message as the
@@ -55,6 +56,7 @@ const TRANSIENT: &[(&str, &str)] = &[
         "InUse",
         "still used by Route upload-photo, filter-photo: change or delete those routes first; the authorizer stays until then",
     ),
+    ("StageNotReady", "Stage v1-prod is not deployed yet"),
 ];
 
 /// Ready=False reasons that stay until someone edits a spec or fixes the account.
@@ -102,6 +104,18 @@ const TERMINAL: &[(&str, &str)] = &[
     (
         "LambdaFunctionNotFound",
         "Lambda function upload-photo does not exist; the method is in place and the permission follows once it exists",
+    ),
+    (
+        "StageNotFound",
+        "Stage v1-prod does not exist in this namespace",
+    ),
+    (
+        "CertificateNotFound",
+        "ACM certificate arn:aws:acm:us-east-1:123456789012:certificate/0000 does not exist in us-east-1",
+    ),
+    (
+        "CertificateWrongRegion",
+        "ACM certificate arn:aws:acm:eu-west-1:123456789012:certificate/abc is in eu-west-1, but an EDGE domain name (CloudFront) needs one in us-east-1",
     ),
 ];
 
@@ -505,7 +519,7 @@ status:
     );
 }
 
-/// Argo CD takes one script per kind; the four share their logic by being the
+/// Argo CD takes one script per kind; the five share their logic by being the
 /// same text after their two-line header, so a fix to one is a fix to all.
 #[test]
 fn scripts_share_one_body() {

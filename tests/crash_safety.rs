@@ -43,8 +43,8 @@ fn role_yaml(name: &str, with_status: bool) -> String {
 kind: Role
 metadata: {{name: {name}}}
 rules:
-- {{apiGroups: [apigw.rs], resources: [restapis, routes, authorizers, stages], verbs: [get, list, watch, patch, update]}}
-- {{apiGroups: [apigw.rs], resources: [routes/status, authorizers/status, stages/status], verbs: [get, patch, update]}}
+- {{apiGroups: [apigw.rs], resources: [restapis, routes, authorizers, stages, domainnames], verbs: [get, list, watch, patch, update]}}
+- {{apiGroups: [apigw.rs], resources: [routes/status, authorizers/status, stages/status, domainnames/status], verbs: [get, patch, update]}}
 - {{apiGroups: [events.k8s.io], resources: [events], verbs: [create, patch]}}{status_rule}
 "
     )

@@ -620,7 +620,7 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
 /// - events: kube-runtime's `Recorder::publish` creates an events.k8s.io Event
 ///   and patches it when it repeats.
 fn code_uses() -> BTreeSet<(String, String, String)> {
-    const KINDS: [&str; 4] = ["restapis", "routes", "authorizers", "stages"];
+    const KINDS: [&str; 5] = ["restapis", "routes", "authorizers", "stages", "domainnames"];
     let mut uses = BTreeSet::new();
     let mut add = |group: &str, resource: &str, verbs: &[&str]| {
         for verb in verbs {

@@ -66,6 +66,33 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
     ("ApiGateway", "GetDeployments", Some("apigateway:GET")),
     ("ApiGateway", "CreateDeployment", Some("apigateway:POST")),
     ("ApiGateway", "DeleteDeployment", Some("apigateway:DELETE")),
+    // Custom domain names and base path mappings (src/aws/domain_name.rs)
+    ("ApiGateway", "GetDomainName", Some("apigateway:GET")),
+    ("ApiGateway", "CreateDomainName", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateDomainName", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteDomainName", Some("apigateway:DELETE")),
+    ("ApiGateway", "GetBasePathMappings", Some("apigateway:GET")),
+    (
+        "ApiGateway",
+        "CreateBasePathMapping",
+        Some("apigateway:POST"),
+    ),
+    (
+        "ApiGateway",
+        "UpdateBasePathMapping",
+        Some("apigateway:PATCH"),
+    ),
+    (
+        "ApiGateway",
+        "DeleteBasePathMapping",
+        Some("apigateway:DELETE"),
+    ),
+    // The certificate check of a DomainName (src/aws/domain_name.rs)
+    (
+        "Acm",
+        "DescribeCertificate",
+        Some("acm:DescribeCertificate"),
+    ),
     // Lambda invoke permissions (src/aws/lambda.rs)
     ("Lambda", "GetFunction", Some("lambda:GetFunction")),
     ("Lambda", "GetPolicy", Some("lambda:GetPolicy")),
@@ -271,6 +298,22 @@ fn policy_allows_every_call() {
         "arn:aws:apigateway:*::/restapis/*",
         "arn:aws:apigateway:*::/tags/*",
     ];
+    // Domain names: the collection (CreateDomainName) and each name with its
+    // base path mappings.
+    let domains = [
+        "arn:aws:apigateway:*::/domainnames",
+        "arn:aws:apigateway:*::/domainnames/*",
+    ];
+    for verb in ["GET", "POST", "PATCH", "DELETE"] {
+        let resources = &allowed[&format!("apigateway:{verb}")];
+        for r in domains {
+            assert!(resources.contains(r), "apigateway:{verb} on {r}");
+        }
+    }
+    assert_eq!(
+        allowed["acm:DescribeCertificate"],
+        BTreeSet::from(["arn:aws:acm:*:*:certificate/*".to_string()])
+    );
     for verb in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         let resources = &allowed[&format!("apigateway:{verb}")];
         for r in apigw {

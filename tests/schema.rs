@@ -53,6 +53,9 @@ const RESTAPI: &str = "apiVersion: apigw.rs/v1alpha1\nkind: RestApi\nmetadata: {
 const ROUTE: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Route\nmetadata: {name: x}\nspec:\n  restApiRef: {name: photos}\n";
 const AUTHORIZER: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Authorizer\nmetadata: {name: x}\nspec:\n  restApiRef: {name: photos}\n";
 const STAGE: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Stage\nmetadata: {name: x}\nspec:\n  restApiRef: {name: photos}\n";
+const DOMAIN: &str =
+    "apiVersion: apigw.rs/v1alpha1\nkind: DomainName\nmetadata: {name: x}\nspec:\n";
+const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d";
 
 /// (description, manifest, fragment the error message must contain)
 fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
@@ -62,6 +65,9 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         |body: &str| format!("{ROUTE}  integration: {{lambda: {{functionName: fn}}}}\n{body}");
     let a = |body: &str| format!("{AUTHORIZER}{body}");
     let s = |body: &str| format!("{STAGE}  stageName: prod\n{body}");
+    let d = |body: &str| {
+        format!("{DOMAIN}  domainName: api.example.com\n  certificateArn: {CERT}\n{body}")
+    };
     vec![
         // RestApi
         ("unknown endpoint type", r("  endpoint: {type: GLOBAL}"), "Unsupported value: \"GLOBAL\""),
@@ -117,10 +123,19 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("canary above 100 percent", s("  canary: {percentTraffic: 150}"), "should be less than or equal to 100"),
         ("access log format without request id", s("  accessLog: {destinationArn: 'arn:aws:logs:us-east-1:123456789012:log-group:api', format: '$context.status'}"), "format must include $context.requestId"),
         ("unknown deployment policy", s("  deployment: {policy: Sometimes}"), "Unsupported value: \"Sometimes\""),
+        // DomainName
+        ("domain name with upper case and no dot", format!("{DOMAIN}  domainName: API\n  certificateArn: {CERT}"), "domainName must be a lower-case host name"),
+        ("certificate that is not an ACM ARN", format!("{DOMAIN}  domainName: api.example.com\n  certificateArn: arn:aws:iam::123456789012:server-certificate/x"), "certificateArn must be an ACM certificate ARN"),
+        ("unknown domain endpoint type", d("  endpoint: {type: PRIVATE}"), "Unsupported value: \"PRIVATE\""),
+        ("unknown security policy", d("  securityPolicy: TLS_1_3"), "Unsupported value: \"TLS_1_3\""),
+        ("base path with a leading slash", d("  basePathMappings: [{basePath: /v1, stageRef: {name: prod}}]"), "basePath must be path segments"),
+        ("base path mapped twice", d("  basePathMappings: [{basePath: v1, stageRef: {name: a}}, {basePath: v1, stageRef: {name: b}}]"), "each basePath (and the root, no basePath) may be mapped only once"),
+        ("root mapped twice", d("  basePathMappings: [{stageRef: {name: a}}, {basePath: '(none)', stageRef: {name: b}}]"), "may be mapped only once"),
+        ("truststore that is not in S3", d("  mutualTls: {truststoreUri: 'https://example.com/ts.pem'}"), "truststoreUri must be an S3 URI"),
     ]
 }
 
-/// At least 25 invalid manifests across the four kinds, each rejected with its own message.
+/// At least 25 invalid manifests across the five kinds, each rejected with its own message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_manifests_are_rejected_with_useful_messages() {
     let client = client().await;
@@ -158,6 +173,7 @@ async fn immutable_fields_are_rejected_on_update() {
         format!("{STAGE}  stageName: prod"),
         format!("{ROUTE}  method: GET\n  path: /p\n  integration: {{mock: {{}}}}"),
         format!("{AUTHORIZER}  lambda: {{functionName: auth}}"),
+        format!("{DOMAIN}  domainName: api.example.com\n  certificateArn: {CERT}"),
     ];
     for manifest in &originals {
         let (ok, out) = kubectl_apply(&ns.name, manifest, false);
@@ -201,6 +217,23 @@ async fn immutable_fields_are_rejected_on_update() {
             "restApiRef cannot change",
         ),
     ];
+    let updates: Vec<_> = updates
+        .into_iter()
+        .chain([
+            (
+                "renaming a domain",
+                format!("{DOMAIN}  domainName: www.example.com\n  certificateArn: {CERT}"),
+                "domainName cannot change",
+            ),
+            (
+                "a domain from REGIONAL to EDGE",
+                format!(
+                    "{DOMAIN}  domainName: api.example.com\n  certificateArn: {CERT}\n  endpoint: {{type: EDGE}}"
+                ),
+                "endpoint.type cannot change",
+            ),
+        ])
+        .collect();
     let mut failures = Vec::new();
     for (what, manifest, fragment) in &updates {
         let (accepted, output) = kubectl_apply(&ns.name, manifest, true);

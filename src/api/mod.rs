@@ -6,12 +6,14 @@
 
 pub mod authorizer;
 pub mod common;
+pub mod domain_name;
 pub mod rest_api;
 pub mod route;
 pub mod stage;
 
 pub use authorizer::{Authorizer, AuthorizerSpec, AuthorizerStatus};
 pub use common::{Condition, DeletionPolicy, LocalObjectReference};
+pub use domain_name::{DomainName, DomainNameSpec, DomainNameStatus};
 pub use rest_api::{RestApi, RestApiSpec, RestApiStatus};
 pub use route::{Route, RouteSpec, RouteStatus};
 pub use stage::{Stage, StageSpec, StageStatus};
@@ -26,6 +28,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         Route::crd(),
         Authorizer::crd(),
         Stage::crd(),
+        DomainName::crd(),
     ]
 }
 

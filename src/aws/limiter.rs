@@ -150,6 +150,7 @@ pub enum Service {
     ApiGateway,
     Lambda,
     Cognito,
+    Acm,
     Sts,
 }
 
@@ -159,6 +160,7 @@ impl Service {
             Service::ApiGateway => "apigateway",
             Service::Lambda => "lambda",
             Service::Cognito => "cognito-idp",
+            Service::Acm => "acm",
             Service::Sts => "sts",
         }
     }
@@ -178,6 +180,9 @@ impl Limiter {
             (Service::ApiGateway, bucket(settings.apigateway)),
             (Service::Lambda, bucket(settings.lambda)),
             (Service::Cognito, bucket(settings.cognito)),
+            // ACM's DescribeCertificate quota (10 per second); asked only before a
+            // DomainName is created or when its certificate changes.
+            (Service::Acm, TokenBucket::new(10.0, 10)),
         ]);
         let operations = settings
             .operations

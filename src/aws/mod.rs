@@ -2,6 +2,7 @@
 //! small per-service facades. Nothing outside this module talks to an SDK client.
 
 pub mod authorizer;
+pub mod domain_name;
 pub mod error;
 pub mod lambda;
 pub mod limiter;
@@ -104,6 +105,7 @@ pub struct Aws {
     pub apigatewayv2: aws_sdk_apigatewayv2::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub acm: aws_sdk_acm::Client,
     sts: aws_sdk_sts::Client,
     pub region: String,
     account_id: OnceCell<String>,
@@ -145,6 +147,7 @@ impl Aws {
             apigatewayv2: aws_sdk_apigatewayv2::Client::new(&conf),
             lambda: aws_sdk_lambda::Client::new(&conf),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&conf),
+            acm: aws_sdk_acm::Client::new(&conf),
             sts: aws_sdk_sts::Client::new(&conf),
             region,
             account_id: OnceCell::new(),

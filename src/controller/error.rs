@@ -15,6 +15,23 @@ pub enum Error {
     #[error("spec.restApiId {0} names no REST API in this account and region")]
     AdoptTargetMissing(String),
 
+    #[error("ACM certificate {arn} does not exist in {region}")]
+    CertificateNotFound { arn: String, region: String },
+
+    #[error("ACM certificate {arn} is in {actual}, but {why} needs one in {required}")]
+    CertificateWrongRegion {
+        arn: String,
+        actual: String,
+        required: String,
+        why: &'static str,
+    },
+
+    #[error("Stage {0} does not exist in this namespace")]
+    StageNotFound(String),
+
+    #[error("Stage {0} is not deployed yet")]
+    StageNotReady(String),
+
     #[error("Kubernetes API {operation} failed: {source}")]
     Kube {
         operation: &'static str,
@@ -43,6 +60,10 @@ impl Error {
             },
             Error::Spec(_) => "InvalidSpec",
             Error::AdoptTargetMissing(_) => "AdoptTargetMissing",
+            Error::CertificateNotFound { .. } => "CertificateNotFound",
+            Error::CertificateWrongRegion { .. } => "CertificateWrongRegion",
+            Error::StageNotFound(_) => "StageNotFound",
+            Error::StageNotReady(_) => "StageNotReady",
             Error::Kube { .. } => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -59,6 +80,11 @@ impl Error {
             Error::Spec(_) => false,
             // The API may be created or restored, or the user fixes the id: check again slowly.
             Error::AdoptTargetMissing(_) => true,
+            // The certificate may be requested or imported yet: check again slowly.
+            Error::CertificateNotFound { .. } => true,
+            Error::CertificateWrongRegion { .. } => false,
+            // A watch of Stages wakes the DomainName when the Stage appears or deploys.
+            Error::StageNotFound(_) | Error::StageNotReady(_) => false,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -72,7 +98,7 @@ impl Error {
     pub fn base_backoff_secs(&self) -> u64 {
         match self.reason() {
             "AwsThrottled" => 10,
-            "AwsAccessDenied" | "AdoptTargetMissing" => 60,
+            "AwsAccessDenied" | "AdoptTargetMissing" | "CertificateNotFound" => 60,
             _ => 2,
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod children;
 pub mod conditions;
+pub mod domain_name;
 pub mod error;
 pub mod leader;
 pub mod metrics;
@@ -218,12 +219,13 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    use crate::api::{Authorizer, RestApi, Route, Stage};
+    use crate::api::{Authorizer, DomainName, RestApi, Route, Stage};
     let rest_apis = watched_api::<RestApi>(&ctx);
     ensure_crd(&rest_apis).await?;
     ensure_crd(&watched_api::<Route>(&ctx)).await?;
     ensure_crd(&watched_api::<Authorizer>(&ctx)).await?;
     ensure_crd(&watched_api::<Stage>(&ctx)).await?;
+    ensure_crd(&watched_api::<DomainName>(&ctx)).await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
     tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -262,10 +264,69 @@ pub async fn run(
         .for_each(log_result);
     let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
     let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
-    let stages = reference_controller::<Stage>(&ctx, config, shutdown);
-    futures::join!(rest_api_controller, routes, authorizers, stages);
+    let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
+    let domains = domain_name_controller(&ctx, config, shutdown);
+    futures::join!(rest_api_controller, routes, authorizers, stages, domains);
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+/// DomainNames, woken also by changes of the Stages they map (a Stage that appears
+/// or gets its first deployment lets a waiting mapping converge).
+fn domain_name_controller(
+    ctx: &Arc<Context>,
+    config: controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    use crate::api::{DomainName, Stage};
+    use kube::runtime::reflector::ObjectRef;
+    let (reader, writer) = kube::runtime::reflector::store();
+    // Like the RestApi: its own status writes do not wake it, only spec, deletion
+    // and finalizer changes; resyncs come from requeues.
+    let domain_changes = {
+        use kube::runtime::WatchStreamExt;
+        watcher(watched_api::<DomainName>(ctx), watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(child_spec_hash::<DomainName>, Default::default())
+    };
+    let store = reader.clone();
+    let stage_changes = {
+        use kube::runtime::WatchStreamExt;
+        watcher(watched_api::<Stage>(ctx), watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+    };
+    Controller::for_stream(domain_changes, reader)
+        .with_config(config)
+        .watches_stream(stage_changes, move |stage: Stage| {
+            let ns = stage.meta().namespace.clone();
+            let name = stage.meta().name.clone().unwrap_or_default();
+            store
+                .state()
+                .into_iter()
+                .filter(|d| {
+                    d.meta().namespace == ns && domain_name::referenced_stages(d).any(|s| s == name)
+                })
+                .map(|d| ObjectRef::from_obj(d.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| async move {
+                ctx.reconciles
+                    .measure(
+                        "DomainName",
+                        obj.as_ref(),
+                        domain_name::reconcile(obj.clone(), ctx.clone()),
+                    )
+                    .await
+            },
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
 }
 
 fn reference_controller<K: children::Child>(

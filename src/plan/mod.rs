@@ -2,6 +2,7 @@
 //! No I/O here; everything is unit-tested, and a converged resource plans nothing.
 
 pub mod authorizer;
+pub mod domain_name;
 pub mod lambda;
 pub mod models;
 pub mod rest_api;

@@ -94,7 +94,11 @@ pub fn aws_settings() -> AwsSettings {
                 .filter(|(op, _)| {
                     !matches!(
                         op.as_str(),
-                        "DeleteRestApi" | "CreateRestApi" | "CreateDeployment"
+                        "DeleteRestApi"
+                            | "CreateRestApi"
+                            | "CreateDeployment"
+                            | "CreateDomainName"
+                            | "DeleteDomainName"
                     )
                 })
                 .collect(),
@@ -337,6 +341,20 @@ pub fn seed_user_pool(name: &str) -> String {
     assert!(
         out.status.success(),
         "moto-seed user-pool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Create (or find) an ACM certificate for `domain` in moto, in `region`; returns its ARN.
+pub fn seed_certificate(domain: &str, region: &str) -> String {
+    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
+        .args(["certificate", domain, "--region", region])
+        .output()
+        .expect("scripts/moto-seed runs");
+    assert!(
+        out.status.success(),
+        "moto-seed certificate failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()

@@ -69,14 +69,14 @@ Rules for the watched objects: exactly what src/controller uses (tests/helm.rs
 holds the table and checks it). Shared by the ClusterRole and the namespaced Role.
 */}}
 {{- define "apigw-operator.watchRules" -}}
-# RestApi, Route, Authorizer, Stage: watched (list, watch), read (get), and
+# RestApi, Route, Authorizer, Stage, DomainName: watched (list, watch), read (get), and
 # patched for the operator's finalizer. The operator never writes spec.
 - apiGroups: ["apigw.rs"]
-  resources: ["restapis", "routes", "authorizers", "stages"]
+  resources: ["restapis", "routes", "authorizers", "stages", "domainnames"]
   verbs: ["get", "list", "watch", "patch"]
 # Status is written with server-side apply (a PATCH of /status).
 - apiGroups: ["apigw.rs"]
-  resources: ["restapis/status", "routes/status", "authorizers/status", "stages/status"]
+  resources: ["restapis/status", "routes/status", "authorizers/status", "stages/status", "domainnames/status"]
   verbs: ["get", "patch"]
 # kube-runtime's event Recorder creates events.k8s.io Events and patches a
 # repeated one's series count.

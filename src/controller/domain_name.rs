@@ -1,0 +1,454 @@
+//! `DomainName` reconciler: check the certificate, observe the domain name and its
+//! base path mappings, plan, apply, write status. It may touch: the domain name
+//! (settings, tags), its base path mappings (those of its spec, and those it
+//! created before), the object's status, Events. Stages and RestApis are only read.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::Instrument;
+
+use super::conditions::{READY, condition, now_rfc3339, set_condition};
+use super::{Context, Error, object_key};
+use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
+use crate::api::domain_name::{DomainName, DomainNameStatus, MappingStatus};
+use crate::api::{RestApi, Stage};
+use crate::plan::domain_name::{
+    CertificateRegion, DomainAction, Mapping, MappingAction, ObservedDomain, certificate_region,
+    desired_settings, next_managed, plan_domain, plan_mappings,
+};
+use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
+
+/// Entry point for the controller runtime.
+pub async fn reconcile(obj: Arc<DomainName>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = "DomainName",
+        namespace = %namespace,
+        object_name = %obj.name_any(),
+        domain_name = %obj.spec.domain_name
+    );
+    async move {
+        let api: Api<DomainName> = ctx.api_in(&namespace);
+        finalizer(&api, FINALIZER, obj, |event| async {
+            match event {
+                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
+                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await
+}
+
+/// Names of the Stages a DomainName maps to (for the Stage watch).
+pub fn referenced_stages(obj: &DomainName) -> impl Iterator<Item = &str> {
+    obj.spec
+        .base_path_mappings
+        .iter()
+        .map(|m| m.stage_ref.name.as_str())
+}
+
+async fn apply(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
+    let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes: Vec<(&'static str, String)> = Vec::new();
+    let result = converge(&obj, ctx, &mut status, &mut notes).await;
+    for (reason, note) in notes {
+        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
+            .await;
+    }
+    let now = now_rfc3339();
+    let generation = obj.metadata.generation;
+    status.observed_generation = generation;
+    match result {
+        Ok(()) => {
+            let (reason, message) = if status.adopted {
+                (
+                    "Adopted",
+                    "the adopted domain name and its mappings match the spec",
+                )
+            } else {
+                (
+                    "Available",
+                    "the domain name and its mappings match the spec",
+                )
+            };
+            set_condition(
+                &mut status.conditions,
+                condition(READY, true, reason, message, generation, &now),
+            );
+            write_status(&obj, ctx, &status).await?;
+            ctx.record_success(&object_key(obj.as_ref()));
+            Ok(Action::requeue(ctx.settings.resync))
+        }
+        Err(err) => {
+            let before = obj
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
+                .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+            set_condition(
+                &mut status.conditions,
+                condition(
+                    READY,
+                    false,
+                    err.reason(),
+                    err.to_string(),
+                    generation,
+                    &now,
+                ),
+            );
+            if let Err(status_err) = write_status(&obj, ctx, &status).await {
+                tracing::warn!(error = %status_err, "could not record the failure in status");
+            }
+            // Waiting for a Stage is re-evaluated on every Stage change: warn once.
+            let repeated = before
+                == Some((
+                    "False".to_string(),
+                    err.reason().to_string(),
+                    err.to_string(),
+                ));
+            if !(repeated && matches!(err, Error::StageNotFound(_) | Error::StageNotReady(_))) {
+                ctx.event(
+                    obj.as_ref(),
+                    EventType::Warning,
+                    err.reason(),
+                    "Reconcile",
+                    err.to_string(),
+                )
+                .await;
+            }
+            if err.is_retryable() {
+                Err(err)
+            } else {
+                Ok(Action::await_change())
+            }
+        }
+    }
+}
+
+/// Resolve each mapping's Stage to (REST API id, stage name). Mappings whose Stage
+/// is missing or not deployed come back in `unresolved` with the error to report.
+async fn resolve_mappings(
+    obj: &DomainName,
+    ctx: &Context,
+) -> Result<(Vec<Mapping>, BTreeSet<String>, Option<Error>), Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let stages: Api<Stage> = ctx.api_in(&namespace);
+    let rest_apis: Api<RestApi> = ctx.api_in(&namespace);
+    let mut desired = Vec::new();
+    let mut unresolved = BTreeSet::new();
+    let mut missing = Vec::new();
+    let mut not_ready = Vec::new();
+    for m in &obj.spec.base_path_mappings {
+        let name = &m.stage_ref.name;
+        let base_path = m.aws_base_path().to_string();
+        let Some(stage) = stages
+            .get_opt(name)
+            .await
+            .map_err(Error::kube("get Stage"))?
+        else {
+            missing.push(name.clone());
+            unresolved.insert(base_path);
+            continue;
+        };
+        let status = stage.status.clone().unwrap_or_default();
+        // The stage exists in AWS once it serves a deployment.
+        let api_id = match (&status.rest_api_id, &status.deployment_id) {
+            (Some(id), Some(_)) if stage.meta().deletion_timestamp.is_none() => Some(id.clone()),
+            _ => None,
+        };
+        // The RestApi must still be there (a deleted one takes its stages along).
+        let api_live = match &api_id {
+            Some(id) => rest_apis
+                .get_opt(&stage.spec.rest_api_ref.name)
+                .await
+                .map_err(Error::kube("get RestApi"))?
+                .and_then(|a| a.status)
+                .and_then(|s| s.rest_api_id)
+                .is_some_and(|live| &live == id),
+            None => false,
+        };
+        match api_id {
+            Some(id) if api_live => desired.push(Mapping {
+                base_path,
+                rest_api_id: id,
+                stage: stage.spec.stage_name.clone(),
+            }),
+            _ => {
+                not_ready.push(name.clone());
+                unresolved.insert(base_path);
+            }
+        }
+    }
+    let err = if !missing.is_empty() {
+        Some(Error::StageNotFound(missing.join(", ")))
+    } else if !not_ready.is_empty() {
+        Some(Error::StageNotReady(not_ready.join(", ")))
+    } else {
+        None
+    };
+    Ok((desired, unresolved, err))
+}
+
+/// Observe, plan, apply. Fills `status` as soon as something is known.
+async fn converge(
+    obj: &DomainName,
+    ctx: &Context,
+    status: &mut DomainNameStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<(), Error> {
+    let aws = &ctx.aws;
+    let name = obj.spec.domain_name.as_str();
+    let owner = Owner {
+        uid: obj.uid().unwrap_or_default(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+    };
+
+    let observed = aws.get_domain_name(name).await?;
+    // Adoption is decided when the domain is first seen: one that exists without
+    // this object's owner tag was made by someone else. Later passes keep the answer.
+    let first_sight = status.target.is_none() && !status.adopted;
+    if let Some(found) = &observed
+        && first_sight
+        && found.settings.tags.get(OWNER_UID_TAG) != Some(&owner.uid)
+    {
+        status.adopted = true;
+        notes.push(("Adopted", format!("adopted existing domain name {name}")));
+    }
+    let desired = desired_settings(&obj.spec, (!status.adopted).then_some(&owner));
+
+    // The certificate is checked before a create and when it changes.
+    let certificate_changes = observed
+        .as_ref()
+        .is_none_or(|o| o.settings.certificate_arn != desired.certificate_arn);
+    if certificate_changes {
+        check_certificate(ctx, &desired.certificate_arn, &desired.endpoint_type).await?;
+    }
+
+    let mut current: ObservedDomain = observed.clone().unwrap_or_default();
+    for action in plan_domain(&desired, observed.as_ref()) {
+        match action {
+            DomainAction::Create => {
+                current = aws.create_domain_name(&desired).await?;
+                tracing::info!("created domain name");
+                notes.push(("Created", format!("created domain name {name}")));
+            }
+            DomainAction::Update(ops) => {
+                aws.update_domain_name(name, &ops).await?;
+                let paths: Vec<&str> = ops.iter().map(|o| o.path.as_str()).collect();
+                tracing::info!(?paths, "updated domain name");
+                notes.push((
+                    "Updated",
+                    format!("updated domain name {name}: {}", paths.join(", ")),
+                ));
+            }
+            DomainAction::Tag(tags) => {
+                aws.tag_domain_name(name, &tags).await?;
+                let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
+                notes.push((
+                    "Tagged",
+                    format!("set tags {} on domain name {name}", keys.join(", ")),
+                ));
+            }
+            DomainAction::Untag(keys) => {
+                aws.untag_domain_name(name, &keys).await?;
+                notes.push((
+                    "Untagged",
+                    format!("removed tags {} from domain name {name}", keys.join(", ")),
+                ));
+            }
+        }
+    }
+    status.regional_domain_name = current.regional_domain_name.clone();
+    status.regional_hosted_zone_id = current.regional_hosted_zone_id.clone();
+    status.distribution_domain_name = current.distribution_domain_name.clone();
+    status.distribution_hosted_zone_id = current.distribution_hosted_zone_id.clone();
+    // moto reports the endpoint type it was asked for; trust the spec for a fresh create.
+    if current.settings.endpoint_type.is_empty() {
+        current.settings.endpoint_type = desired.endpoint_type.clone();
+    }
+    let (target, zone) = current.dns_target();
+    status.target = target;
+    status.hosted_zone_id = zone;
+
+    // Base path mappings.
+    let (wanted, unresolved, stage_error) = resolve_mappings(obj, ctx).await?;
+    let observed_mappings = aws.get_base_path_mappings(name).await?;
+    let managed: BTreeSet<String> = status.managed_base_paths.iter().cloned().collect();
+    let actions = plan_mappings(&wanted, &unresolved, &observed_mappings, &managed);
+    let mut after = observed_mappings.clone();
+    let mut result = Ok(());
+    for action in actions {
+        let step = match &action {
+            MappingAction::Create(m) => aws.create_base_path_mapping(name, m).await,
+            MappingAction::Update { to, .. } => aws.update_base_path_mapping(name, to).await,
+            MappingAction::Delete(path) => aws.delete_base_path_mapping(name, path).await,
+        };
+        if let Err(e) = step {
+            result = Err(Error::from(e));
+            break;
+        }
+        match action {
+            MappingAction::Create(m) => {
+                notes.push((
+                    "MappingCreated",
+                    format!(
+                        "mapped {name}/{} to REST API {} stage {}",
+                        m.base_path, m.rest_api_id, m.stage
+                    ),
+                ));
+                after.push(m);
+            }
+            MappingAction::Update { to, .. } => {
+                notes.push((
+                    "MappingUpdated",
+                    format!(
+                        "mapped {name}/{} to REST API {} stage {}",
+                        to.base_path, to.rest_api_id, to.stage
+                    ),
+                ));
+                after.retain(|o| o.base_path != to.base_path);
+                after.push(to);
+            }
+            MappingAction::Delete(path) => {
+                notes.push(("MappingDeleted", format!("removed mapping {name}/{path}")));
+                after.retain(|o| o.base_path != path);
+            }
+        }
+    }
+    after.sort();
+    status.managed_base_paths = next_managed(&wanted, &unresolved, &after, &managed)
+        .into_iter()
+        .collect();
+    status.mappings = after
+        .iter()
+        .map(|m| MappingStatus {
+            base_path: m.base_path.clone(),
+            rest_api_id: m.rest_api_id.clone(),
+            stage: m.stage.clone(),
+        })
+        .collect();
+    result?;
+    match stage_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The certificate must exist in ACM, in the region the endpoint type needs.
+async fn check_certificate(ctx: &Context, arn: &str, endpoint_type: &str) -> Result<(), Error> {
+    match certificate_region(arn, endpoint_type, &ctx.aws.region) {
+        CertificateRegion::Wrong { actual, required } => Err(Error::CertificateWrongRegion {
+            arn: arn.to_string(),
+            actual,
+            required,
+            why: if endpoint_type == "EDGE" {
+                "an EDGE domain name (CloudFront)"
+            } else {
+                "a REGIONAL domain name in the operator's region"
+            },
+        }),
+        CertificateRegion::Ok(region) => {
+            if ctx.aws.certificate_exists(arn, &region).await? {
+                Ok(())
+            } else {
+                Err(Error::CertificateNotFound {
+                    arn: arn.to_string(),
+                    region,
+                })
+            }
+        }
+    }
+}
+
+async fn write_status(
+    obj: &DomainName,
+    ctx: &Context,
+    status: &DomainNameStatus,
+) -> Result<(), Error> {
+    if obj.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<DomainName> = ctx.api_in(&obj.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": DomainName::api_version(&()),
+        "kind": DomainName::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("patch DomainName status"))?;
+    Ok(())
+}
+
+async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
+    let name = obj.spec.domain_name.as_str();
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!("left domain name {name} and its mappings in AWS (deletionPolicy: Retain)"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let status = obj.status.clone().unwrap_or_default();
+    // Never created (for example the certificate was missing): nothing to delete,
+    // and a domain of the same name that someone else made is not ours to remove.
+    let ours = status.target.is_some() || status.adopted;
+    if !ours {
+        let found = ctx.aws.get_domain_name(name).await?;
+        let created_by_us = found
+            .as_ref()
+            .is_some_and(|d| d.settings.tags.get(OWNER_UID_TAG) == obj.uid().as_ref());
+        if !created_by_us {
+            return Ok(Action::await_change());
+        }
+    }
+    let result = async {
+        for path in &status.managed_base_paths {
+            ctx.aws.delete_base_path_mapping(name, path).await?;
+        }
+        ctx.aws.delete_domain_name(name).await
+    }
+    .await;
+    if let Err(err) = result {
+        let err = Error::from(err);
+        ctx.event(
+            obj.as_ref(),
+            EventType::Warning,
+            err.reason(),
+            "Delete",
+            err.to_string(),
+        )
+        .await;
+        return Err(err);
+    }
+    tracing::info!("deleted domain name");
+    ctx.event(
+        obj.as_ref(),
+        EventType::Normal,
+        "Deleted",
+        "Delete",
+        format!("deleted domain name {name} and its base path mappings"),
+    )
+    .await;
+    Ok(Action::await_change())
+}
