@@ -9,11 +9,13 @@
 use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue};
 
 /// Kind and script file, in the order the doc lists them.
-const KINDS: [(&str, &str); 4] = [
+const KINDS: [(&str, &str); 6] = [
     ("RestApi", "restapi.lua"),
     ("Route", "route.lua"),
     ("Authorizer", "authorizer.lua"),
     ("Stage", "stage.lua"),
+    ("UsagePlan", "usageplan.lua"),
+    ("ApiKey", "apikey.lua"),
 ];
 
 /// Ready=False reasons that resolve without anyone acting, with a message as the
@@ -54,6 +56,14 @@ const TRANSIENT: &[(&str, &str)] = &[
     (
         "InUse",
         "still used by Route upload-photo, filter-photo: change or delete those routes first; the authorizer stays until then",
+    ),
+    (
+        "StageNotReady",
+        "Stage prod has no deployment in AWS yet; the plan is bound to it once it has",
+    ),
+    (
+        "UsagePlanNotReady",
+        "UsagePlan gold has no usage plan in AWS yet; the key is attached once it has",
     ),
 ];
 
@@ -102,6 +112,19 @@ const TERMINAL: &[(&str, &str)] = &[
     (
         "LambdaFunctionNotFound",
         "Lambda function upload-photo does not exist; the method is in place and the permission follows once it exists",
+    ),
+    (
+        "StageNotFound",
+        "Stage prod does not exist in namespace photo-app; the plan is bound to it once it does",
+    ),
+    (
+        "UsagePlanNotFound",
+        "UsagePlan gold does not exist in namespace photo-app; the key is attached once it does",
+    ),
+    ("SecretNotFound", "Secret partner-key has no key value"),
+    (
+        "SecretNotUsable",
+        "the value of key value in Secret partner-key has 8 characters; API Gateway needs at least 20",
     ),
 ];
 
@@ -505,7 +528,7 @@ status:
     );
 }
 
-/// Argo CD takes one script per kind; the four share their logic by being the
+/// Argo CD takes one script per kind; the six share their logic by being the
 /// same text after their two-line header, so a fix to one is a fix to all.
 #[test]
 fn scripts_share_one_body() {

@@ -15,6 +15,24 @@ pub enum Error {
     #[error("spec.restApiId {0} names no REST API in this account and region")]
     AdoptTargetMissing(String),
 
+    #[error("{0}")]
+    StageNotFound(String),
+
+    #[error("{0}")]
+    StageNotReady(String),
+
+    #[error("{0}")]
+    UsagePlanNotFound(String),
+
+    #[error("{0}")]
+    UsagePlanNotReady(String),
+
+    #[error("{0}")]
+    SecretNotFound(String),
+
+    #[error("{0}")]
+    SecretNotUsable(String),
+
     #[error("Kubernetes API {operation} failed: {source}")]
     Kube {
         operation: &'static str,
@@ -43,6 +61,12 @@ impl Error {
             },
             Error::Spec(_) => "InvalidSpec",
             Error::AdoptTargetMissing(_) => "AdoptTargetMissing",
+            Error::StageNotFound(_) => "StageNotFound",
+            Error::StageNotReady(_) => "StageNotReady",
+            Error::UsagePlanNotFound(_) => "UsagePlanNotFound",
+            Error::UsagePlanNotReady(_) => "UsagePlanNotReady",
+            Error::SecretNotFound(_) => "SecretNotFound",
+            Error::SecretNotUsable(_) => "SecretNotUsable",
             Error::Kube { .. } => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -59,6 +83,13 @@ impl Error {
             Error::Spec(_) => false,
             // The API may be created or restored, or the user fixes the id: check again slowly.
             Error::AdoptTargetMissing(_) => true,
+            // Watches on Stages, UsagePlans and Secrets wake the object when what it
+            // waits for appears; the not-ready ones are also retried with backoff.
+            Error::StageNotFound(_) | Error::UsagePlanNotFound(_) | Error::SecretNotFound(_) => {
+                false
+            }
+            Error::StageNotReady(_) | Error::UsagePlanNotReady(_) => true,
+            Error::SecretNotUsable(_) => false,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -73,6 +104,7 @@ impl Error {
         match self.reason() {
             "AwsThrottled" => 10,
             "AwsAccessDenied" | "AdoptTargetMissing" => 60,
+            "StageNotReady" | "UsagePlanNotReady" => 5,
             _ => 2,
         }
     }

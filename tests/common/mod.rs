@@ -94,7 +94,7 @@ pub fn aws_settings() -> AwsSettings {
                 .filter(|(op, _)| {
                     !matches!(
                         op.as_str(),
-                        "DeleteRestApi" | "CreateRestApi" | "CreateDeployment"
+                        "DeleteRestApi" | "CreateRestApi" | "CreateDeployment" | "UpdateUsagePlan"
                     )
                 })
                 .collect(),

@@ -1,7 +1,7 @@
 -- Argo CD health check for Stage (group apigw.rs), Lua 5.1.
 -- argocd-cm key: resource.customizations.health.apigw.rs_Stage (see docs/argocd.md).
 -- From here on this file is the same in restapi.lua, route.lua,
--- authorizer.lua and stage.lua (tests/argocd_health.rs checks it).
+-- authorizer.lua, stage.lua, usageplan.lua and apikey.lua (tests/argocd_health.rs checks it).
 --
 -- Healthy:     Ready=True, computed for the current metadata.generation.
 -- Progressing: no status yet, the operator has not seen the current
@@ -25,6 +25,8 @@ local verdicts = {
   DeploymentPending = "Progressing",  -- an Automatic stage debouncing a burst of edits
   WaitingForRoutes = "Progressing",   -- the stage deploys once every Route and Authorizer is in effect
   InUse = "Progressing",              -- only while deleting: the Authorizer waits for its routes to drop it
+  StageNotReady = "Progressing",      -- the UsagePlan binds the Stage once it has a deployment
+  UsagePlanNotReady = "Progressing",  -- the ApiKey is attached once its UsagePlan exists in AWS
   -- Terminal: nothing changes until a spec is edited or the account is fixed.
   InvalidSpec = "Degraded",           -- the spec cannot be turned into AWS settings
   AwsRejected = "Degraded",           -- AWS refused the request as invalid
@@ -37,6 +39,10 @@ local verdicts = {
   RestApiDeleted = "Degraded",        -- the RestApi and its REST API are gone
   UserPoolNotFound = "Degraded",      -- a Cognito user pool of the Authorizer does not exist
   LambdaFunctionNotFound = "Degraded", -- the function must be deployed before the permission can be granted
+  StageNotFound = "Degraded",         -- spec.stages names no Stage (bound once one is created)
+  UsagePlanNotFound = "Degraded",     -- spec.usagePlanRefs names no UsagePlan (attached once one is created)
+  SecretNotFound = "Degraded",        -- the ApiKey's Secret or key is missing
+  SecretNotUsable = "Degraded",       -- the value is too short or not text, or the generated Secret's name is taken
 }
 
 local hs = {}
