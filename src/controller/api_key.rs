@@ -251,6 +251,11 @@ async fn converge(
                 ));
             }
             ApiKeyAction::DeleteKey(old) => {
+                // Detached first: AWS drops a deleted key's attachments, moto keeps them.
+                let plans = observed.iter().flat_map(|o| o.settings.usage_plans.iter());
+                for plan_id in plans {
+                    aws.delete_usage_plan_key(plan_id, &old).await?;
+                }
                 aws.delete_api_key(&old).await?;
                 tracing::info!(old_key = %old, "rotated API key");
                 notes.push((

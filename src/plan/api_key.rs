@@ -78,7 +78,7 @@ pub enum ApiKeyAction {
     Attach(String),
     /// DeleteUsagePlanKey: detach the current key from this plan.
     Detach(String),
-    /// Delete a key that a rotation replaced.
+    /// Retire a key that a rotation replaced: detach it from its plans, delete it.
     DeleteKey(String),
     Tag(BTreeMap<String, String>),
     Untag(Vec<String>),
