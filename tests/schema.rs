@@ -53,6 +53,9 @@ const RESTAPI: &str = "apiVersion: apigw.rs/v1alpha1\nkind: RestApi\nmetadata: {
 const ROUTE: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Route\nmetadata: {name: x}\nspec:\n  restApiRef: {name: photos}\n";
 const AUTHORIZER: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Authorizer\nmetadata: {name: x}\nspec:\n  restApiRef: {name: photos}\n";
 const STAGE: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Stage\nmetadata: {name: x}\nspec:\n  restApiRef: {name: photos}\n";
+const USAGE_PLAN: &str =
+    "apiVersion: apigw.rs/v1alpha1\nkind: UsagePlan\nmetadata: {name: x}\nspec:\n";
+const API_KEY: &str = "apiVersion: apigw.rs/v1alpha1\nkind: ApiKey\nmetadata: {name: x}\nspec:\n";
 
 /// (description, manifest, fragment the error message must contain)
 fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
@@ -117,10 +120,17 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("canary above 100 percent", s("  canary: {percentTraffic: 150}"), "should be less than or equal to 100"),
         ("access log format without request id", s("  accessLog: {destinationArn: 'arn:aws:logs:us-east-1:123456789012:log-group:api', format: '$context.status'}"), "format must include $context.requestId"),
         ("unknown deployment policy", s("  deployment: {policy: Sometimes}"), "Unsupported value: \"Sometimes\""),
+        // UsagePlan
+        ("quota offset on a daily quota", format!("{USAGE_PLAN}  quota: {{limit: 10, period: DAY, offset: 1}}"), "offset must be 0 for DAY"),
+        ("unknown quota period", format!("{USAGE_PLAN}  quota: {{limit: 10, period: YEAR}}"), "Unsupported value: \"YEAR\""),
+        ("method throttle path without a slash", format!("{USAGE_PLAN}  stages: [{{stageRef: {{name: prod}}, throttle: [{{method: GET, path: photos, rateLimit: 1, burstLimit: 1}}]}}]"), "path must start with /"),
+        // ApiKey
+        ("API key with both value sources", format!("{API_KEY}  value: {{secretRef: {{name: s, key: k}}}}\n  generatedSecret: {{name: g}}"), "set exactly one of value.secretRef"),
+        ("API key with no value source", format!("{API_KEY}  enabled: true"), "set exactly one of value.secretRef"),
     ]
 }
 
-/// At least 25 invalid manifests across the four kinds, each rejected with its own message.
+/// At least 25 invalid manifests across the six kinds, each rejected with its own message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_manifests_are_rejected_with_useful_messages() {
     let client = client().await;

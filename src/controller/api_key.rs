@@ -221,7 +221,18 @@ async fn converge(
                 };
                 current = match earlier {
                     Some(k) => k,
-                    None => aws.create_api_key(&desired).await?,
+                    None => aws.create_api_key(&desired).await.map_err(|e| {
+                        // Our own keys were looked up by tag first: the value is another key's.
+                        match (&obj.spec.value, e.kind) {
+                            (Some(v), crate::aws::ErrorKind::Conflict) => {
+                                Error::SecretNotUsable(format!(
+                                    "another API key in this account already has the value in Secret {} key {}; API key values are unique",
+                                    v.secret_ref.name, v.secret_ref.key
+                                ))
+                            }
+                            _ => Error::from(e),
+                        }
+                    })?,
                 };
                 tracing::Span::current().record("api_key_id", current.id.as_str());
                 status.api_key_id = Some(current.id.clone());
