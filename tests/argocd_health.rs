@@ -9,12 +9,14 @@
 use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue};
 
 /// Kind and script file, in the order the doc lists them.
-const KINDS: [(&str, &str); 5] = [
+const KINDS: [(&str, &str); 7] = [
     ("RestApi", "restapi.lua"),
     ("Route", "route.lua"),
     ("Authorizer", "authorizer.lua"),
     ("Stage", "stage.lua"),
     ("DomainName", "domainname.lua"),
+    ("UsagePlan", "usageplan.lua"),
+    ("ApiKey", "apikey.lua"),
 ];
 
 /// Ready=False reasons that resolve without anyone acting, with a message as the
@@ -57,6 +59,14 @@ const TRANSIENT: &[(&str, &str)] = &[
         "still used by Route upload-photo, filter-photo: change or delete those routes first; the authorizer stays until then",
     ),
     ("StageNotReady", "Stage v1-prod is not deployed yet"),
+    (
+        "StageNotReady",
+        "Stage prod has no deployment in AWS yet; the plan is bound to it once it has",
+    ),
+    (
+        "UsagePlanNotReady",
+        "UsagePlan gold has no usage plan in AWS yet; the key is attached once it has",
+    ),
 ];
 
 /// Ready=False reasons that stay until someone edits a spec or fixes the account.
@@ -116,6 +126,15 @@ const TERMINAL: &[(&str, &str)] = &[
     (
         "CertificateWrongRegion",
         "ACM certificate arn:aws:acm:eu-west-1:123456789012:certificate/abc is in eu-west-1, but an EDGE domain name (CloudFront) needs one in us-east-1",
+    ),
+    (
+        "UsagePlanNotFound",
+        "UsagePlan gold does not exist in namespace photo-app; the key is attached once it does",
+    ),
+    ("SecretNotFound", "Secret partner-key has no key value"),
+    (
+        "SecretNotUsable",
+        "the value of key value in Secret partner-key has 8 characters; API Gateway needs at least 20",
     ),
 ];
 
@@ -519,7 +538,7 @@ status:
     );
 }
 
-/// Argo CD takes one script per kind; the five share their logic by being the
+/// Argo CD takes one script per kind; they share their logic by being the
 /// same text after their two-line header, so a fix to one is a fix to all.
 #[test]
 fn scripts_share_one_body() {

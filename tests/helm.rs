@@ -619,8 +619,22 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
 ///   spec or make objects of these kinds.
 /// - events: kube-runtime's `Recorder::publish` creates an events.k8s.io Event
 ///   and patches it when it repeats.
+/// - secrets (controller/api_key.rs): get reads the value of the Secret an ApiKey
+///   names (`read_secret_value`) and the generated Secret (`write_generated_secret`);
+///   list and watch are the metadata-only watch that wakes ApiKeys when a value
+///   changes (`api_key_controller` in controller/mod.rs); create writes a value AWS
+///   generated into a new Secret owned by the ApiKey, patch corrects it. No update
+///   or delete: the generated Secret goes with its ApiKey by garbage collection.
 fn code_uses() -> BTreeSet<(String, String, String)> {
-    const KINDS: [&str; 5] = ["restapis", "routes", "authorizers", "stages", "domainnames"];
+    const KINDS: [&str; 7] = [
+        "restapis",
+        "routes",
+        "authorizers",
+        "stages",
+        "domainnames",
+        "usageplans",
+        "apikeys",
+    ];
     let mut uses = BTreeSet::new();
     let mut add = |group: &str, resource: &str, verbs: &[&str]| {
         for verb in verbs {
@@ -632,6 +646,7 @@ fn code_uses() -> BTreeSet<(String, String, String)> {
         add("apigw.rs", &format!("{kind}/status"), &["get", "patch"]);
     }
     add("events.k8s.io", "events", &["create", "patch"]);
+    add("", "secrets", &["get", "list", "watch", "create", "patch"]);
     uses
 }
 

@@ -93,6 +93,24 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
         "DescribeCertificate",
         Some("acm:DescribeCertificate"),
     ),
+    // Usage plans and API keys (src/aws/usage.rs)
+    ("ApiGateway", "GetUsagePlan", Some("apigateway:GET")),
+    ("ApiGateway", "GetUsagePlans", Some("apigateway:GET")),
+    ("ApiGateway", "CreateUsagePlan", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateUsagePlan", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteUsagePlan", Some("apigateway:DELETE")),
+    ("ApiGateway", "GetUsagePlanKeys", Some("apigateway:GET")),
+    ("ApiGateway", "CreateUsagePlanKey", Some("apigateway:POST")),
+    (
+        "ApiGateway",
+        "DeleteUsagePlanKey",
+        Some("apigateway:DELETE"),
+    ),
+    ("ApiGateway", "GetApiKey", Some("apigateway:GET")),
+    ("ApiGateway", "GetApiKeys", Some("apigateway:GET")),
+    ("ApiGateway", "CreateApiKey", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateApiKey", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteApiKey", Some("apigateway:DELETE")),
     // Lambda invoke permissions (src/aws/lambda.rs)
     ("Lambda", "GetFunction", Some("lambda:GetFunction")),
     ("Lambda", "GetPolicy", Some("lambda:GetPolicy")),
@@ -291,11 +309,16 @@ fn policy_allows_every_call() {
         );
     }
     // The resources the calls act on: every REST API path (the collection for
-    // GetRestApis / CreateRestApi), tags of APIs and stages, Lambda functions
-    // with any qualifier, user pools.
+    // GetRestApis / CreateRestApi), usage plans (with their keys) and API keys,
+    // tags of APIs, stages, plans and keys, Lambda functions with any qualifier,
+    // user pools.
     let apigw = [
         "arn:aws:apigateway:*::/restapis",
         "arn:aws:apigateway:*::/restapis/*",
+        "arn:aws:apigateway:*::/usageplans",
+        "arn:aws:apigateway:*::/usageplans/*",
+        "arn:aws:apigateway:*::/apikeys",
+        "arn:aws:apigateway:*::/apikeys/*",
         "arn:aws:apigateway:*::/tags/*",
     ];
     // Domain names: the collection (CreateDomainName) and each name with its

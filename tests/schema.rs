@@ -56,6 +56,9 @@ const STAGE: &str = "apiVersion: apigw.rs/v1alpha1\nkind: Stage\nmetadata: {name
 const DOMAIN: &str =
     "apiVersion: apigw.rs/v1alpha1\nkind: DomainName\nmetadata: {name: x}\nspec:\n";
 const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d";
+const USAGE_PLAN: &str =
+    "apiVersion: apigw.rs/v1alpha1\nkind: UsagePlan\nmetadata: {name: x}\nspec:\n";
+const API_KEY: &str = "apiVersion: apigw.rs/v1alpha1\nkind: ApiKey\nmetadata: {name: x}\nspec:\n";
 
 /// (description, manifest, fragment the error message must contain)
 fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
@@ -132,10 +135,17 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("base path mapped twice", d("  basePathMappings: [{basePath: v1, stageRef: {name: a}}, {basePath: v1, stageRef: {name: b}}]"), "each basePath (and the root, no basePath) may be mapped only once"),
         ("root mapped twice", d("  basePathMappings: [{stageRef: {name: a}}, {basePath: '(none)', stageRef: {name: b}}]"), "may be mapped only once"),
         ("truststore that is not in S3", d("  mutualTls: {truststoreUri: 'https://example.com/ts.pem'}"), "truststoreUri must be an S3 URI"),
+        // UsagePlan
+        ("quota offset on a daily quota", format!("{USAGE_PLAN}  quota: {{limit: 10, period: DAY, offset: 1}}"), "offset must be 0 for DAY"),
+        ("unknown quota period", format!("{USAGE_PLAN}  quota: {{limit: 10, period: YEAR}}"), "Unsupported value: \"YEAR\""),
+        ("method throttle path without a slash", format!("{USAGE_PLAN}  stages: [{{stageRef: {{name: prod}}, throttle: [{{method: GET, path: photos, rateLimit: 1, burstLimit: 1}}]}}]"), "path must start with /"),
+        // ApiKey
+        ("API key with both value sources", format!("{API_KEY}  value: {{secretRef: {{name: s, key: k}}}}\n  generatedSecret: {{name: g}}"), "set exactly one of value.secretRef"),
+        ("API key with no value source", format!("{API_KEY}  enabled: true"), "set exactly one of value.secretRef"),
     ]
 }
 
-/// At least 25 invalid manifests across the five kinds, each rejected with its own message.
+/// At least 25 invalid manifests across the seven kinds, each rejected with its own message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_manifests_are_rejected_with_useful_messages() {
     let client = client().await;

@@ -4,19 +4,23 @@
 // repetition as a duplicated attribute.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod api_key;
 pub mod authorizer;
 pub mod common;
 pub mod domain_name;
 pub mod rest_api;
 pub mod route;
 pub mod stage;
+pub mod usage_plan;
 
+pub use api_key::{ApiKey, ApiKeySpec, ApiKeyStatus};
 pub use authorizer::{Authorizer, AuthorizerSpec, AuthorizerStatus};
 pub use common::{Condition, DeletionPolicy, LocalObjectReference};
 pub use domain_name::{DomainName, DomainNameSpec, DomainNameStatus};
 pub use rest_api::{RestApi, RestApiSpec, RestApiStatus};
 pub use route::{Route, RouteSpec, RouteStatus};
 pub use stage::{Stage, StageSpec, StageStatus};
+pub use usage_plan::{UsagePlan, UsagePlanSpec, UsagePlanStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -29,6 +33,8 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         Authorizer::crd(),
         Stage::crd(),
         DomainName::crd(),
+        UsagePlan::crd(),
+        ApiKey::crd(),
     ]
 }
 

@@ -10,6 +10,7 @@ pub mod models;
 pub mod resources;
 pub mod rest_api;
 pub mod stage;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -191,9 +191,15 @@ async fn resolve_mappings(
         }
     }
     let err = if !missing.is_empty() {
-        Some(Error::StageNotFound(missing.join(", ")))
+        Some(Error::StageNotFound(format!(
+            "Stage {} does not exist in this namespace; the mapping is made once it does",
+            missing.join(", ")
+        )))
     } else if !not_ready.is_empty() {
-        Some(Error::StageNotReady(not_ready.join(", ")))
+        Some(Error::StageNotReady(format!(
+            "Stage {} is not deployed yet; the mapping is made once it is",
+            not_ready.join(", ")
+        )))
     } else {
         None
     };

@@ -26,11 +26,23 @@ pub enum Error {
         why: &'static str,
     },
 
-    #[error("Stage {0} does not exist in this namespace")]
+    #[error("{0}")]
     StageNotFound(String),
 
-    #[error("Stage {0} is not deployed yet")]
+    #[error("{0}")]
     StageNotReady(String),
+
+    #[error("{0}")]
+    UsagePlanNotFound(String),
+
+    #[error("{0}")]
+    UsagePlanNotReady(String),
+
+    #[error("{0}")]
+    SecretNotFound(String),
+
+    #[error("{0}")]
+    SecretNotUsable(String),
 
     #[error("Kubernetes API {operation} failed: {source}")]
     Kube {
@@ -64,6 +76,10 @@ impl Error {
             Error::CertificateWrongRegion { .. } => "CertificateWrongRegion",
             Error::StageNotFound(_) => "StageNotFound",
             Error::StageNotReady(_) => "StageNotReady",
+            Error::UsagePlanNotFound(_) => "UsagePlanNotFound",
+            Error::UsagePlanNotReady(_) => "UsagePlanNotReady",
+            Error::SecretNotFound(_) => "SecretNotFound",
+            Error::SecretNotUsable(_) => "SecretNotUsable",
             Error::Kube { .. } => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -83,8 +99,13 @@ impl Error {
             // The certificate may be requested or imported yet: check again slowly.
             Error::CertificateNotFound { .. } => true,
             Error::CertificateWrongRegion { .. } => false,
-            // A watch of Stages wakes the DomainName when the Stage appears or deploys.
-            Error::StageNotFound(_) | Error::StageNotReady(_) => false,
+            // Watches on Stages, UsagePlans and Secrets wake the object when what it
+            // waits for appears; the not-ready ones are also retried with backoff.
+            Error::StageNotFound(_) | Error::UsagePlanNotFound(_) | Error::SecretNotFound(_) => {
+                false
+            }
+            Error::StageNotReady(_) | Error::UsagePlanNotReady(_) => true,
+            Error::SecretNotUsable(_) => false,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -99,6 +120,7 @@ impl Error {
         match self.reason() {
             "AwsThrottled" => 10,
             "AwsAccessDenied" | "AdoptTargetMissing" | "CertificateNotFound" => 60,
+            "StageNotReady" | "UsagePlanNotReady" => 5,
             _ => 2,
         }
     }

@@ -1,5 +1,6 @@
 //! Controllers, their shared context and the manager that runs them.
 
+pub mod api_key;
 pub mod children;
 pub mod conditions;
 pub mod domain_name;
@@ -9,6 +10,7 @@ pub mod metrics;
 pub mod rest_api;
 pub mod stages;
 pub mod structure;
+pub mod usage_plan;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -219,13 +221,15 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    use crate::api::{Authorizer, DomainName, RestApi, Route, Stage};
+    use crate::api::{ApiKey, Authorizer, DomainName, RestApi, Route, Stage, UsagePlan};
     let rest_apis = watched_api::<RestApi>(&ctx);
     ensure_crd(&rest_apis).await?;
     ensure_crd(&watched_api::<Route>(&ctx)).await?;
     ensure_crd(&watched_api::<Authorizer>(&ctx)).await?;
     ensure_crd(&watched_api::<Stage>(&ctx)).await?;
     ensure_crd(&watched_api::<DomainName>(&ctx)).await?;
+    ensure_crd(&watched_api::<UsagePlan>(&ctx)).await?;
+    ensure_crd(&watched_api::<ApiKey>(&ctx)).await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
     tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -265,8 +269,18 @@ pub async fn run(
     let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
     let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
     let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
-    let domains = domain_name_controller(&ctx, config, shutdown);
-    futures::join!(rest_api_controller, routes, authorizers, stages, domains);
+    let domains = domain_name_controller(&ctx, config.clone(), shutdown.clone());
+    let usage_plans = usage_plan_controller(&ctx, config.clone(), shutdown.clone());
+    let api_keys = api_key_controller(&ctx, config, shutdown);
+    futures::join!(
+        rest_api_controller,
+        routes,
+        authorizers,
+        stages,
+        domains,
+        usage_plans,
+        api_keys
+    );
     tracing::info!("controllers stopped");
     Ok(())
 }
@@ -346,6 +360,125 @@ fn reference_controller<K: children::Child>(
                         K::KIND,
                         obj.as_ref(),
                         children::reconcile_reference::<K>(obj.clone(), ctx.clone()),
+                    )
+                    .await
+            },
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
+}
+
+/// UsagePlans, woken by changes of the Stages they name (a Stage getting its first
+/// deployment binds it).
+fn usage_plan_controller(
+    ctx: &Arc<Context>,
+    config: controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    use crate::api::{Stage, UsagePlan};
+    use kube::runtime::reflector::ObjectRef;
+    let plans = Controller::new(watched_api::<UsagePlan>(ctx), watcher::Config::default());
+    let store = plans.store();
+    plans
+        .with_config(config)
+        .watches(
+            watched_api::<Stage>(ctx),
+            watcher::Config::default(),
+            move |stage: Stage| {
+                let ns = stage.meta().namespace.clone();
+                let name = stage.meta().name.clone().unwrap_or_default();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|p| {
+                        p.meta().namespace == ns
+                            && p.spec.stages.iter().any(|s| s.stage_ref.name == name)
+                    })
+                    .map(|p| ObjectRef::from_obj(p.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| async move {
+                ctx.reconciles
+                    .measure(
+                        "UsagePlan",
+                        obj.as_ref(),
+                        usage_plan::reconcile(obj.clone(), ctx.clone()),
+                    )
+                    .await
+            },
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
+}
+
+/// ApiKeys, woken by changes of the UsagePlans they name and of the Secrets holding
+/// their values (watched as metadata only: the operator never caches Secret data).
+fn api_key_controller(
+    ctx: &Arc<Context>,
+    config: controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    use crate::api::{ApiKey, UsagePlan};
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::reflector::ObjectRef;
+    let keys = Controller::new(watched_api::<ApiKey>(ctx), watcher::Config::default());
+    let by_plan = keys.store();
+    let by_secret = keys.store();
+    let secrets = watcher(
+        watched_api::<PartialObjectMeta<Secret>>(ctx),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    keys.with_config(config)
+        .watches(
+            watched_api::<UsagePlan>(ctx),
+            watcher::Config::default(),
+            move |plan: UsagePlan| {
+                let ns = plan.meta().namespace.clone();
+                let name = plan.meta().name.clone().unwrap_or_default();
+                by_plan
+                    .state()
+                    .into_iter()
+                    .filter(|k| {
+                        k.meta().namespace == ns
+                            && k.spec.usage_plan_refs.iter().any(|r| r.name == name)
+                    })
+                    .map(|k| ObjectRef::from_obj(k.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
+            let ns = secret.metadata.namespace.clone();
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            by_secret
+                .state()
+                .into_iter()
+                .filter(|k| {
+                    k.meta().namespace == ns
+                        && (k.spec.value.as_ref().map(|v| v.secret_ref.name.as_str())
+                            == Some(name.as_str())
+                            || k.spec.generated_secret.as_ref().map(|g| g.name.as_str())
+                                == Some(name.as_str()))
+                })
+                .map(|k| ObjectRef::from_obj(k.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| async move {
+                ctx.reconciles
+                    .measure(
+                        "ApiKey",
+                        obj.as_ref(),
+                        api_key::reconcile(obj.clone(), ctx.clone()),
                     )
                     .await
             },

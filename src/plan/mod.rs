@@ -1,6 +1,7 @@
 //! Pure planning: desired spec + observed AWS state -> the actions that converge them.
 //! No I/O here; everything is unit-tested, and a converged resource plans nothing.
 
+pub mod api_key;
 pub mod authorizer;
 pub mod domain_name;
 pub mod lambda;
@@ -8,6 +9,7 @@ pub mod models;
 pub mod rest_api;
 pub mod routes;
 pub mod stage;
+pub mod usage_plan;
 
 /// One JSON-Patch-like operation of API Gateway's `patchOperations`.
 #[derive(Clone, Debug, PartialEq, Eq)]

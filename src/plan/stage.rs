@@ -231,7 +231,7 @@ fn log_level_str(level: LogLevel) -> &'static str {
     }
 }
 
-fn method_str(method: HttpMethod) -> &'static str {
+pub fn method_str(method: HttpMethod) -> &'static str {
     match method {
         HttpMethod::Get => "GET",
         HttpMethod::Post => "POST",

@@ -99,6 +99,7 @@ pub fn aws_settings() -> AwsSettings {
                             | "CreateDeployment"
                             | "CreateDomainName"
                             | "DeleteDomainName"
+                            | "UpdateUsagePlan"
                     )
                 })
                 .collect(),

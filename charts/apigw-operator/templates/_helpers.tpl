@@ -69,15 +69,23 @@ Rules for the watched objects: exactly what src/controller uses (tests/helm.rs
 holds the table and checks it). Shared by the ClusterRole and the namespaced Role.
 */}}
 {{- define "apigw-operator.watchRules" -}}
-# RestApi, Route, Authorizer, Stage, DomainName: watched (list, watch), read (get), and
-# patched for the operator's finalizer. The operator never writes spec.
+# RestApi, Route, Authorizer, Stage, DomainName, UsagePlan, ApiKey: watched (list,
+# watch), read (get), and patched for the operator's finalizer. The operator never
+# writes spec.
 - apiGroups: ["apigw.rs"]
-  resources: ["restapis", "routes", "authorizers", "stages", "domainnames"]
+  resources: ["restapis", "routes", "authorizers", "stages", "domainnames", "usageplans", "apikeys"]
   verbs: ["get", "list", "watch", "patch"]
 # Status is written with server-side apply (a PATCH of /status).
 - apiGroups: ["apigw.rs"]
-  resources: ["restapis/status", "routes/status", "authorizers/status", "stages/status", "domainnames/status"]
+  resources: ["restapis/status", "routes/status", "authorizers/status", "stages/status", "domainnames/status", "usageplans/status", "apikeys/status"]
   verbs: ["get", "patch"]
+# Secrets, for ApiKeys: get reads the value of the Secret an ApiKey names; list
+# and watch (metadata only) wake the ApiKey when that value changes; create and
+# patch write a value AWS generated into the Secret the ApiKey owns. No update,
+# no delete: the generated Secret goes with its ApiKey by garbage collection.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 # kube-runtime's event Recorder creates events.k8s.io Events and patches a
 # repeated one's series count.
 - apiGroups: ["events.k8s.io"]

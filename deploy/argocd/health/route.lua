@@ -1,7 +1,8 @@
 -- Argo CD health check for Route (group apigw.rs), Lua 5.1.
 -- argocd-cm key: resource.customizations.health.apigw.rs_Route (see docs/argocd.md).
 -- From here on this file is the same in restapi.lua, route.lua,
--- authorizer.lua, stage.lua and domainname.lua (tests/argocd_health.rs checks it).
+-- authorizer.lua, stage.lua, domainname.lua, usageplan.lua and apikey.lua
+-- (tests/argocd_health.rs checks it).
 --
 -- Healthy:     Ready=True, computed for the current metadata.generation.
 -- Progressing: no status yet, the operator has not seen the current
@@ -25,7 +26,8 @@ local verdicts = {
   DeploymentPending = "Progressing",  -- an Automatic stage debouncing a burst of edits
   WaitingForRoutes = "Progressing",   -- the stage deploys once every Route and Authorizer is in effect
   InUse = "Progressing",              -- only while deleting: the Authorizer waits for its routes to drop it
-  StageNotReady = "Progressing",      -- a DomainName's Stage has no deployment yet; the mapping follows once it has
+  StageNotReady = "Progressing",      -- a DomainName's or UsagePlan's Stage has no deployment yet; it follows once it has
+  UsagePlanNotReady = "Progressing",  -- the ApiKey is attached once its UsagePlan exists in AWS
   -- Terminal: nothing changes until a spec is edited or the account is fixed.
   InvalidSpec = "Degraded",           -- the spec cannot be turned into AWS settings
   AwsRejected = "Degraded",           -- AWS refused the request as invalid
@@ -38,9 +40,12 @@ local verdicts = {
   RestApiDeleted = "Degraded",        -- the RestApi and its REST API are gone
   UserPoolNotFound = "Degraded",      -- a Cognito user pool of the Authorizer does not exist
   LambdaFunctionNotFound = "Degraded", -- the function must be deployed before the permission can be granted
-  StageNotFound = "Degraded",         -- a DomainName's basePathMappings name no Stage
+  StageNotFound = "Degraded",         -- a DomainName's mapping or a UsagePlan names no Stage (bound once one is created)
   CertificateNotFound = "Degraded",   -- the DomainName's ACM certificate does not exist (retried slowly)
   CertificateWrongRegion = "Degraded", -- EDGE needs a us-east-1 certificate, REGIONAL one in the operator's region
+  UsagePlanNotFound = "Degraded",     -- spec.usagePlanRefs names no UsagePlan (attached once one is created)
+  SecretNotFound = "Degraded",        -- the ApiKey's Secret or key is missing
+  SecretNotUsable = "Degraded",       -- the value is too short or not text, or the generated Secret's name is taken
 }
 
 local hs = {}

@@ -1,0 +1,519 @@
+//! `ApiKey` reconciler: read the value from the user's Secret (or let AWS generate
+//! it and write it to a Secret the ApiKey owns), resolve the UsagePlans it names,
+//! observe the key in AWS, plan, apply, write status. It may touch: the API key and
+//! its usage plan attachments, the generated Secret, the object's status, Events.
+//! The key's value is never logged, never in an Event and never in status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{Instrument, field};
+
+use super::conditions::{READY, condition, now_rfc3339, set_condition};
+use super::{Context, Error, object_key};
+use crate::api::api_key::{AttachedPlan, GeneratedSecret, SecretKeyRef};
+use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
+use crate::api::{ApiKey, ApiKeyStatus, UsagePlan};
+use crate::plan::api_key::{ApiKeyAction, MIN_VALUE_LEN, ObservedApiKey, desired_settings, plan};
+use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
+
+/// Entry point for the controller runtime.
+pub async fn reconcile(obj: Arc<ApiKey>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = "ApiKey",
+        namespace = %namespace,
+        object_name = %obj.name_any(),
+        api_key_id = field::Empty
+    );
+    async move {
+        let api: Api<ApiKey> = ctx.api_in(&namespace);
+        finalizer(&api, FINALIZER, obj, |event| async {
+            match event {
+                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
+                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn apply(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {
+    let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    let result = converge(&obj, ctx, &mut status, &mut notes).await;
+    for (reason, note) in notes {
+        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
+            .await;
+    }
+    let now = now_rfc3339();
+    let generation = obj.metadata.generation;
+    status.observed_generation = generation;
+    match result {
+        Ok(()) => {
+            set_condition(
+                &mut status.conditions,
+                condition(
+                    READY,
+                    true,
+                    "Available",
+                    "the API key matches the spec",
+                    generation,
+                    &now,
+                ),
+            );
+            write_status(&obj, ctx, &status).await?;
+            ctx.record_success(&object_key(obj.as_ref()));
+            Ok(Action::requeue(ctx.settings.resync))
+        }
+        Err(err) => {
+            set_condition(
+                &mut status.conditions,
+                condition(
+                    READY,
+                    false,
+                    err.reason(),
+                    err.to_string(),
+                    generation,
+                    &now,
+                ),
+            );
+            if let Err(status_err) = write_status(&obj, ctx, &status).await {
+                tracing::warn!(error = %status_err, "could not record the failure in status");
+            }
+            ctx.event(
+                obj.as_ref(),
+                EventType::Warning,
+                err.reason(),
+                "Reconcile",
+                err.to_string(),
+            )
+            .await;
+            if err.is_retryable() {
+                Err(err)
+            } else {
+                Ok(Action::await_change())
+            }
+        }
+    }
+}
+
+/// The value in the user's Secret. Errors name the Secret and key, never the value.
+async fn read_secret_value(
+    ctx: &Context,
+    namespace: &str,
+    r: &SecretKeyRef,
+) -> Result<String, Error> {
+    let secrets: Api<Secret> = ctx.api_in(namespace);
+    let secret = secrets
+        .get_opt(&r.name)
+        .await
+        .map_err(Error::kube("get Secret"))?
+        .ok_or_else(|| {
+            Error::SecretNotFound(format!(
+                "Secret {} does not exist in namespace {namespace}",
+                r.name
+            ))
+        })?;
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&r.key))
+        .map(|b| b.0.clone())
+        .ok_or_else(|| Error::SecretNotFound(format!("Secret {} has no key {}", r.name, r.key)))?;
+    let value = String::from_utf8(bytes).map_err(|_| {
+        Error::SecretNotUsable(format!(
+            "the value of key {} in Secret {} is not UTF-8 text",
+            r.key, r.name
+        ))
+    })?;
+    // A trailing newline (from --from-file) is not part of the key.
+    let value = value.trim_end_matches(['\n', '\r']).to_string();
+    if value.len() < MIN_VALUE_LEN {
+        return Err(Error::SecretNotUsable(format!(
+            "the value of key {} in Secret {} has {} characters; API Gateway needs at least {MIN_VALUE_LEN}",
+            r.key,
+            r.name,
+            value.len()
+        )));
+    }
+    Ok(value)
+}
+
+async fn converge(
+    obj: &ApiKey,
+    ctx: &Context,
+    status: &mut ApiKeyStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<(), Error> {
+    let aws = &ctx.aws;
+    let namespace = obj.namespace().unwrap_or_default();
+    let owner = Owner {
+        uid: obj.uid().unwrap_or_default(),
+        namespace: namespace.clone(),
+        name: obj.name_any(),
+    };
+    let value = match &obj.spec.value {
+        Some(v) => Some(read_secret_value(ctx, &namespace, &v.secret_ref).await?),
+        None => None,
+    };
+    let plans_api: Api<UsagePlan> = ctx.api_in(&namespace);
+    let mut resolved: Vec<AttachedPlan> = Vec::new();
+    let (mut missing, mut waiting) = (Vec::new(), Vec::new());
+    for r in &obj.spec.usage_plan_refs {
+        match plans_api
+            .get_opt(&r.name)
+            .await
+            .map_err(Error::kube("get UsagePlan"))?
+        {
+            None => missing.push(r.name.clone()),
+            Some(p) => match p.status.and_then(|s| s.usage_plan_id) {
+                Some(id) if p.metadata.deletion_timestamp.is_none() => {
+                    resolved.push(AttachedPlan {
+                        name: r.name.clone(),
+                        usage_plan_id: id,
+                    })
+                }
+                _ => waiting.push(r.name.clone()),
+            },
+        }
+    }
+    let plan_ids: BTreeSet<String> = resolved.iter().map(|p| p.usage_plan_id.clone()).collect();
+    let desired = desired_settings(&obj.spec, &owner, value, plan_ids.clone());
+
+    let mut observed = observe(obj, ctx, status, &owner, desired.value.as_deref()).await?;
+    if let Some(key) = observed.as_mut() {
+        let recorded = status.usage_plans.iter().map(|p| p.usage_plan_id.clone());
+        for plan_id in plan_ids.iter().cloned().chain(recorded) {
+            if let Some(keys) = aws.usage_plan_key_ids(&plan_id).await?
+                && keys.contains(&key.id)
+            {
+                key.settings.usage_plans.insert(plan_id);
+            }
+        }
+    }
+    let actions = plan(&desired, observed.as_ref());
+    let rotating = observed.is_some() && actions.contains(&ApiKeyAction::Create);
+    let mut current = observed.clone().unwrap_or_default();
+    for action in actions {
+        match action {
+            ApiKeyAction::Create => {
+                // A key with the new value made before a crash is used, not made twice.
+                let earlier = if rotating {
+                    aws.find_api_keys_by_tag(OWNER_UID_TAG, &owner.uid)
+                        .await?
+                        .into_iter()
+                        .find(|k| k.id != current.id && k.settings.value == desired.value)
+                } else {
+                    None
+                };
+                current = match earlier {
+                    Some(k) => k,
+                    None => aws.create_api_key(&desired).await.map_err(|e| {
+                        // Our own keys were looked up by tag first: the value is another key's.
+                        match (&obj.spec.value, e.kind) {
+                            (Some(v), crate::aws::ErrorKind::Conflict) => {
+                                Error::SecretNotUsable(format!(
+                                    "another API key in this account already has the value in Secret {} key {}; API key values are unique",
+                                    v.secret_ref.name, v.secret_ref.key
+                                ))
+                            }
+                            _ => Error::from(e),
+                        }
+                    })?,
+                };
+                tracing::Span::current().record("api_key_id", current.id.as_str());
+                status.api_key_id = Some(current.id.clone());
+                tracing::info!(rotating, "created API key");
+                notes.push(("Created", format!("created API key {}", current.id)));
+            }
+            ApiKeyAction::Update(ops) => {
+                aws.update_api_key(&current.id, &ops).await?;
+                let paths: Vec<&str> = ops.iter().map(|o| o.path.as_str()).collect();
+                notes.push((
+                    "Updated",
+                    format!("updated API key {}: {}", current.id, paths.join(", ")),
+                ));
+            }
+            ApiKeyAction::Attach(plan_id) => {
+                aws.create_usage_plan_key(&plan_id, &current.id).await?;
+                notes.push((
+                    "Attached",
+                    format!("attached API key {} to usage plan {plan_id}", current.id),
+                ));
+            }
+            ApiKeyAction::Detach(plan_id) => {
+                aws.delete_usage_plan_key(&plan_id, &current.id).await?;
+                notes.push((
+                    "Detached",
+                    format!("detached API key {} from usage plan {plan_id}", current.id),
+                ));
+            }
+            ApiKeyAction::DeleteKey(old) => {
+                // Detached first: AWS drops a deleted key's attachments, moto keeps them.
+                let plans = observed.iter().flat_map(|o| o.settings.usage_plans.iter());
+                for plan_id in plans {
+                    aws.delete_usage_plan_key(plan_id, &old).await?;
+                }
+                aws.delete_api_key(&old).await?;
+                tracing::info!(old_key = %old, "rotated API key");
+                notes.push((
+                    "Rotated",
+                    format!(
+                        "the Secret's value changed: API key {old} replaced by {}",
+                        current.id
+                    ),
+                ));
+            }
+            ApiKeyAction::Tag(tags) => {
+                let arn = aws.usage_resource_arn("apikeys", &current.id);
+                aws.tag_usage_resource(&arn, &tags).await?;
+            }
+            ApiKeyAction::Untag(keys) => {
+                let arn = aws.usage_resource_arn("apikeys", &current.id);
+                aws.untag_usage_resource(&arn, &keys).await?;
+            }
+        }
+    }
+    status.api_key_id = Some(current.id.clone());
+    status.usage_plans = resolved;
+    if let Some(generated) = &obj.spec.generated_secret {
+        let value = match current.settings.value.clone() {
+            Some(v) => v,
+            None => aws
+                .get_api_key(&current.id)
+                .await?
+                .and_then(|k| k.settings.value)
+                .unwrap_or_default(),
+        };
+        write_generated_secret(obj, ctx, generated, &value).await?;
+    }
+    if !missing.is_empty() {
+        return Err(Error::UsagePlanNotFound(format!(
+            "UsagePlan {} does not exist in namespace {namespace}; the key is attached once it does",
+            missing.join(", ")
+        )));
+    }
+    if !waiting.is_empty() {
+        return Err(Error::UsagePlanNotReady(format!(
+            "UsagePlan {} has no usage plan in AWS yet; the key is attached once it has",
+            waiting.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Find the key: by the id in status, or by owner tag. With several tagged keys
+/// (a crash in the middle of a rotation) the one holding `value` wins and the
+/// others, which no status names, are deleted.
+async fn observe(
+    obj: &ApiKey,
+    ctx: &Context,
+    status: &mut ApiKeyStatus,
+    owner: &Owner,
+    value: Option<&str>,
+) -> Result<Option<ObservedApiKey>, Error> {
+    let aws = &ctx.aws;
+    if let Some(id) = status.api_key_id.clone() {
+        tracing::Span::current().record("api_key_id", id.as_str());
+        if let Some(found) = aws.get_api_key(&id).await? {
+            return Ok(Some(found));
+        }
+        ctx.event(
+            obj,
+            EventType::Warning,
+            "DeletedOutsideOperator",
+            "Observe",
+            format!("API key {id} was deleted outside the operator; creating it again"),
+        )
+        .await;
+        status.api_key_id = None;
+    }
+    let mut found = aws.find_api_keys_by_tag(OWNER_UID_TAG, &owner.uid).await?;
+    let keep = found
+        .iter()
+        .position(|k| value.is_some() && k.settings.value.as_deref() == value)
+        .or(if found.is_empty() { None } else { Some(0) });
+    let Some(keep) = keep else { return Ok(None) };
+    let key = found.swap_remove(keep);
+    for extra in found {
+        tracing::info!(extra = %extra.id, "deleting a leftover API key of this object");
+        aws.delete_api_key(&extra.id).await?;
+    }
+    tracing::Span::current().record("api_key_id", key.id.as_str());
+    tracing::info!("found API key by owner tag");
+    Ok(Some(key))
+}
+
+/// Create or correct the Secret holding a generated value. It is owned by the
+/// ApiKey (garbage-collected with it); a Secret of that name owned by anything
+/// else is never overwritten.
+async fn write_generated_secret(
+    obj: &ApiKey,
+    ctx: &Context,
+    generated: &GeneratedSecret,
+    value: &str,
+) -> Result<(), Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = ctx.api_in(&namespace);
+    let bytes = ByteString(value.as_bytes().to_vec());
+    match secrets
+        .get_opt(&generated.name)
+        .await
+        .map_err(Error::kube("get Secret"))?
+    {
+        None => {
+            let owner = obj.controller_owner_ref(&()).into_iter().collect();
+            let secret = Secret {
+                metadata: kube::api::ObjectMeta {
+                    name: Some(generated.name.clone()),
+                    namespace: Some(namespace.clone()),
+                    owner_references: Some(owner),
+                    labels: Some(BTreeMap::from([(
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "apigw-operator".to_string(),
+                    )])),
+                    ..Default::default()
+                },
+                type_: Some("Opaque".into()),
+                data: Some(BTreeMap::from([(generated.key.clone(), bytes)])),
+                ..Default::default()
+            };
+            secrets
+                .create(&PostParams::default(), &secret)
+                .await
+                .map_err(Error::kube("create Secret"))?;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "SecretWritten",
+                "WriteSecret",
+                format!("wrote the generated key to Secret {}", generated.name),
+            )
+            .await;
+        }
+        Some(secret) => {
+            let ours = secret
+                .owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == obj.metadata.uid.as_ref());
+            if !ours {
+                return Err(Error::SecretNotUsable(format!(
+                    "Secret {} exists and is not owned by ApiKey {}; pick another generatedSecret.name or delete that Secret",
+                    generated.name,
+                    obj.name_any()
+                )));
+            }
+            let current = secret.data.as_ref().and_then(|d| d.get(&generated.key));
+            if current != Some(&bytes) {
+                let patch = json!({"data": {generated.key.clone(): bytes}});
+                secrets
+                    .patch(
+                        &generated.name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await
+                    .map_err(Error::kube("patch Secret"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_status(obj: &ApiKey, ctx: &Context, status: &ApiKeyStatus) -> Result<(), Error> {
+    if obj.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<ApiKey> = ctx.api_in(&obj.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": ApiKey::api_version(&()),
+        "kind": ApiKey::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("patch ApiKey status"))?;
+    Ok(())
+}
+
+async fn cleanup(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {
+    let aws = &ctx.aws;
+    let ids: Vec<String> = match obj.status.as_ref().and_then(|s| s.api_key_id.clone()) {
+        Some(id) => vec![id],
+        // No id in status: the create may have happened just before a crash.
+        None => aws
+            .find_api_keys_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
+            .await?
+            .into_iter()
+            .map(|k| k.id)
+            .collect(),
+    };
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!(
+                "left API key {} in AWS (deletionPolicy: Retain)",
+                ids.join(", ")
+            ),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let plans: Vec<String> = obj
+        .status
+        .iter()
+        .flat_map(|s| s.usage_plans.iter().map(|p| p.usage_plan_id.clone()))
+        .collect();
+    for id in &ids {
+        tracing::Span::current().record("api_key_id", id.as_str());
+        let result = async {
+            for plan_id in &plans {
+                aws.delete_usage_plan_key(plan_id, id).await?;
+            }
+            aws.delete_api_key(id).await
+        }
+        .await;
+        if let Err(err) = result {
+            let err = Error::from(err);
+            ctx.event(
+                obj.as_ref(),
+                EventType::Warning,
+                err.reason(),
+                "Delete",
+                err.to_string(),
+            )
+            .await;
+            return Err(err);
+        }
+        tracing::info!("deleted API key");
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            format!("deleted API key {id}"),
+        )
+        .await;
+    }
+    Ok(Action::await_change())
+}

@@ -1,0 +1,345 @@
+//! `UsagePlan` reconciler: resolve the Stages it names, observe the plan in AWS,
+//! plan, apply, write status. It may touch: the usage plan (settings, stages,
+//! tags), the object's status, Events.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{Instrument, field};
+
+use super::conditions::{READY, condition, now_rfc3339, set_condition};
+use super::{Context, Error, object_key};
+use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
+use crate::api::usage_plan::BoundStage;
+use crate::api::{Stage, UsagePlan, UsagePlanStatus};
+use crate::aws::ErrorKind;
+use crate::plan::PatchOp;
+use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
+use crate::plan::usage_plan::{
+    ObservedUsagePlan, StageKey, UsagePlanAction, desired_settings, plan,
+};
+
+/// Entry point for the controller runtime.
+pub async fn reconcile(obj: Arc<UsagePlan>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = "UsagePlan",
+        namespace = %namespace,
+        object_name = %obj.name_any(),
+        usage_plan_id = field::Empty
+    );
+    async move {
+        let api: Api<UsagePlan> = ctx.api_in(&namespace);
+        finalizer(&api, FINALIZER, obj, |event| async {
+            match event {
+                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
+                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn apply(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
+    let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    let result = converge(&obj, ctx, &mut status, &mut notes).await;
+    for (reason, note) in notes {
+        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
+            .await;
+    }
+    let now = now_rfc3339();
+    let generation = obj.metadata.generation;
+    status.observed_generation = generation;
+    match result {
+        Ok(()) => {
+            set_condition(
+                &mut status.conditions,
+                condition(
+                    READY,
+                    true,
+                    "Available",
+                    "the usage plan matches the spec",
+                    generation,
+                    &now,
+                ),
+            );
+            write_status(&obj, ctx, &status).await?;
+            ctx.record_success(&object_key(obj.as_ref()));
+            Ok(Action::requeue(ctx.settings.resync))
+        }
+        Err(err) => {
+            set_condition(
+                &mut status.conditions,
+                condition(
+                    READY,
+                    false,
+                    err.reason(),
+                    err.to_string(),
+                    generation,
+                    &now,
+                ),
+            );
+            if let Err(status_err) = write_status(&obj, ctx, &status).await {
+                tracing::warn!(error = %status_err, "could not record the failure in status");
+            }
+            ctx.event(
+                obj.as_ref(),
+                EventType::Warning,
+                err.reason(),
+                "Reconcile",
+                err.to_string(),
+            )
+            .await;
+            if err.is_retryable() {
+                Err(err)
+            } else {
+                Ok(Action::await_change())
+            }
+        }
+    }
+}
+
+/// A Stage is bound once it exists in AWS: its status names the REST API and a deployment.
+fn resolve_stage(stage: &Stage) -> Option<StageKey> {
+    if stage.meta().deletion_timestamp.is_some() {
+        return None;
+    }
+    let status = stage.status.as_ref()?;
+    status.deployment_id.as_ref()?;
+    Some((status.rest_api_id.clone()?, stage.spec.stage_name.clone()))
+}
+
+async fn converge(
+    obj: &UsagePlan,
+    ctx: &Context,
+    status: &mut UsagePlanStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<(), Error> {
+    let aws = &ctx.aws;
+    let namespace = obj.namespace().unwrap_or_default();
+    let owner = Owner {
+        uid: obj.uid().unwrap_or_default(),
+        namespace: namespace.clone(),
+        name: obj.name_any(),
+    };
+    let stages: Api<Stage> = ctx.api_in(&namespace);
+    let mut resolved: BTreeMap<String, StageKey> = BTreeMap::new();
+    let (mut missing, mut waiting) = (Vec::new(), Vec::new());
+    for s in &obj.spec.stages {
+        let name = &s.stage_ref.name;
+        match stages
+            .get_opt(name)
+            .await
+            .map_err(Error::kube("get Stage"))?
+        {
+            None => missing.push(name.clone()),
+            Some(stage) => match resolve_stage(&stage) {
+                Some(key) => {
+                    resolved.insert(name.clone(), key);
+                }
+                None => waiting.push(name.clone()),
+            },
+        }
+    }
+    let desired = desired_settings(&obj.spec, &owner, &resolved);
+    let observed = observe(obj, ctx, status, &owner).await?;
+    let actions = plan(&desired, observed.as_ref());
+    let mut id = observed.map(|o| o.id).unwrap_or_default();
+    for action in actions {
+        match action {
+            UsagePlanAction::Create => {
+                id = aws.create_usage_plan(&desired).await?.id;
+                tracing::Span::current().record("usage_plan_id", id.as_str());
+                tracing::info!("created usage plan");
+                notes.push(("Created", format!("created usage plan {id}")));
+            }
+            UsagePlanAction::Update(ops) => {
+                aws.update_usage_plan(&id, &ops).await?;
+                let paths: Vec<&str> = ops.iter().map(|o| o.path.as_str()).collect();
+                tracing::info!(?paths, "updated usage plan");
+                notes.push((
+                    "Updated",
+                    format!("updated usage plan {id}: {}", paths.join(", ")),
+                ));
+            }
+            UsagePlanAction::Tag(tags) => {
+                let arn = aws.usage_resource_arn("usageplans", &id);
+                aws.tag_usage_resource(&arn, &tags).await?;
+            }
+            UsagePlanAction::Untag(keys) => {
+                let arn = aws.usage_resource_arn("usageplans", &id);
+                aws.untag_usage_resource(&arn, &keys).await?;
+            }
+        }
+        status.usage_plan_id = Some(id.clone());
+    }
+    status.usage_plan_id = Some(id);
+    status.stages = obj
+        .spec
+        .stages
+        .iter()
+        .filter_map(|s| {
+            let (api, stage) = resolved.get(&s.stage_ref.name)?;
+            Some(BoundStage {
+                name: s.stage_ref.name.clone(),
+                rest_api_id: api.clone(),
+                stage_name: stage.clone(),
+            })
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::StageNotFound(format!(
+            "Stage {} does not exist in namespace {namespace}; the plan is bound to it once it does",
+            missing.join(", ")
+        )));
+    }
+    if !waiting.is_empty() {
+        return Err(Error::StageNotReady(format!(
+            "Stage {} has no deployment in AWS yet; the plan is bound to it once it has",
+            waiting.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Find the plan: by the id in status, or by owner tag.
+async fn observe(
+    obj: &UsagePlan,
+    ctx: &Context,
+    status: &mut UsagePlanStatus,
+    owner: &Owner,
+) -> Result<Option<ObservedUsagePlan>, Error> {
+    let aws = &ctx.aws;
+    if let Some(id) = status.usage_plan_id.clone() {
+        tracing::Span::current().record("usage_plan_id", id.as_str());
+        if let Some(found) = aws.get_usage_plan(&id).await? {
+            return Ok(Some(found));
+        }
+        ctx.event(
+            obj,
+            EventType::Warning,
+            "DeletedOutsideOperator",
+            "Observe",
+            format!("usage plan {id} was deleted outside the operator; creating it again"),
+        )
+        .await;
+        status.usage_plan_id = None;
+        status.stages.clear();
+    }
+    let found = aws
+        .find_usage_plan_by_tag(OWNER_UID_TAG, &owner.uid)
+        .await?;
+    if let Some(found) = &found {
+        tracing::Span::current().record("usage_plan_id", found.id.as_str());
+        tracing::info!("found usage plan by owner tag");
+    }
+    Ok(found)
+}
+
+async fn write_status(
+    obj: &UsagePlan,
+    ctx: &Context,
+    status: &UsagePlanStatus,
+) -> Result<(), Error> {
+    if obj.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<UsagePlan> = ctx.api_in(&obj.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": UsagePlan::api_version(&()),
+        "kind": UsagePlan::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("patch UsagePlan status"))?;
+    Ok(())
+}
+
+async fn cleanup(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
+    let id = match obj.status.as_ref().and_then(|s| s.usage_plan_id.clone()) {
+        Some(id) => Some(id),
+        // No id in status: the create may have happened just before a crash.
+        None => ctx
+            .aws
+            .find_usage_plan_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
+            .await?
+            .map(|p| p.id),
+    };
+    let Some(id) = id else {
+        return Ok(Action::await_change());
+    };
+    tracing::Span::current().record("usage_plan_id", id.as_str());
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!("left usage plan {id} in AWS (deletionPolicy: Retain)"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    if let Err(err) = delete_plan(ctx, &id).await {
+        ctx.event(
+            obj.as_ref(),
+            EventType::Warning,
+            err.reason(),
+            "Delete",
+            err.to_string(),
+        )
+        .await;
+        return Err(err);
+    }
+    tracing::info!("deleted usage plan");
+    ctx.event(
+        obj.as_ref(),
+        EventType::Normal,
+        "Deleted",
+        "Delete",
+        format!("deleted usage plan {id}"),
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+/// Delete the plan; when AWS refuses because stages are still bound, unbind them first.
+async fn delete_plan(ctx: &Context, id: &str) -> Result<(), Error> {
+    match ctx.aws.delete_usage_plan(id).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind == ErrorKind::Invalid => {
+            let Some(plan) = ctx.aws.get_usage_plan(id).await? else {
+                return Ok(());
+            };
+            let ops: Vec<PatchOp> = plan
+                .settings
+                .stages
+                .keys()
+                .map(|(api, stage)| PatchOp::remove("/apiStages", Some(format!("{api}:{stage}"))))
+                .collect();
+            if ops.is_empty() {
+                return Err(e.into());
+            }
+            ctx.aws.update_usage_plan(id, &ops).await?;
+            ctx.aws.delete_usage_plan(id).await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,253 @@
+//! Usage plans and API keys end to end: a route that requires an API key, a
+//! UsagePlan bound to its Stage (throttle, daily quota, a per-method throttle),
+//! an ApiKey from the user's Secret and one generated into a Secret, rotation of
+//! the user's value, and deletion down to nothing in AWS.
+
+mod common;
+
+use std::time::Duration;
+
+use apigw_operator::api::{ApiKey, RestApi, Route, Stage, UsagePlan};
+use common::*;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::DeleteParams;
+
+const T: Duration = Duration::from_secs(45);
+
+fn secret(value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: partner-key}}\nstringData: {{value: {value}}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_plans_and_api_keys() {
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "usage").await;
+    let op = Operator::start(&ns.name, Duration::from_secs(2)).await;
+    let aws = aws().await;
+    let plans = ns.api::<UsagePlan>();
+    let keys = ns.api::<ApiKey>();
+    let secrets = ns.api::<Secret>();
+    // API key values are unique in an account (AWS and moto refuse a duplicate).
+    let user_value = format!("partner-value-{}-0123456789", ns.name);
+    let rotated_value = format!("partner-rotated-{}-9876543210", ns.name);
+    let (user_value, rotated_value) = (user_value.as_str(), rotated_value.as_str());
+
+    // A plan applied before its Stage exists says so, and binds it once it does.
+    ns.apply::<UsagePlan>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: UsagePlan, metadata: {name: silver}, spec: {stages: [{stageRef: {name: prod}}]}}",
+    )
+    .await;
+    let waiting = wait_ready(&plans, "silver", "False", T).await;
+    assert_eq!(ready_reason(&waiting).0, "StageNotFound");
+
+    ns.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: shop}, spec: {}}",
+    )
+    .await;
+    ns.apply::<Route>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: items}, spec: {restApiRef: {name: shop}, method: GET, path: /items, apiKeyRequired: true, integration: {mock: {}}}}",
+    )
+    .await;
+    ns.apply::<Stage>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {name: prod}, spec: {restApiRef: {name: shop}, stageName: prod, deployment: {debounceSeconds: 0}}}",
+    )
+    .await;
+    let stage = wait_ready(&ns.api::<Stage>(), "prod", "True", T).await;
+    let api_id = stage.status.unwrap().rest_api_id.unwrap();
+
+    // The waiting plan converges on its own once the Stage is deployed.
+    let silver = wait_ready(&plans, "silver", "True", T).await;
+    let silver_id = silver.status.unwrap().usage_plan_id.unwrap();
+    let bound = aws.get_usage_plan(&silver_id).await.unwrap().unwrap();
+    assert!(
+        bound
+            .settings
+            .stages
+            .contains_key(&(api_id.clone(), "prod".to_string()))
+    );
+
+    // A plan with a throttle, a daily quota and a per-method throttle on the route.
+    ns.apply::<UsagePlan>(
+        r#"
+        apiVersion: apigw.rs/v1alpha1
+        kind: UsagePlan
+        metadata: {name: gold}
+        spec:
+          description: Gold partners
+          throttle: {rateLimit: 100, burstLimit: 200}
+          quota: {limit: 1000, period: DAY}
+          stages:
+          - stageRef: {name: prod}
+            throttle:
+            - {method: GET, path: /items, rateLimit: 5, burstLimit: 10}
+          tags: {team: shop}
+        "#,
+    )
+    .await;
+    let gold = wait_ready(&plans, "gold", "True", T).await;
+    let status = gold.status.clone().unwrap();
+    let plan_id = status.usage_plan_id.clone().expect("usagePlanId in status");
+    assert_eq!(status.stages.len(), 1);
+    assert_eq!(status.stages[0].rest_api_id, api_id);
+    assert_eq!(status.stages[0].stage_name, "prod");
+    let all = aws.apigateway.get_usage_plans().send().await.unwrap();
+    let plan = all
+        .items()
+        .iter()
+        .find(|p| p.id() == Some(plan_id.as_str()))
+        .expect("plan in get_usage_plans");
+    assert_eq!(plan.description(), Some("Gold partners"));
+    let throttle = plan.throttle().unwrap();
+    assert_eq!(
+        (throttle.rate_limit(), throttle.burst_limit()),
+        (100.0, 200)
+    );
+    let quota = plan.quota().unwrap();
+    assert_eq!(quota.limit(), 1000);
+    assert_eq!(quota.period().unwrap().as_str(), "DAY");
+    let stages = plan.api_stages();
+    assert_eq!(stages.len(), 1);
+    assert_eq!(stages[0].api_id(), Some(api_id.as_str()));
+    assert_eq!(stages[0].stage(), Some("prod"));
+    let method = &stages[0].throttle().unwrap()["/items/GET"];
+    assert_eq!((method.rate_limit(), method.burst_limit()), (5.0, 10));
+    let tags = plan.tags().unwrap();
+    assert_eq!(tags.get("team").map(String::as_str), Some("shop"));
+    assert_eq!(tags.get("apigw.rs/owner-uid"), gold.uid().as_ref());
+
+    // One key from the user's Secret, one generated by AWS into a Secret.
+    ns.apply::<Secret>(&secret(user_value)).await;
+    ns.apply::<ApiKey>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: ApiKey, metadata: {name: partner}, spec: {description: Partner, value: {secretRef: {name: partner-key, key: value}}, usagePlanRefs: [{name: gold}]}}",
+    )
+    .await;
+    ns.apply::<ApiKey>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: ApiKey, metadata: {name: robot}, spec: {generatedSecret: {name: robot-key}, usagePlanRefs: [{name: gold}]}}",
+    )
+    .await;
+    let partner = wait_ready(&keys, "partner", "True", T).await;
+    let robot = wait_ready(&keys, "robot", "True", T).await;
+    let partner_id = partner.status.clone().unwrap().api_key_id.unwrap();
+    let robot_id = robot.status.clone().unwrap().api_key_id.unwrap();
+    let status_json = serde_json::to_string(&partner.status).unwrap();
+    assert!(!status_json.contains(user_value), "value in status");
+    assert_eq!(
+        partner.status.unwrap().usage_plans[0].usage_plan_id,
+        plan_id
+    );
+
+    let attached = plan_key_ids(&aws, &plan_id).await;
+    assert!(
+        attached.contains(&partner_id) && attached.contains(&robot_id),
+        "{attached:?}"
+    );
+    let key = aws
+        .apigateway
+        .get_api_key()
+        .api_key(&partner_id)
+        .include_value(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(key.value(), Some(user_value));
+    assert!(key.enabled());
+    let generated = secrets.get("robot-key").await.unwrap();
+    let generated_value = String::from_utf8(generated.data.unwrap()["apiKey"].0.clone()).unwrap();
+    let robot_key = aws.get_api_key(&robot_id).await.unwrap().unwrap();
+    assert_eq!(
+        robot_key.settings.value.as_deref(),
+        Some(generated_value.as_str())
+    );
+    let owners = generated.metadata.owner_references.unwrap();
+    assert_eq!(owners[0].kind, "ApiKey");
+    assert_eq!(Some(&owners[0].uid), robot.metadata.uid.as_ref());
+    assert_eq!(owners[0].controller, Some(true));
+
+    // Converged: resyncs (every 2 s) change nothing in AWS.
+    let before = op.mutating_calls();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        op.mutating_calls(),
+        before,
+        "converged objects made mutating calls"
+    );
+
+    // Rotation: a new value in the user's Secret makes a new key, attached, and
+    // the old one goes.
+    ns.apply::<Secret>(&secret(rotated_value)).await;
+    let new_id = eventually("partner rotated", T, || async {
+        let k = keys.get("partner").await.ok()?;
+        let id = k.status.clone()?.api_key_id?;
+        (id != partner_id && ready_reason(&k).0 == "Available").then_some(id)
+    })
+    .await;
+    let rotated = aws.get_api_key(&new_id).await.unwrap().expect("new key");
+    assert_eq!(rotated.settings.value.as_deref(), Some(rotated_value));
+    let attached = plan_key_ids(&aws, &plan_id).await;
+    assert!(attached.contains(&new_id), "{attached:?}");
+    assert!(!attached.contains(&partner_id), "{attached:?}");
+    assert!(
+        aws.get_api_key(&partner_id).await.unwrap().is_none(),
+        "old key deleted"
+    );
+    assert!(
+        ns.events_for("partner")
+            .await
+            .iter()
+            .any(|e| e.starts_with("Normal/Rotated")),
+        "a Rotated event"
+    );
+
+    // Delete everything: nothing is left in AWS.
+    for name in ["partner", "robot"] {
+        keys.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    for name in ["partner", "robot"] {
+        wait_deleted(&keys, name, T).await;
+    }
+    for name in ["gold", "silver"] {
+        plans.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    for name in ["gold", "silver"] {
+        wait_deleted(&plans, name, T).await;
+    }
+    ns.api::<RestApi>()
+        .delete("shop", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&ns.api::<RestApi>(), "shop", T).await;
+    for id in [&plan_id, &silver_id] {
+        assert!(
+            aws.get_usage_plan(id).await.unwrap().is_none(),
+            "plan {id} left"
+        );
+    }
+    for id in [&partner_id, &new_id, &robot_id] {
+        assert!(
+            aws.get_api_key(id).await.unwrap().is_none(),
+            "key {id} left"
+        );
+    }
+    drop(op);
+    ns.delete().await;
+}
+
+async fn plan_key_ids(
+    aws: &apigw_operator::aws::Aws,
+    plan_id: &str,
+) -> std::collections::BTreeSet<String> {
+    let out = aws
+        .apigateway
+        .get_usage_plan_keys()
+        .usage_plan_id(plan_id)
+        .send()
+        .await
+        .unwrap();
+    out.items()
+        .iter()
+        .filter_map(|k| k.id().map(str::to_string))
+        .collect()
+}
