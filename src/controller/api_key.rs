@@ -17,10 +17,9 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, field};
 
-use super::conditions::{READY, condition, now_rfc3339, set_condition};
-use super::{Context, Error, object_key};
+use super::{Context, Error};
 use crate::api::api_key::{AttachedPlan, GeneratedSecret, SecretKeyRef};
-use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
+use crate::api::common::{DeletionPolicy, FINALIZER};
 use crate::api::{ApiKey, ApiKeyStatus, UsagePlan};
 use crate::plan::api_key::{ApiKeyAction, MIN_VALUE_LEN, ObservedApiKey, desired_settings, plan};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
@@ -53,61 +52,11 @@ pub async fn reconcile(obj: Arc<ApiKey>, ctx: Arc<Context>) -> Result<Action, Er
 async fn apply(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {
     let mut status = obj.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
-    let result = converge(&obj, ctx, &mut status, &mut notes).await;
-    for (reason, note) in notes {
-        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
-            .await;
-    }
-    let now = now_rfc3339();
-    let generation = obj.metadata.generation;
-    status.observed_generation = generation;
-    match result {
-        Ok(()) => {
-            set_condition(
-                &mut status.conditions,
-                condition(
-                    READY,
-                    true,
-                    "Available",
-                    "the API key matches the spec",
-                    generation,
-                    &now,
-                ),
-            );
-            write_status(&obj, ctx, &status).await?;
-            ctx.record_success(&object_key(obj.as_ref()));
-            Ok(Action::requeue(ctx.settings.resync))
-        }
-        Err(err) => {
-            set_condition(
-                &mut status.conditions,
-                condition(
-                    READY,
-                    false,
-                    err.reason(),
-                    err.to_string(),
-                    generation,
-                    &now,
-                ),
-            );
-            if let Err(status_err) = write_status(&obj, ctx, &status).await {
-                tracing::warn!(error = %status_err, "could not record the failure in status");
-            }
-            ctx.event(
-                obj.as_ref(),
-                EventType::Warning,
-                err.reason(),
-                "Reconcile",
-                err.to_string(),
-            )
-            .await;
-            if err.is_retryable() {
-                Err(err)
-            } else {
-                Ok(Action::await_change())
-            }
-        }
-    }
+    let result = converge(&obj, ctx, &mut status, &mut notes)
+        .await
+        .map(|()| None);
+    let ready = ("Available", "the API key matches the spec");
+    super::outcome::finish(obj.as_ref(), ctx, status, notes, result, ready).await
 }
 
 /// The value in the user's Secret. Errors name the Secret and key, never the value.
@@ -430,26 +379,6 @@ async fn write_generated_secret(
             }
         }
     }
-    Ok(())
-}
-
-async fn write_status(obj: &ApiKey, ctx: &Context, status: &ApiKeyStatus) -> Result<(), Error> {
-    if obj.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let api: Api<ApiKey> = ctx.api_in(&obj.namespace().unwrap_or_default());
-    let patch = json!({
-        "apiVersion": ApiKey::api_version(&()),
-        "kind": ApiKey::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("patch ApiKey status"))?;
     Ok(())
 }
 

@@ -6,17 +6,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 use tracing::Instrument;
 
-use super::conditions::{READY, condition, now_rfc3339, set_condition};
-use super::{Context, Error, object_key};
-use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
+use super::{Context, Error};
+use crate::api::common::{DeletionPolicy, FINALIZER};
 use crate::api::domain_name::{DomainName, DomainNameStatus, MappingStatus};
 use crate::api::{RestApi, Stage};
 use crate::plan::domain_name::{
@@ -61,79 +58,21 @@ pub fn referenced_stages(obj: &DomainName) -> impl Iterator<Item = &str> {
 async fn apply(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
     let mut status = obj.status.clone().unwrap_or_default();
     let mut notes: Vec<(&'static str, String)> = Vec::new();
-    let result = converge(&obj, ctx, &mut status, &mut notes).await;
-    for (reason, note) in notes {
-        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
-            .await;
-    }
-    let now = now_rfc3339();
-    let generation = obj.metadata.generation;
-    status.observed_generation = generation;
-    match result {
-        Ok(()) => {
-            let (reason, message) = if status.adopted {
-                (
-                    "Adopted",
-                    "the adopted domain name and its mappings match the spec",
-                )
-            } else {
-                (
-                    "Available",
-                    "the domain name and its mappings match the spec",
-                )
-            };
-            set_condition(
-                &mut status.conditions,
-                condition(READY, true, reason, message, generation, &now),
-            );
-            write_status(&obj, ctx, &status).await?;
-            ctx.record_success(&object_key(obj.as_ref()));
-            Ok(Action::requeue(ctx.settings.resync))
-        }
-        Err(err) => {
-            let before = obj
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
-                .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
-            set_condition(
-                &mut status.conditions,
-                condition(
-                    READY,
-                    false,
-                    err.reason(),
-                    err.to_string(),
-                    generation,
-                    &now,
-                ),
-            );
-            if let Err(status_err) = write_status(&obj, ctx, &status).await {
-                tracing::warn!(error = %status_err, "could not record the failure in status");
-            }
-            // Waiting for a Stage is re-evaluated on every Stage change: warn once.
-            let repeated = before
-                == Some((
-                    "False".to_string(),
-                    err.reason().to_string(),
-                    err.to_string(),
-                ));
-            if !(repeated && matches!(err, Error::StageNotFound(_) | Error::StageNotReady(_))) {
-                ctx.event(
-                    obj.as_ref(),
-                    EventType::Warning,
-                    err.reason(),
-                    "Reconcile",
-                    err.to_string(),
-                )
-                .await;
-            }
-            if err.is_retryable() {
-                Err(err)
-            } else {
-                Ok(Action::await_change())
-            }
-        }
-    }
+    let result = converge(&obj, ctx, &mut status, &mut notes)
+        .await
+        .map(|()| None);
+    let ready = if status.adopted {
+        (
+            "Adopted",
+            "the adopted domain name and its mappings match the spec",
+        )
+    } else {
+        (
+            "Available",
+            "the domain name and its mappings match the spec",
+        )
+    };
+    super::outcome::finish(obj.as_ref(), ctx, status, notes, result, ready).await
 }
 
 /// Resolve each mapping's Stage to (REST API id, stage name). Mappings whose Stage
@@ -376,30 +315,6 @@ async fn check_certificate(ctx: &Context, arn: &str, endpoint_type: &str) -> Res
             }
         }
     }
-}
-
-async fn write_status(
-    obj: &DomainName,
-    ctx: &Context,
-    status: &DomainNameStatus,
-) -> Result<(), Error> {
-    if obj.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let api: Api<DomainName> = ctx.api_in(&obj.namespace().unwrap_or_default());
-    let patch = json!({
-        "apiVersion": DomainName::api_version(&()),
-        "kind": DomainName::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("patch DomainName status"))?;
-    Ok(())
 }
 
 async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {

@@ -7,6 +7,7 @@ pub mod domain_name;
 pub mod error;
 pub mod leader;
 pub mod metrics;
+pub mod outcome;
 pub mod rest_api;
 pub mod stages;
 pub mod structure;

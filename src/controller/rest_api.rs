@@ -4,17 +4,16 @@
 
 use std::sync::Arc;
 
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, field};
 
-use super::conditions::{READY, condition, now_rfc3339, set_condition};
-use super::{Context, Error, object_key, stages, structure};
-use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
+use super::conditions::now_rfc3339;
+use super::{Context, Error, stages, structure};
+use crate::api::common::{DeletionPolicy, FINALIZER};
 use crate::api::{RestApi, RestApiStatus};
 use crate::plan::rest_api::{
     OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan,
@@ -55,63 +54,12 @@ async fn apply(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
     let mut status = obj.status.clone().unwrap_or_default();
     let mut outcome = Outcome::default();
     let result = converge(&obj, ctx, &mut status, &mut outcome).await;
-    for (reason, note) in outcome.notes {
-        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
-            .await;
-    }
-    let now = now_rfc3339();
-    let generation = obj.metadata.generation;
-    status.observed_generation = generation;
-    match result {
-        Ok(wait) => {
-            let (reason, message) = if status.adopted {
-                ("Adopted", "the adopted REST API matches the spec")
-            } else {
-                ("Available", "the REST API matches the spec")
-            };
-            set_condition(
-                &mut status.conditions,
-                condition(READY, true, reason, message, generation, &now),
-            );
-            write_status(&obj, ctx, &status).await?;
-            ctx.record_success(&object_key(obj.as_ref()));
-            // A pending deployment looks again when its debounce ends.
-            Ok(Action::requeue(wait.map_or(ctx.settings.resync, |w| {
-                w.min(ctx.settings.resync)
-            })))
-        }
-        Err(err) => {
-            set_condition(
-                &mut status.conditions,
-                condition(
-                    READY,
-                    false,
-                    err.reason(),
-                    err.to_string(),
-                    generation,
-                    &now,
-                ),
-            );
-            // The status write carries any id learned before the failure, so the next
-            // pass reads the API by id instead of creating another one.
-            if let Err(status_err) = write_status(&obj, ctx, &status).await {
-                tracing::warn!(error = %status_err, "could not record the failure in status");
-            }
-            ctx.event(
-                obj.as_ref(),
-                EventType::Warning,
-                err.reason(),
-                "Reconcile",
-                err.to_string(),
-            )
-            .await;
-            if err.is_retryable() {
-                Err(err)
-            } else {
-                Ok(Action::await_change())
-            }
-        }
-    }
+    let ready = if status.adopted {
+        ("Adopted", "the adopted REST API matches the spec")
+    } else {
+        ("Available", "the REST API matches the spec")
+    };
+    super::outcome::finish(obj.as_ref(), ctx, status, outcome.notes, result, ready).await
 }
 
 /// Observe, plan, apply. Fills `status` with what is known as soon as it is known.
@@ -282,26 +230,6 @@ async fn fill_status(
     status.url = Some(ctx.aws.execute_api_url(&api.id));
     status.execute_api_arn = Some(ctx.aws.execute_api_arn(&api.id).await?);
     status.adopted = adopted;
-    Ok(())
-}
-
-async fn write_status(obj: &RestApi, ctx: &Context, status: &RestApiStatus) -> Result<(), Error> {
-    if obj.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let api: Api<RestApi> = ctx.api_in(&obj.namespace().unwrap_or_default());
-    let patch = json!({
-        "apiVersion": RestApi::api_version(&()),
-        "kind": RestApi::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("patch RestApi status"))?;
     Ok(())
 }
 

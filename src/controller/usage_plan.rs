@@ -5,17 +5,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 use tracing::{Instrument, field};
 
-use super::conditions::{READY, condition, now_rfc3339, set_condition};
-use super::{Context, Error, object_key};
-use crate::api::common::{DeletionPolicy, FIELD_MANAGER, FINALIZER};
+use super::{Context, Error};
+use crate::api::common::{DeletionPolicy, FINALIZER};
 use crate::api::usage_plan::BoundStage;
 use crate::api::{Stage, UsagePlan, UsagePlanStatus};
 use crate::aws::ErrorKind;
@@ -53,61 +50,11 @@ pub async fn reconcile(obj: Arc<UsagePlan>, ctx: Arc<Context>) -> Result<Action,
 async fn apply(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
     let mut status = obj.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
-    let result = converge(&obj, ctx, &mut status, &mut notes).await;
-    for (reason, note) in notes {
-        ctx.event(obj.as_ref(), EventType::Normal, reason, reason, note)
-            .await;
-    }
-    let now = now_rfc3339();
-    let generation = obj.metadata.generation;
-    status.observed_generation = generation;
-    match result {
-        Ok(()) => {
-            set_condition(
-                &mut status.conditions,
-                condition(
-                    READY,
-                    true,
-                    "Available",
-                    "the usage plan matches the spec",
-                    generation,
-                    &now,
-                ),
-            );
-            write_status(&obj, ctx, &status).await?;
-            ctx.record_success(&object_key(obj.as_ref()));
-            Ok(Action::requeue(ctx.settings.resync))
-        }
-        Err(err) => {
-            set_condition(
-                &mut status.conditions,
-                condition(
-                    READY,
-                    false,
-                    err.reason(),
-                    err.to_string(),
-                    generation,
-                    &now,
-                ),
-            );
-            if let Err(status_err) = write_status(&obj, ctx, &status).await {
-                tracing::warn!(error = %status_err, "could not record the failure in status");
-            }
-            ctx.event(
-                obj.as_ref(),
-                EventType::Warning,
-                err.reason(),
-                "Reconcile",
-                err.to_string(),
-            )
-            .await;
-            if err.is_retryable() {
-                Err(err)
-            } else {
-                Ok(Action::await_change())
-            }
-        }
-    }
+    let result = converge(&obj, ctx, &mut status, &mut notes)
+        .await
+        .map(|()| None);
+    let ready = ("Available", "the usage plan matches the spec");
+    super::outcome::finish(obj.as_ref(), ctx, status, notes, result, ready).await
 }
 
 /// A Stage is bound once it exists in AWS: its status names the REST API and a deployment.
@@ -245,30 +192,6 @@ async fn observe(
         tracing::info!("found usage plan by owner tag");
     }
     Ok(found)
-}
-
-async fn write_status(
-    obj: &UsagePlan,
-    ctx: &Context,
-    status: &UsagePlanStatus,
-) -> Result<(), Error> {
-    if obj.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let api: Api<UsagePlan> = ctx.api_in(&obj.namespace().unwrap_or_default());
-    let patch = json!({
-        "apiVersion": UsagePlan::api_version(&()),
-        "kind": UsagePlan::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("patch UsagePlan status"))?;
-    Ok(())
 }
 
 async fn cleanup(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {

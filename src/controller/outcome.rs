@@ -1,0 +1,172 @@
+//! How a reconcile of a kind that owns its whole status ends: the Ready condition
+//! from the result, one status write (skipped when nothing changed), Events, and
+//! the retry decision. RestApi, DomainName, UsagePlan and ApiKey share it.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::conditions::{READY, condition, now_rfc3339, set_condition};
+use super::{Context, Error, object_key};
+use crate::api::Condition;
+use crate::api::api_key::{ApiKey, ApiKeyStatus};
+use crate::api::domain_name::{DomainName, DomainNameStatus};
+use crate::api::rest_api::{RestApi, RestApiStatus};
+use crate::api::usage_plan::{UsagePlan, UsagePlanStatus};
+
+/// A status whose conditions and observed generation the reconciler keeps.
+pub trait OwnStatus: Clone + PartialEq + Serialize + Send + Sync {
+    fn conditions(&self) -> &[Condition];
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+}
+
+/// A kind whose reconciler writes its whole status with server-side apply.
+pub trait OwnsStatus:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+{
+    type Status: OwnStatus;
+    fn current_status(&self) -> Option<&Self::Status>;
+}
+
+macro_rules! owns_status {
+    ($kind:ty, $status:ty) => {
+        impl OwnStatus for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+                &mut self.conditions
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.observed_generation = generation;
+            }
+        }
+        impl OwnsStatus for $kind {
+            type Status = $status;
+            fn current_status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+        }
+    };
+}
+
+owns_status!(RestApi, RestApiStatus);
+owns_status!(DomainName, DomainNameStatus);
+owns_status!(UsagePlan, UsagePlanStatus);
+owns_status!(ApiKey, ApiKeyStatus);
+
+/// Server-side apply of the whole status, unless it is what the object already has
+/// (an identical write would still cost an API call).
+pub async fn write_status<K: OwnsStatus>(
+    obj: &K,
+    ctx: &Context,
+    status: &K::Status,
+) -> Result<(), Error> {
+    if obj.current_status() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<K> = ctx.api_in(&obj.namespace().unwrap_or_default());
+    let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(crate::api::common::FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("patch status"))?;
+    Ok(())
+}
+
+/// End a reconcile. `notes` become Normal Events; `result` is the converge pass
+/// (Ok(Some(d)): look again after `d`, sooner than the resync); `ready` is the
+/// reason and message of Ready=True.
+pub async fn finish<K: OwnsStatus>(
+    obj: &K,
+    ctx: &Context,
+    mut status: K::Status,
+    notes: Vec<(&'static str, String)>,
+    result: Result<Option<Duration>, Error>,
+    ready: (&str, &str),
+) -> Result<Action, Error> {
+    for (reason, note) in notes {
+        ctx.event(obj, EventType::Normal, reason, reason, note)
+            .await;
+    }
+    let now = now_rfc3339();
+    let generation = obj.meta().generation;
+    status.set_observed_generation(generation);
+    match result {
+        Ok(wait) => {
+            set_condition(
+                status.conditions_mut(),
+                condition(READY, true, ready.0, ready.1, generation, &now),
+            );
+            write_status(obj, ctx, &status).await?;
+            ctx.record_success(&object_key(obj));
+            Ok(Action::requeue(wait.map_or(ctx.settings.resync, |w| {
+                w.min(ctx.settings.resync)
+            })))
+        }
+        Err(err) => {
+            let before = ready_state(
+                obj.current_status()
+                    .map(|s| s.conditions())
+                    .unwrap_or_default(),
+            );
+            set_condition(
+                status.conditions_mut(),
+                condition(
+                    READY,
+                    false,
+                    err.reason(),
+                    err.to_string(),
+                    generation,
+                    &now,
+                ),
+            );
+            // The status write carries any id learned before the failure, so the next
+            // pass reads what was made instead of making it again.
+            if let Err(status_err) = write_status(obj, ctx, &status).await {
+                tracing::warn!(error = %status_err, "could not record the failure in status");
+            }
+            // One Warning per state: a wait re-evaluated on every change of what it
+            // waits for must not repeat its Event each time.
+            if before != ready_state(status.conditions()) {
+                ctx.event(
+                    obj,
+                    EventType::Warning,
+                    err.reason(),
+                    "Reconcile",
+                    err.to_string(),
+                )
+                .await;
+            }
+            if err.is_retryable() {
+                Err(err)
+            } else {
+                Ok(Action::await_change())
+            }
+        }
+    }
+}
+
+fn ready_state(conditions: &[Condition]) -> Option<(String, String, String)> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == READY)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
