@@ -162,29 +162,13 @@ impl Aws {
         name: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let arn = self.domain_name_resource_arn(name);
-        self.call(Service::ApiGateway, "TagResource", name, || {
-            self.apigateway
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.tag_resource(&self.domain_name_resource_arn(name), tags)
+            .await
     }
 
     pub async fn untag_domain_name(&self, name: &str, keys: &[String]) -> Result<(), AwsError> {
-        let arn = self.domain_name_resource_arn(name);
-        self.call(Service::ApiGateway, "UntagResource", name, || {
-            self.apigateway
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(keys.to_vec()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.untag_resource(&self.domain_name_resource_arn(name), keys)
+            .await
     }
 
     /// Every base path mapping of a domain, sorted by base path.

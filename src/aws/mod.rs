@@ -195,6 +195,36 @@ impl Aws {
         }
     }
 
+    /// TagResource on any API Gateway ARN (REST API, stage, domain name, usage plan, key).
+    pub async fn tag_resource(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.call(Service::ApiGateway, "TagResource", arn, || {
+            self.apigateway
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// UntagResource on any API Gateway ARN.
+    pub async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.call(Service::ApiGateway, "UntagResource", arn, || {
+            self.apigateway
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
     /// The account the credentials belong to (asked once, then cached).
     pub async fn account_id(&self) -> Result<&str, AwsError> {
         self.account_id

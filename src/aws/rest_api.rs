@@ -143,29 +143,13 @@ impl Aws {
         id: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let arn = self.rest_api_resource_arn(id);
-        self.call(Service::ApiGateway, "TagResource", id, || {
-            self.apigateway
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.tag_resource(&self.rest_api_resource_arn(id), tags)
+            .await
     }
 
     pub async fn untag_rest_api(&self, id: &str, keys: &[String]) -> Result<(), AwsError> {
-        let arn = self.rest_api_resource_arn(id);
-        self.call(Service::ApiGateway, "UntagResource", id, || {
-            self.apigateway
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(keys.to_vec()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.untag_resource(&self.rest_api_resource_arn(id), keys)
+            .await
     }
 
     /// Delete an API; an API that is already gone counts as deleted.

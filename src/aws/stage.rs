@@ -137,16 +137,8 @@ impl Aws {
         stage_name: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let arn = self.stage_resource_arn(api_id, stage_name);
-        self.call(Service::ApiGateway, "TagResource", &arn, || {
-            self.apigateway
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.tag_resource(&self.stage_resource_arn(api_id, stage_name), tags)
+            .await
     }
 
     pub async fn untag_stage(
@@ -155,16 +147,8 @@ impl Aws {
         stage_name: &str,
         keys: &[String],
     ) -> Result<(), AwsError> {
-        let arn = self.stage_resource_arn(api_id, stage_name);
-        self.call(Service::ApiGateway, "UntagResource", &arn, || {
-            self.apigateway
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(keys.to_vec()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.untag_resource(&self.stage_resource_arn(api_id, stage_name), keys)
+            .await
     }
 
     /// Create a deployment of the API as it is now, not attached to any stage (the

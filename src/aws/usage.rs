@@ -241,27 +241,11 @@ impl Aws {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        self.call(Service::ApiGateway, "TagResource", arn, || {
-            self.apigateway
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.tag_resource(arn, tags).await
     }
 
     pub async fn untag_usage_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.call(Service::ApiGateway, "UntagResource", arn, || {
-            self.apigateway
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys.to_vec()))
-                .send()
-        })
-        .await?;
-        Ok(())
+        self.untag_resource(arn, keys).await
     }
 
     /// Read one API key with its value; None when it does not exist.
