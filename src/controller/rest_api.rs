@@ -158,7 +158,7 @@ async fn converge(
         all_in_effect: report.all_in_effect,
         routes_in_effect: report.routes_in_effect,
     };
-    stages::converge(obj, ctx, &inputs).await
+    stages::converge(ctx, &report.stages, &inputs).await
 }
 
 /// Find the API: by the adopted id, by the id in status, or by owner tag.

@@ -10,17 +10,15 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
 use kube::runtime::events::EventType;
 use serde_json::json;
 
 use super::children::{
-    Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
-    readiness_event, remove_finalizer,
+    Readiness, add_finalizer, apply_status, is_deleting, next_conditions, readiness_event,
+    remove_finalizer,
 };
 use super::conditions::now_rfc3339;
 use super::{Context, Error};
-use crate::api::RestApi;
 use crate::api::common::DeletionPolicy;
 use crate::api::stage::{DeploymentMode, DeploymentRecord, Stage};
 use crate::plan::PatchOp;
@@ -43,13 +41,12 @@ pub struct StageInputs<'a> {
 }
 
 /// Converge every Stage of the API. Returns when to look again, if a deployment waits.
+/// `stages` are the API's Stage objects as the structure pass listed them.
 pub async fn converge(
-    obj: &RestApi,
     ctx: &Context,
+    stages: &[Stage],
     inputs: &StageInputs<'_>,
 ) -> Result<Option<Duration>, Error> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let stages: Vec<Stage> = list_children(ctx, &namespace, &obj.name_any()).await?;
     if stages.is_empty() {
         return Ok(None);
     }
@@ -69,7 +66,7 @@ pub async fn converge(
         .collect();
     let mut keep = 1usize;
 
-    for stage in &stages {
+    for stage in stages {
         let name = stage.spec.stage_name.clone();
         if is_deleting(stage) {
             if stage.spec.deletion_policy == DeletionPolicy::Delete {

@@ -49,6 +49,8 @@ pub struct StructureReport {
     pub canonical: String,
     /// Lambda permissions in place now (kept in the RestApi's status).
     pub granted: Vec<LambdaPermissionGrant>,
+    /// The API's Stage objects as listed for this pass, for the stage pass that follows.
+    pub stages: Vec<Stage>,
 }
 
 /// The operator's AWS coordinates, which complete names into ARNs.
@@ -226,6 +228,7 @@ pub async fn converge(
         granted,
         ..Default::default()
     };
+    report.stages = stages;
     report_authorizers(ctx, api_id, &authorizers, &authorizer_results, &mut report).await?;
     let reporting = RouteReporting {
         api_id,
