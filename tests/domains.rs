@@ -121,17 +121,8 @@ async fn domain_maps_two_api_versions() {
         observed.settings.tags.get("team").map(String::as_str),
         Some("shop")
     );
-    let events = ns.events_for("api").await;
-    assert!(
-        events.iter().any(|e| e.starts_with("Normal/Created")),
-        "{events:?}"
-    );
-    assert!(
-        events
-            .iter()
-            .any(|e| e.starts_with("Normal/MappingCreated")),
-        "{events:?}"
-    );
+    ns.wait_event("api", "Normal/Created").await;
+    ns.wait_event("api", "Normal/MappingCreated").await;
 
     // Converged: resyncs every second read and write nothing.
     let writes_before = op.mutating_calls();
@@ -153,13 +144,7 @@ async fn domain_maps_two_api_versions() {
         .unwrap();
     wait_deleted(&domains, "api", T).await;
     assert!(aws.get_domain_name(domain).await.unwrap().is_none());
-    assert!(
-        ns.events_for("api")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Normal/Deleted")),
-        "a Deleted event"
-    );
+    ns.wait_event("api", "Normal/Deleted").await;
     for api in ["v1", "v2"] {
         ns.api::<RestApi>()
             .delete(api, &DeleteParams::default())
@@ -202,13 +187,8 @@ async fn certificate_problems_are_conditions() {
     let (reason, message) = ready_reason(&edge);
     assert_eq!(reason, "CertificateWrongRegion", "{message}");
     assert!(message.contains("us-east-1"), "{message}");
-    assert!(
-        ns.events_for("missing")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Warning/CertificateNotFound")),
-        "a Warning event"
-    );
+    ns.wait_event("missing", "Warning/CertificateNotFound")
+        .await;
     assert!(aws.get_domain_name(&missing_name).await.unwrap().is_none());
     assert!(aws.get_domain_name(&edge_name).await.unwrap().is_none());
 
@@ -257,13 +237,7 @@ async fn retain_then_adopt() {
     let status = adopted.status.unwrap();
     assert!(status.adopted);
     assert!(status.target.is_some());
-    assert!(
-        ns.events_for("again")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Normal/Adopted")),
-        "an Adopted event"
-    );
+    ns.wait_event("again", "Normal/Adopted").await;
     domains
         .delete("again", &DeleteParams::default())
         .await

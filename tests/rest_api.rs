@@ -74,13 +74,7 @@ async fn rest_api_lifecycle() {
         Some("photos")
     );
     assert_eq!(api.settings.tags.get(OWNER_UID_TAG), ready.uid().as_ref());
-    assert!(
-        ns.events_for("photos")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Normal/Created")),
-        "a Created event"
-    );
+    ns.wait_event("photos", "Normal/Created").await;
 
     // Converged: resyncs every second read the API and write nothing.
     let writes_before = op.mutating_calls();
@@ -166,13 +160,7 @@ async fn drift_is_corrected() {
             .then_some(())
     })
     .await;
-    assert!(
-        ns.events_for("drift")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Normal/Updated")),
-        "an Updated event"
-    );
+    ns.wait_event("drift", "Normal/Updated").await;
 
     // Deleted behind our back: created again, and the user is told.
     aws.delete_rest_api(&id).await.unwrap();
@@ -183,12 +171,8 @@ async fn drift_is_corrected() {
     })
     .await;
     assert!(aws.get_rest_api(&recreated).await.unwrap().is_some());
-    assert!(
-        ns.events_for("drift")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Warning/DeletedOutsideOperator"))
-    );
+    ns.wait_event("drift", "Warning/DeletedOutsideOperator")
+        .await;
     apis.delete("drift", &DeleteParams::default())
         .await
         .unwrap();
@@ -251,12 +235,7 @@ async fn adopt_existing_api() {
     assert!(status.adopted);
     let api = aws.get_rest_api(&existing.id).await.unwrap().unwrap();
     assert_eq!(api.settings.description, "now managed");
-    assert!(
-        ns.events_for("legacy")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Normal/Adopted"))
-    );
+    ns.wait_event("legacy", "Normal/Adopted").await;
 
     apis.delete("legacy", &DeleteParams::default())
         .await

@@ -193,13 +193,7 @@ async fn usage_plans_and_api_keys() {
         aws.get_api_key(&partner_id).await.unwrap().is_none(),
         "old key deleted"
     );
-    assert!(
-        ns.events_for("partner")
-            .await
-            .iter()
-            .any(|e| e.starts_with("Normal/Rotated")),
-        "a Rotated event"
-    );
+    ns.wait_event("partner", "Normal/Rotated").await;
 
     // Delete everything: nothing is left in AWS.
     for name in ["partner", "robot"] {

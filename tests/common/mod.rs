@@ -184,6 +184,24 @@ impl TestNamespace {
             .collect()
     }
 
+    /// Wait for an Event on the object whose "Type/Reason" starts with `prefix`.
+    /// Events are published after the AWS calls they report, so a test that has
+    /// just seen the AWS side must wait for them rather than look once.
+    pub async fn wait_event(&self, name: &str, prefix: &str) {
+        eventually(
+            &format!("{prefix} event on {name}"),
+            Duration::from_secs(30),
+            || async {
+                self.events_for(name)
+                    .await
+                    .iter()
+                    .any(|e| e.starts_with(prefix))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
     pub async fn delete(self) {
         let _ = Api::<Namespace>::all(self.client.clone())
             .delete(&self.name, &DeleteParams::default())
