@@ -12,6 +12,7 @@ pub mod rest_api;
 pub mod route;
 pub mod stage;
 pub mod usage_plan;
+pub mod websocket_api;
 
 pub use api_key::{ApiKey, ApiKeySpec, ApiKeyStatus};
 pub use authorizer::{Authorizer, AuthorizerSpec, AuthorizerStatus};
@@ -21,6 +22,7 @@ pub use rest_api::{RestApi, RestApiSpec, RestApiStatus};
 pub use route::{Route, RouteSpec, RouteStatus};
 pub use stage::{Stage, StageSpec, StageStatus};
 pub use usage_plan::{UsagePlan, UsagePlanSpec, UsagePlanStatus};
+pub use websocket_api::{WebSocketApi, WebSocketApiSpec, WebSocketApiStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -35,6 +37,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         DomainName::crd(),
         UsagePlan::crd(),
         ApiKey::crd(),
+        WebSocketApi::crd(),
     ]
 }
 

@@ -1,4 +1,4 @@
-//! `Stage`: a named stage of a `RestApi` and how it is deployed.
+//! `Stage`: a named stage of a `RestApi` or a `WebSocketApi` and how it is deployed.
 
 use std::collections::BTreeMap;
 
@@ -9,18 +9,23 @@ use serde::{Deserialize, Serialize};
 use super::common::{Condition, DeletionPolicy, LocalObjectReference, Tags, ThrottleSettings};
 use super::route::HttpMethod;
 
-/// A stage (dev, test, prod) of a RestApi, with its settings and deployment policy.
+/// A stage (dev, test, prod) of a RestApi or a WebSocketApi, with its settings and deployment policy.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "apigw.rs",
     version = "v1alpha1",
     kind = "Stage",
-    doc = "A stage of a RestApi and its deployments, converged by apigw-operator.",
+    doc = "A stage of a RestApi or WebSocketApi and its deployments, converged by apigw-operator.",
     namespaced,
     status = "StageStatus",
     shortname = "stg",
     category = "apigw",
     printcolumn(name = "API", type_ = "string", json_path = ".spec.restApiRef.name"),
+    printcolumn(
+        name = "WebSocket-API",
+        type_ = "string",
+        json_path = ".spec.webSocketApiRef.name"
+    ),
     printcolumn(name = "Stage", type_ = "string", json_path = ".spec.stageName"),
     printcolumn(
         name = "Deployment",
@@ -47,8 +52,16 @@ use super::route::HttpMethod;
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "self.restApiRef == oldSelf.restApiRef",
+    {"rule": "has(self.restApiRef) != has(self.webSocketApiRef)",
+     "message": "set exactly one of restApiRef (a RestApi) or webSocketApiRef (a WebSocketApi)"},
+    {"rule": "has(self.restApiRef) == has(oldSelf.restApiRef) && (!has(self.restApiRef) || self.restApiRef == oldSelf.restApiRef)",
      "message": "restApiRef cannot change: create a new Stage for the other API"},
+    {"rule": "has(self.webSocketApiRef) == has(oldSelf.webSocketApiRef) && (!has(self.webSocketApiRef) || self.webSocketApiRef == oldSelf.webSocketApiRef)",
+     "message": "webSocketApiRef cannot change: create a new Stage for the other API"},
+    {"rule": "!has(self.webSocketApiRef) || !has(self.deployment) || !has(self.deployment.policy) || self.deployment.policy == 'Automatic'",
+     "message": "a WebSocket stage is always deployed automatically (API Gateway auto-deploy): deployment.policy Manual and Pinned apply to RestApi stages only"},
+    {"rule": "!has(self.webSocketApiRef) || (!has(self.caching) && !has(self.canary) && !has(self.routeSettings) && !(has(self.tracingEnabled) && self.tracingEnabled))",
+     "message": "caching, canary, routeSettings and tracingEnabled apply to RestApi stages only: API Gateway offers none of them for WebSocket APIs"},
     {"rule": "self.stageName == oldSelf.stageName",
      "message": "stageName cannot change: create a new Stage with the new name"}
     ,{"rule": "!has(self.caching) || !has(self.caching.clusterSize) || (has(self.caching.clusterEnabled) && self.caching.clusterEnabled)",
@@ -56,7 +69,14 @@ use super::route::HttpMethod;
 ]))]
 pub struct StageSpec {
     /// The RestApi this stage belongs to. Cannot change.
-    pub rest_api_ref: LocalObjectReference,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_api_ref: Option<LocalObjectReference>,
+
+    /// The WebSocketApi this stage belongs to (instead of restApiRef). Cannot change.
+    /// Its stages deploy every change automatically; throttling, logging, metrics,
+    /// variables, access logs and tags apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_socket_api_ref: Option<LocalObjectReference>,
 
     /// Stage name in the URL, for example `prod`. Cannot change.
     #[schemars(length(min = 1, max = 128))]
@@ -367,9 +387,17 @@ pub struct StageStatus {
     /// When that deployment was made (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed_at: Option<String>,
-    /// URL clients call: `https://ID.execute-api.REGION.amazonaws.com/STAGE`.
+    /// Id of the WebSocket API (a stage with webSocketApiRef).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_socket_api_id: Option<String>,
+    /// URL clients call: `https://ID.execute-api.REGION.amazonaws.com/STAGE`, or
+    /// `wss://...` for a WebSocket stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoke_url: Option<String>,
+    /// WebSocket stages: where backends post messages to connected clients,
+    /// `https://ID.execute-api.REGION.amazonaws.com/STAGE/@connections`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
     /// With policy Manual: the revision last deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed_revision: Option<i64>,

@@ -11,6 +11,7 @@ pub mod resources;
 pub mod rest_api;
 pub mod stage;
 pub mod usage;
+pub mod websocket;
 
 use std::collections::BTreeMap;
 use std::future::Future;

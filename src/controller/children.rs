@@ -16,9 +16,10 @@ use serde_json::json;
 use super::conditions::{READY, condition, now_rfc3339, set_condition};
 use super::{Context, Error};
 use crate::api::common::{FIELD_MANAGER, FINALIZER};
-use crate::api::{Authorizer, Condition, RestApi, Route, Stage};
+use crate::api::{Authorizer, Condition, RestApi, Route, Stage, WebSocketApi};
 
-/// A kind that belongs to one RestApi through `spec.restApiRef`.
+/// A kind that belongs to one API: a RestApi through `spec.restApiRef`, or (Stages
+/// only) a WebSocketApi through `spec.webSocketApiRef`.
 pub trait Child:
     Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
     + Clone
@@ -30,17 +31,46 @@ pub trait Child:
     + 'static
 {
     const KIND: &'static str;
-    fn rest_api_name(&self) -> &str;
+    fn parent(&self) -> Parent<'_>;
     fn conditions(&self) -> &[Condition];
+
+    /// The RestApi this object belongs to, if it belongs to one.
+    fn rest_api_name(&self) -> Option<&str> {
+        match self.parent() {
+            Parent::RestApi(name) => Some(name),
+            Parent::WebSocketApi(_) => None,
+        }
+    }
 }
 
-/// Every child kind refers to its RestApi the same way and has the same conditions.
+/// The API an object belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parent<'a> {
+    RestApi(&'a str),
+    WebSocketApi(&'a str),
+}
+
+impl Parent<'_> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Parent::RestApi(_) => "RestApi",
+            Parent::WebSocketApi(_) => "WebSocketApi",
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            Parent::RestApi(n) | Parent::WebSocketApi(n) => n,
+        }
+    }
+}
+
+/// Every child kind has the same conditions; `$parent` says how it names its API.
 macro_rules! impl_child {
-    ($kind:ty, $name:literal) => {
+    ($kind:ty, $name:literal, $parent:expr) => {
         impl Child for $kind {
             const KIND: &'static str = $name;
-            fn rest_api_name(&self) -> &str {
-                &self.spec.rest_api_ref.name
+            fn parent(&self) -> Parent<'_> {
+                $parent(self)
             }
             fn conditions(&self) -> &[Condition] {
                 self.status
@@ -52,15 +82,34 @@ macro_rules! impl_child {
     };
 }
 
-impl_child!(Route, "Route");
-impl_child!(Authorizer, "Authorizer");
-impl_child!(Stage, "Stage");
+impl_child!(Route, "Route", route_parent);
+impl_child!(Authorizer, "Authorizer", authorizer_parent);
+impl_child!(Stage, "Stage", stage_parent);
 
-/// Children of `api_name` in `namespace`, sorted by name.
+fn route_parent(r: &Route) -> Parent<'_> {
+    Parent::RestApi(&r.spec.rest_api_ref.name)
+}
+
+fn authorizer_parent(a: &Authorizer) -> Parent<'_> {
+    Parent::RestApi(&a.spec.rest_api_ref.name)
+}
+
+/// The schema requires exactly one of the two references; an object stored before
+/// that rule (or with neither) is treated as a RestApi stage with no name, which
+/// no RestApi matches.
+fn stage_parent(s: &Stage) -> Parent<'_> {
+    match (&s.spec.rest_api_ref, &s.spec.web_socket_api_ref) {
+        (_, Some(ws)) => Parent::WebSocketApi(&ws.name),
+        (Some(rest), None) => Parent::RestApi(&rest.name),
+        (None, None) => Parent::RestApi(""),
+    }
+}
+
+/// Children of `parent` in `namespace`, sorted by name.
 pub async fn list_children<K: Child>(
     ctx: &Context,
     namespace: &str,
-    api_name: &str,
+    parent: Parent<'_>,
 ) -> Result<Vec<K>, Error> {
     let api: Api<K> = ctx.api_in(namespace);
     let mut items: Vec<K> = api
@@ -69,7 +118,7 @@ pub async fn list_children<K: Child>(
         .map_err(Error::kube("list children"))?
         .items
         .into_iter()
-        .filter(|c| c.rest_api_name() == api_name)
+        .filter(|c| c.parent() == parent)
         .collect();
     items.sort_by_key(|c| c.name_any());
     Ok(items)
@@ -227,8 +276,8 @@ pub async fn readiness_event<K: Child>(ctx: &Context, obj: &K, readiness: &Readi
 }
 
 /// Reconciler for Routes, Authorizers and Stages themselves. Their AWS side is
-/// converged by their RestApi's reconciler (one writer per API); this one only
-/// answers what that reconciler cannot: the RestApi is missing or not ready (a
+/// converged by their API's reconciler (one writer per API); this one only
+/// answers what that reconciler cannot: the API is missing or not ready (a
 /// condition that names it), and releasing the finalizer of a child whose API
 /// is gone.
 pub async fn reconcile_reference<K: Child>(
@@ -236,25 +285,75 @@ pub async fn reconcile_reference<K: Child>(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     use tracing::Instrument;
+    let parent = obj.parent();
     let span = tracing::info_span!(
         "reconcile",
         kind = K::KIND,
         namespace = %obj.namespace().unwrap_or_default(),
         object_name = %obj.name_any(),
-        rest_api = %obj.rest_api_name()
+        parent_kind = parent.kind(),
+        parent = %parent.name()
     );
     check_reference(obj, ctx).instrument(span).await
 }
 
+/// What a child needs to know of its API object.
+struct ParentState {
+    deleting: bool,
+    /// Created in AWS and Ready.
+    ready: bool,
+    /// The API's Ready message, when it is not ready.
+    why: Option<String>,
+}
+
+async fn parent_state(
+    ctx: &Context,
+    namespace: &str,
+    parent: Parent<'_>,
+) -> Result<Option<ParentState>, Error> {
+    fn state(meta_deleting: bool, id: bool, conditions: &[Condition]) -> ParentState {
+        let ready_condition = conditions.iter().find(|c| c.type_ == READY);
+        ParentState {
+            deleting: meta_deleting,
+            ready: id && ready_condition.is_some_and(|c| c.status == "True"),
+            why: ready_condition.map(|c| c.message.clone()),
+        }
+    }
+    Ok(match parent {
+        Parent::RestApi(name) => ctx
+            .api_in::<RestApi>(namespace)
+            .get_opt(name)
+            .await
+            .map_err(Error::kube("get RestApi"))?
+            .map(|api| {
+                let status = api.status.clone().unwrap_or_default();
+                state(
+                    is_deleting(&api),
+                    status.rest_api_id.is_some(),
+                    &status.conditions,
+                )
+            }),
+        Parent::WebSocketApi(name) => ctx
+            .api_in::<WebSocketApi>(namespace)
+            .get_opt(name)
+            .await
+            .map_err(Error::kube("get WebSocketApi"))?
+            .map(|api| {
+                let status = api.status.clone().unwrap_or_default();
+                state(
+                    is_deleting(&api),
+                    status.api_id.is_some(),
+                    &status.conditions,
+                )
+            }),
+    })
+}
+
 async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().unwrap_or_default();
-    let api_name = obj.rest_api_name().to_string();
-    let rest_apis: Api<RestApi> = ctx.api_in(&namespace);
-    let rest_api = rest_apis
-        .get_opt(&api_name)
-        .await
-        .map_err(Error::kube("get RestApi"))?;
-    let readiness = match &rest_api {
+    let parent = obj.parent();
+    let (kind, api_name) = (parent.kind(), parent.name().to_string());
+    let readiness = match parent_state(&ctx, &namespace, parent).await? {
         None => {
             if is_deleting(obj.as_ref()) {
                 // Nothing in AWS can be left: the API itself is gone.
@@ -262,39 +361,28 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
                 return Ok(Action::await_change());
             }
             Readiness::not(
-                "RestApiNotFound",
-                format!("RestApi {api_name} does not exist in namespace {namespace}"),
+                &format!("{kind}NotFound"),
+                format!("{kind} {api_name} does not exist in namespace {namespace}"),
             )
         }
-        Some(api) if is_deleting(api) => {
+        Some(api) if api.deleting => {
             if is_deleting(obj.as_ref()) {
                 remove_finalizer(&ctx, obj.as_ref()).await?;
                 return Ok(Action::await_change());
             }
-            // The RestApi's cleanup tells its children when it is done; look again
+            // The API's cleanup tells its children when it is done; look again
             // shortly in case this object outlives it.
             return Ok(Action::requeue(std::time::Duration::from_secs(5)));
         }
+        Some(api) if api.ready => {
+            // The API's reconciler owns this object's status from here on.
+            return Ok(Action::await_change());
+        }
         Some(api) => {
-            let api_ready = api.status.as_ref().is_some_and(|s| {
-                s.rest_api_id.is_some()
-                    && s.conditions
-                        .iter()
-                        .any(|c| c.type_ == READY && c.status == "True")
-            });
-            if api_ready {
-                // The RestApi's reconciler owns this object's status from here on.
-                return Ok(Action::await_change());
-            }
-            let why = api
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
-                .map(|c| format!(": {}", c.message))
-                .unwrap_or_default();
+            let why = api.why.map(|m| format!(": {m}")).unwrap_or_default();
             Readiness::not(
-                "RestApiNotReady",
-                format!("RestApi {api_name} is not ready yet{why}"),
+                &format!("{kind}NotReady"),
+                format!("{kind} {api_name} is not ready yet{why}"),
             )
         }
     };

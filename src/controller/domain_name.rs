@@ -88,6 +88,7 @@ async fn resolve_mappings(
     let mut unresolved = BTreeSet::new();
     let mut missing = Vec::new();
     let mut not_ready = Vec::new();
+    let mut websocket = Vec::new();
     for m in &obj.spec.base_path_mappings {
         let name = &m.stage_ref.name;
         let base_path = m.aws_base_path().to_string();
@@ -100,6 +101,11 @@ async fn resolve_mappings(
             unresolved.insert(base_path);
             continue;
         };
+        let Some(rest_api_ref) = &stage.spec.rest_api_ref else {
+            websocket.push(name.clone());
+            unresolved.insert(base_path);
+            continue;
+        };
         let status = stage.status.clone().unwrap_or_default();
         // The stage exists in AWS once it serves a deployment.
         let api_id = match (&status.rest_api_id, &status.deployment_id) {
@@ -109,7 +115,7 @@ async fn resolve_mappings(
         // The RestApi must still be there (a deleted one takes its stages along).
         let api_live = match &api_id {
             Some(id) => rest_apis
-                .get_opt(&stage.spec.rest_api_ref.name)
+                .get_opt(&rest_api_ref.name)
                 .await
                 .map_err(Error::kube("get RestApi"))?
                 .and_then(|a| a.status)
@@ -129,7 +135,14 @@ async fn resolve_mappings(
             }
         }
     }
-    let err = if !missing.is_empty() {
+    let err = if !websocket.is_empty() {
+        Some(Error::StageNotSupported(format!(
+            "Stage {} belongs to a WebSocketApi; DomainName maps RestApi stages only \
+             (WebSocket stages need API Gateway's v2 API mappings, which this operator \
+             does not manage yet): map it with `aws apigatewayv2 create-api-mapping`",
+            websocket.join(", ")
+        )))
+    } else if !missing.is_empty() {
         Some(Error::StageNotFound(format!(
             "Stage {} does not exist in this namespace; the mapping is made once it does",
             missing.join(", ")

@@ -15,6 +15,12 @@ pub enum Error {
     #[error("spec.restApiId {0} names no REST API in this account and region")]
     AdoptTargetMissing(String),
 
+    #[error("spec.apiId {0} names no WebSocket API in this account and region")]
+    WebSocketAdoptTargetMissing(String),
+
+    #[error("{0}")]
+    LambdaFunctionNotFound(String),
+
     #[error("ACM certificate {arn} does not exist in {region}")]
     CertificateNotFound { arn: String, region: String },
 
@@ -31,6 +37,9 @@ pub enum Error {
 
     #[error("{0}")]
     StageNotReady(String),
+
+    #[error("{0}")]
+    StageNotSupported(String),
 
     #[error("{0}")]
     UsagePlanNotFound(String),
@@ -71,11 +80,15 @@ impl Error {
                 ErrorKind::Conflict | ErrorKind::Transient => "AwsUnavailable",
             },
             Error::Spec(_) => "InvalidSpec",
-            Error::AdoptTargetMissing(_) => "AdoptTargetMissing",
+            Error::AdoptTargetMissing(_) | Error::WebSocketAdoptTargetMissing(_) => {
+                "AdoptTargetMissing"
+            }
+            Error::LambdaFunctionNotFound(_) => "LambdaFunctionNotFound",
             Error::CertificateNotFound { .. } => "CertificateNotFound",
             Error::CertificateWrongRegion { .. } => "CertificateWrongRegion",
             Error::StageNotFound(_) => "StageNotFound",
             Error::StageNotReady(_) => "StageNotReady",
+            Error::StageNotSupported(_) => "StageNotSupported",
             Error::UsagePlanNotFound(_) => "UsagePlanNotFound",
             Error::UsagePlanNotReady(_) => "UsagePlanNotReady",
             Error::SecretNotFound(_) => "SecretNotFound",
@@ -95,7 +108,9 @@ impl Error {
             Error::Aws(e) => e.is_retryable(),
             Error::Spec(_) => false,
             // The API may be created or restored, or the user fixes the id: check again slowly.
-            Error::AdoptTargetMissing(_) => true,
+            Error::AdoptTargetMissing(_) | Error::WebSocketAdoptTargetMissing(_) => true,
+            // The function may be deployed yet (often by another pipeline).
+            Error::LambdaFunctionNotFound(_) => true,
             // The certificate may be requested or imported yet: check again slowly.
             Error::CertificateNotFound { .. } => true,
             Error::CertificateWrongRegion { .. } => false,
@@ -105,7 +120,7 @@ impl Error {
                 false
             }
             Error::StageNotReady(_) | Error::UsagePlanNotReady(_) => true,
-            Error::SecretNotUsable(_) => false,
+            Error::SecretNotUsable(_) | Error::StageNotSupported(_) => false,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -120,6 +135,7 @@ impl Error {
         match self.reason() {
             "AwsThrottled" => 10,
             "AwsAccessDenied" | "AdoptTargetMissing" | "CertificateNotFound" => 60,
+            "LambdaFunctionNotFound" => 30,
             "StageNotReady" | "UsagePlanNotReady" => 5,
             _ => 2,
         }

@@ -8,10 +8,12 @@ pub mod error;
 pub mod leader;
 pub mod metrics;
 pub mod outcome;
+pub mod permissions;
 pub mod rest_api;
 pub mod stages;
 pub mod structure;
 pub mod usage_plan;
+pub mod websocket_api;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -211,10 +213,8 @@ fn parent_of<K: children::Child>(
     child: K,
 ) -> Option<kube::runtime::reflector::ObjectRef<crate::api::RestApi>> {
     let ns = child.meta().namespace.clone()?;
-    Some(
-        kube::runtime::reflector::ObjectRef::new(children::Child::rest_api_name(&child))
-            .within(&ns),
-    )
+    let name = children::Child::rest_api_name(&child)?;
+    Some(kube::runtime::reflector::ObjectRef::new(name).within(&ns))
 }
 
 /// Run every controller until `shutdown` resolves.
@@ -222,7 +222,9 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    use crate::api::{ApiKey, Authorizer, DomainName, RestApi, Route, Stage, UsagePlan};
+    use crate::api::{
+        ApiKey, Authorizer, DomainName, RestApi, Route, Stage, UsagePlan, WebSocketApi,
+    };
     let rest_apis = watched_api::<RestApi>(&ctx);
     ensure_crd(&rest_apis).await?;
     ensure_crd(&watched_api::<Route>(&ctx)).await?;
@@ -231,6 +233,7 @@ pub async fn run(
     ensure_crd(&watched_api::<DomainName>(&ctx)).await?;
     ensure_crd(&watched_api::<UsagePlan>(&ctx)).await?;
     ensure_crd(&watched_api::<ApiKey>(&ctx)).await?;
+    ensure_crd(&watched_api::<WebSocketApi>(&ctx)).await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
     tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -272,9 +275,11 @@ pub async fn run(
     let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
     let domains = domain_name_controller(&ctx, config.clone(), shutdown.clone());
     let usage_plans = usage_plan_controller(&ctx, config.clone(), shutdown.clone());
-    let api_keys = api_key_controller(&ctx, config, shutdown);
+    let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone());
+    let websocket_apis = websocket_api_controller(&ctx, config, shutdown);
     futures::join!(
         rest_api_controller,
+        websocket_apis,
         routes,
         authorizers,
         stages,
@@ -284,6 +289,50 @@ pub async fn run(
     );
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+/// WebSocketApis: the one writer of each API and of its Stages, woken by changes of
+/// those Stages. Like the RestApi, its own status writes do not wake it.
+fn websocket_api_controller(
+    ctx: &Arc<Context>,
+    config: controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    use crate::api::{Stage, WebSocketApi};
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::reflector::ObjectRef;
+    let (reader, writer) = kube::runtime::reflector::store();
+    let api_changes = watcher(watched_api::<WebSocketApi>(ctx), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(child_spec_hash::<WebSocketApi>, Default::default());
+    Controller::for_stream(api_changes, reader)
+        .with_config(config)
+        .watches_stream(child_changes::<Stage>(ctx), |stage: Stage| {
+            let ns = stage.meta().namespace.clone()?;
+            match children::Child::parent(&stage) {
+                children::Parent::WebSocketApi(name) => {
+                    Some(ObjectRef::<WebSocketApi>::new(name).within(&ns))
+                }
+                children::Parent::RestApi(_) => None,
+            }
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| async move {
+                ctx.reconciles
+                    .measure(
+                        "WebSocketApi",
+                        obj.as_ref(),
+                        websocket_api::reconcile(obj.clone(), ctx.clone()),
+                    )
+                    .await
+            },
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
 }
 
 /// DomainNames, woken also by changes of the Stages they map (a Stage that appears

@@ -1,6 +1,6 @@
 //! How a reconcile of a kind that owns its whole status ends: the Ready condition
 //! from the result, one status write (skipped when nothing changed), Events, and
-//! the retry decision. RestApi, DomainName, UsagePlan and ApiKey share it.
+//! the retry decision. RestApi, WebSocketApi, DomainName, UsagePlan and ApiKey share it.
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use crate::api::api_key::{ApiKey, ApiKeyStatus};
 use crate::api::domain_name::{DomainName, DomainNameStatus};
 use crate::api::rest_api::{RestApi, RestApiStatus};
 use crate::api::usage_plan::{UsagePlan, UsagePlanStatus};
+use crate::api::websocket_api::{WebSocketApi, WebSocketApiStatus};
 
 /// A status whose conditions and observed generation the reconciler keeps.
 pub trait OwnStatus: Clone + PartialEq + Serialize + Send + Sync {
@@ -68,6 +69,7 @@ owns_status!(RestApi, RestApiStatus);
 owns_status!(DomainName, DomainNameStatus);
 owns_status!(UsagePlan, UsagePlanStatus);
 owns_status!(ApiKey, ApiKeyStatus);
+owns_status!(WebSocketApi, WebSocketApiStatus);
 
 /// Server-side apply of the whole status, unless it is what the object already has
 /// (an identical write would still cost an API call).

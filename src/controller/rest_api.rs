@@ -293,17 +293,11 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::await_change())
 }
 
-/// Take back the invoke permissions granted for a deleted API, so functions' 20 KB
-/// policies do not fill up with statements of APIs that are gone.
 async fn revoke_permissions(obj: &RestApi, ctx: &Context) -> Result<(), Error> {
-    for grant in obj.status.iter().flat_map(|s| s.lambda_permissions.iter()) {
-        ctx.aws
-            .remove_permission(
-                &grant.function,
-                grant.qualifier.as_deref(),
-                &grant.statement_id,
-            )
-            .await?;
-    }
-    Ok(())
+    let grants = obj
+        .status
+        .as_ref()
+        .map(|s| s.lambda_permissions.as_slice())
+        .unwrap_or_default();
+    super::permissions::revoke_all(ctx, grants).await
 }

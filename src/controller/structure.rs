@@ -15,7 +15,7 @@ use kube::runtime::events::EventType;
 use serde_json::json;
 
 use super::children::{
-    Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
+    Parent, Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
     readiness_event, remove_finalizer,
 };
 use super::conditions::READY;
@@ -27,10 +27,7 @@ use crate::plan::authorizer::{
     AuthorizerSettings, authorizer_patch_operations, authorizer_permission_function,
     desired_authorizer, find_observed,
 };
-use crate::plan::lambda::{
-    FunctionRef, GrantKey, PermissionAction, PolicyKey, PolicyStatement, desired_permissions,
-    plan_permissions,
-};
+use crate::plan::lambda::{FunctionRef, GrantKey, PolicyKey, desired_permissions};
 use crate::plan::models::{ModelAction, desired_models, plan_models};
 use crate::plan::routes::StructureAction;
 use crate::plan::routes::{
@@ -68,9 +65,10 @@ pub async fn converge(
 ) -> Result<StructureReport, Error> {
     let namespace = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    let routes: Vec<Route> = list_children(ctx, &namespace, &name).await?;
-    let authorizers: Vec<Authorizer> = list_children(ctx, &namespace, &name).await?;
-    let stages: Vec<Stage> = list_children(ctx, &namespace, &name).await?;
+    let routes: Vec<Route> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let authorizers: Vec<Authorizer> =
+        list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
     let coords = Coordinates {
         account: ctx.aws.account_id().await?.to_string(),
         region: ctx.aws.region.clone(),
@@ -560,7 +558,7 @@ async fn converge_permissions(
         })
         .collect();
     let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
-    let mut wanted = desired_permissions(
+    let wanted = desired_permissions(
         api_id,
         &execute_api_arn,
         &route_functions,
@@ -570,55 +568,7 @@ async fn converge_permissions(
         .into_iter()
         .map(|g| (g.function, g.qualifier, g.statement_id))
         .collect();
-
-    // One policy read per function in use or granted before; nothing else.
-    let mut policies: BTreeSet<PolicyKey> = wanted.iter().map(|p| p.policy_key()).collect();
-    policies.extend(previously.iter().map(|(f, q, _)| (f.clone(), q.clone())));
-    let mut observed: BTreeMap<PolicyKey, Vec<PolicyStatement>> = BTreeMap::new();
-    let mut missing: BTreeSet<PolicyKey> = BTreeSet::new();
-    for key in policies {
-        match ctx
-            .aws
-            .get_policy_statements(&key.0, key.1.as_deref())
-            .await?
-        {
-            Some(statements) => {
-                observed.insert(key, statements);
-            }
-            None => {
-                missing.insert(key);
-            }
-        }
-    }
-    wanted.retain(|p| !missing.contains(&p.policy_key()));
-    for action in plan_permissions(api_id, &wanted, &observed, &previously) {
-        match action {
-            PermissionAction::Add(p) => {
-                ctx.aws.add_permission(&p).await?;
-                tracing::info!(function = %p.function, qualifier = ?p.qualifier, statement_id = %p.statement_id, "granted invoke permission");
-            }
-            PermissionAction::Remove {
-                function,
-                qualifier,
-                statement_id,
-            } => {
-                ctx.aws
-                    .remove_permission(&function, qualifier.as_deref(), &statement_id)
-                    .await?;
-                tracing::info!(%function, ?qualifier, %statement_id, "revoked invoke permission");
-            }
-        }
-    }
-    let mut granted: Vec<LambdaPermissionGrant> = wanted
-        .into_iter()
-        .map(|p| LambdaPermissionGrant {
-            function: p.function,
-            qualifier: p.qualifier,
-            statement_id: p.statement_id,
-        })
-        .collect();
-    granted.sort();
-    Ok((granted, missing))
+    super::permissions::sync(ctx, api_id, wanted, &previously).await
 }
 
 async fn report_authorizers(
@@ -808,9 +758,10 @@ fn canonical_structure(
 pub async fn release_children(ctx: &Context, api: &RestApi) -> Result<(), Error> {
     let namespace = api.namespace().unwrap_or_default();
     let name = api.name_any();
-    let routes: Vec<Route> = list_children(ctx, &namespace, &name).await?;
-    let authorizers: Vec<Authorizer> = list_children(ctx, &namespace, &name).await?;
-    let stages: Vec<Stage> = list_children(ctx, &namespace, &name).await?;
+    let routes: Vec<Route> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let authorizers: Vec<Authorizer> =
+        list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
     let gone = Readiness::not(
         "RestApiDeleted",
         format!("RestApi {name} was deleted, and its REST API with it"),

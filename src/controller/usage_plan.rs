@@ -57,14 +57,21 @@ async fn apply(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
     super::outcome::finish(obj.as_ref(), ctx, status, notes, result, ready).await
 }
 
-/// A Stage is bound once it exists in AWS: its status names the REST API and a deployment.
+/// A Stage is bound once it exists in AWS: a REST stage's status names the API and
+/// a deployment; a WebSocket stage's status names its API once the stage is made
+/// (it deploys itself).
 fn resolve_stage(stage: &Stage) -> Option<StageKey> {
     if stage.meta().deletion_timestamp.is_some() {
         return None;
     }
     let status = stage.status.as_ref()?;
-    status.deployment_id.as_ref()?;
-    Some((status.rest_api_id.clone()?, stage.spec.stage_name.clone()))
+    let api_id = if stage.spec.web_socket_api_ref.is_some() {
+        status.web_socket_api_id.clone()?
+    } else {
+        status.deployment_id.as_ref()?;
+        status.rest_api_id.clone()?
+    };
+    Some((api_id, stage.spec.stage_name.clone()))
 }
 
 async fn converge(

@@ -10,6 +10,7 @@ pub mod rest_api;
 pub mod routes;
 pub mod stage;
 pub mod usage_plan;
+pub mod websocket;
 
 /// One JSON-Patch-like operation of API Gateway's `patchOperations`.
 #[derive(Clone, Debug, PartialEq, Eq)]

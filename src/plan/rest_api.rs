@@ -64,6 +64,8 @@ pub enum SpecError {
     PolicyNotJson(String),
     #[error("spec.policy must be a JSON object (an IAM policy document)")]
     PolicyNotObject,
+    #[error("{0}")]
+    FunctionName(String),
 }
 
 /// Desired settings from the spec. `owner` is None for adopted APIs, which are not

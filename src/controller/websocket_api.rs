@@ -1,0 +1,764 @@
+//! `WebSocketApi` reconciler: the one writer of a WebSocket API. It observes the API,
+//! its authorizers, integrations, routes and route responses, the Lambda policies of
+//! the functions they call, and the API's Stages; plans (`plan::websocket`); applies;
+//! and writes the status of the WebSocketApi and of its Stages.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tracing::{Instrument, field};
+
+use super::children::{
+    Parent, Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
+    readiness_event, remove_finalizer,
+};
+use super::{Context, Error};
+use crate::api::Stage;
+use crate::api::common::{DeletionPolicy, FINALIZER};
+use crate::api::websocket_api::{
+    WebSocketApi, WebSocketApiStatus, WebSocketAuthorizerStatus, WebSocketRouteStatus,
+    WebSocketStageEndpoint,
+};
+use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
+use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
+use crate::plan::websocket::{
+    ApiAction, AuthorizerAction, AuthorizerSettings, DEFAULT_TIMEOUT_MILLIS, DesiredRoute,
+    ObservedApi, ResponseStep, StageAction, Step, callback_url, desired_api, desired_stage,
+    plan_api, plan_authorizers, plan_routes, plan_stage, stage_url, wss_endpoint,
+};
+
+/// How soon a pass looks again when a Stage could not be converged.
+const STAGE_RETRY: Duration = Duration::from_secs(30);
+
+/// Entry point for the controller runtime.
+pub async fn reconcile(obj: Arc<WebSocketApi>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = "WebSocketApi",
+        namespace = %namespace,
+        object_name = %obj.name_any(),
+        api_id = field::Empty
+    );
+    async move {
+        let api: Api<WebSocketApi> = ctx.api_in(&namespace);
+        finalizer(&api, FINALIZER, obj, |event| async {
+            match event {
+                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
+                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn apply(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
+    let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes: Vec<(&'static str, String)> = Vec::new();
+    let result = converge(&obj, ctx, &mut status, &mut notes).await;
+    let ready = if status.adopted {
+        (
+            "Adopted",
+            "the adopted WebSocket API and its routes match the spec",
+        )
+    } else {
+        (
+            "Available",
+            "the WebSocket API and its routes match the spec",
+        )
+    };
+    super::outcome::finish(obj.as_ref(), ctx, status, notes, result, ready).await
+}
+
+/// Partition, region and account that complete function names.
+struct Coordinates {
+    partition: &'static str,
+    region: String,
+    account: String,
+}
+
+impl Coordinates {
+    fn parse(&self, function_name: &str) -> Result<FunctionRef, Error> {
+        FunctionRef::parse(function_name)
+            .map_err(|e| Error::Spec(SpecError::FunctionName(e.to_string())))
+    }
+
+    fn invocation_uri(&self, function_name: &str) -> Result<String, Error> {
+        Ok(self
+            .parse(function_name)?
+            .invocation_uri(self.partition, &self.region, &self.account))
+    }
+}
+
+/// Observe, plan, apply. Fills `status` as soon as something is known, so a failure
+/// halfway still records the ids of what was made.
+async fn converge(
+    obj: &WebSocketApi,
+    ctx: &Context,
+    status: &mut WebSocketApiStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<Option<Duration>, Error> {
+    let aws = &ctx.aws;
+    let owner = Owner {
+        uid: obj.uid().unwrap_or_default(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+    };
+    let adopting = obj.spec.api_id.is_some();
+    let desired = desired_api(&obj.spec, &owner.name, (!adopting).then_some(&owner));
+    let observed = observe(obj, ctx, status, &owner).await?;
+    let mut current = observed.clone().unwrap_or_default();
+    for action in plan_api(&desired, observed.as_ref().map(|o| &o.settings)) {
+        match action {
+            ApiAction::Create => {
+                current = aws.create_websocket_api(&desired).await?;
+                tracing::Span::current().record("api_id", current.id.as_str());
+                tracing::info!("created WebSocket API");
+                notes.push((
+                    "Created",
+                    format!("created WebSocket API {} ({})", current.id, desired.name),
+                ));
+                // Recorded before anything else is made in it.
+                fill_status(ctx, status, &current, adopting).await?;
+            }
+            ApiAction::Update(update) => {
+                aws.update_websocket_api(&current.id, &update).await?;
+                let fields = update.fields().join(", ");
+                tracing::info!(%fields, "updated WebSocket API");
+                notes.push((
+                    "Updated",
+                    format!("updated WebSocket API {}: {fields}", current.id),
+                ));
+            }
+            ApiAction::Tag(tags) => {
+                aws.tag_v2_resource(&aws.v2_arn(&current.id), &tags).await?;
+                let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
+                notes.push((
+                    "Tagged",
+                    format!(
+                        "set tags {} on WebSocket API {}",
+                        keys.join(", "),
+                        current.id
+                    ),
+                ));
+            }
+            ApiAction::Untag(keys) => {
+                aws.untag_v2_resource(&aws.v2_arn(&current.id), &keys)
+                    .await?;
+                notes.push((
+                    "Untagged",
+                    format!(
+                        "removed tags {} from WebSocket API {}",
+                        keys.join(", "),
+                        current.id
+                    ),
+                ));
+            }
+        }
+    }
+    fill_status(ctx, status, &current, adopting).await?;
+    let api_id = current.id.clone();
+    let coords = Coordinates {
+        partition: aws.partition(),
+        region: aws.region.clone(),
+        account: aws.account_id().await?.to_string(),
+    };
+
+    let authorizer_ids = converge_authorizers(obj, ctx, &api_id, &coords, status, notes).await?;
+    let removed_authorizers =
+        converge_routes(obj, ctx, &api_id, &coords, &authorizer_ids, status, notes).await?;
+    // Authorizers the spec dropped go once no route uses them.
+    for (name, id) in removed_authorizers {
+        aws.delete_websocket_authorizer(&api_id, &id).await?;
+        status.authorizers.retain(|a| a.authorizer_id != id);
+        notes.push((
+            "AuthorizerDeleted",
+            format!("deleted authorizer {name} ({id}) from WebSocket API {api_id}"),
+        ));
+    }
+
+    let missing_functions =
+        converge_permissions(obj, ctx, &api_id, &coords, &authorizer_ids, status).await?;
+    let retry = converge_stages(obj, ctx, &current, status, notes).await?;
+    if !missing_functions.is_empty() {
+        return Err(Error::LambdaFunctionNotFound(format!(
+            "Lambda function {} does not exist; routes are in place and API Gateway is granted \
+             permission to invoke it once it exists",
+            missing_functions.join(", ")
+        )));
+    }
+    Ok(retry.then_some(STAGE_RETRY))
+}
+
+/// Find the API: by the adopted id, by the id in status, or by owner tag.
+async fn observe(
+    obj: &WebSocketApi,
+    ctx: &Context,
+    status: &mut WebSocketApiStatus,
+    owner: &Owner,
+) -> Result<Option<ObservedApi>, Error> {
+    let aws = &ctx.aws;
+    if let Some(id) = &obj.spec.api_id {
+        tracing::Span::current().record("api_id", id.as_str());
+        let found = aws
+            .get_websocket_api(id)
+            .await?
+            .filter(|a| a.protocol == "WEBSOCKET")
+            .ok_or_else(|| Error::WebSocketAdoptTargetMissing(id.clone()))?;
+        if status.api_id.as_deref() != Some(id.as_str()) {
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "Adopted",
+                "Adopt",
+                format!("adopted existing WebSocket API {id}"),
+            )
+            .await;
+        }
+        return Ok(Some(found));
+    }
+    if let Some(id) = status.api_id.clone() {
+        tracing::Span::current().record("api_id", id.as_str());
+        if let Some(found) = aws.get_websocket_api(&id).await? {
+            return Ok(Some(found));
+        }
+        tracing::warn!("WebSocket API in status no longer exists in AWS; it will be recreated");
+        ctx.event(
+            obj,
+            EventType::Warning,
+            "DeletedOutsideOperator",
+            "Observe",
+            format!("WebSocket API {id} was deleted outside the operator; creating it again"),
+        )
+        .await;
+        // Its routes, authorizers and stages went with it; the grants are still in
+        // the functions' policies and are taken back by the permission pass.
+        *status = WebSocketApiStatus {
+            conditions: std::mem::take(&mut status.conditions),
+            lambda_permissions: std::mem::take(&mut status.lambda_permissions),
+            ..Default::default()
+        };
+    }
+    let found = aws
+        .find_websocket_api_by_tag(OWNER_UID_TAG, &owner.uid)
+        .await?;
+    if let Some(found) = &found {
+        tracing::Span::current().record("api_id", found.id.as_str());
+        tracing::info!("found WebSocket API by owner tag");
+    }
+    Ok(found)
+}
+
+async fn fill_status(
+    ctx: &Context,
+    status: &mut WebSocketApiStatus,
+    api: &ObservedApi,
+    adopted: bool,
+) -> Result<(), Error> {
+    if api.id.is_empty() {
+        return Ok(());
+    }
+    status.api_id = Some(api.id.clone());
+    status.api_endpoint = Some(wss_endpoint(&api.endpoint));
+    status.execute_api_arn = Some(ctx.aws.execute_api_arn(&api.id).await?);
+    status.adopted = adopted;
+    Ok(())
+}
+
+/// Create and update the spec's authorizers; returns their ids by name. Authorizers
+/// the spec dropped are recorded in status until the route pass has let go of them.
+async fn converge_authorizers(
+    obj: &WebSocketApi,
+    ctx: &Context,
+    api_id: &str,
+    coords: &Coordinates,
+    status: &mut WebSocketApiStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<BTreeMap<String, String>, Error> {
+    let aws = &ctx.aws;
+    let mut desired = Vec::new();
+    for a in &obj.spec.authorizers {
+        // The schema refuses Cognito and JWT authorizers and requires lambda.
+        let Some(lambda) = &a.lambda else { continue };
+        desired.push(AuthorizerSettings {
+            name: a.name.clone(),
+            uri: coords.invocation_uri(&lambda.function_name)?,
+            identity_sources: lambda.identity_sources.clone(),
+            credentials_arn: lambda.credentials_role_arn.clone(),
+        });
+    }
+    let mut observed = Vec::new();
+    for recorded in &status.authorizers {
+        if let Some(found) = aws
+            .get_websocket_authorizer(api_id, &recorded.authorizer_id)
+            .await?
+        {
+            observed.push(found);
+        }
+    }
+    let (upserts, _) = plan_authorizers(&desired, &observed);
+    for action in upserts {
+        match action {
+            AuthorizerAction::Create(s) => {
+                let id = aws.create_websocket_authorizer(api_id, &s).await?;
+                tracing::info!(authorizer_id = %id, name = %s.name, "created authorizer");
+                notes.push((
+                    "AuthorizerCreated",
+                    format!(
+                        "created authorizer {} ({id}) on WebSocket API {api_id}",
+                        s.name
+                    ),
+                ));
+                observed.push(crate::plan::websocket::ObservedAuthorizer { id, settings: s });
+            }
+            AuthorizerAction::Update { id, settings } => {
+                aws.update_websocket_authorizer(api_id, &id, &settings)
+                    .await?;
+                notes.push((
+                    "AuthorizerUpdated",
+                    format!("updated authorizer {} ({id})", settings.name),
+                ));
+            }
+        }
+        status.authorizers = record_authorizers(&observed);
+    }
+    status.authorizers = record_authorizers(&observed);
+    Ok(desired
+        .iter()
+        .filter_map(|d| {
+            observed
+                .iter()
+                .find(|o| o.settings.name == d.name)
+                .map(|o| (d.name.clone(), o.id.clone()))
+        })
+        .collect())
+}
+
+fn record_authorizers(
+    observed: &[crate::plan::websocket::ObservedAuthorizer],
+) -> Vec<WebSocketAuthorizerStatus> {
+    let mut out: Vec<WebSocketAuthorizerStatus> = observed
+        .iter()
+        .map(|o| WebSocketAuthorizerStatus {
+            name: o.settings.name.clone(),
+            authorizer_id: o.id.clone(),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Converge integrations, routes and route responses; returns the authorizers
+/// (name, id) in status that the spec no longer has, now free to delete.
+async fn converge_routes(
+    obj: &WebSocketApi,
+    ctx: &Context,
+    api_id: &str,
+    coords: &Coordinates,
+    authorizer_ids: &BTreeMap<String, String>,
+    status: &mut WebSocketApiStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<Vec<(String, String)>, Error> {
+    let aws = &ctx.aws;
+    let mut desired = Vec::new();
+    for r in &obj.spec.routes {
+        desired.push(DesiredRoute {
+            key: r.route_key.clone(),
+            integration_uri: coords.invocation_uri(&r.function_name)?,
+            timeout_millis: r.timeout_millis.unwrap_or(DEFAULT_TIMEOUT_MILLIS),
+            authorizer_id: r
+                .authorizer
+                .as_ref()
+                .and_then(|name| authorizer_ids.get(name).cloned()),
+            api_key_required: r.api_key_required,
+            two_way: r.two_way,
+        });
+    }
+    let routes = aws.get_websocket_routes(api_id).await?;
+    let integrations = aws.get_websocket_integrations(api_id).await?;
+    // Route responses known to exist: the recorded ones whose route is still the same.
+    let mut responses = BTreeMap::new();
+    for recorded in &status.routes {
+        let Some(response_id) = &recorded.route_response_id else {
+            continue;
+        };
+        let same_route = routes
+            .iter()
+            .any(|r| r.id == recorded.route_id && r.key == recorded.route_key);
+        if same_route
+            && aws
+                .websocket_route_response_exists(api_id, &recorded.route_id, response_id)
+                .await?
+        {
+            responses.insert(recorded.route_key.clone(), response_id.clone());
+        }
+    }
+    let managed: BTreeSet<String> = status.routes.iter().map(|r| r.route_key.clone()).collect();
+    let (plans, removals) = plan_routes(&desired, &routes, &integrations, &responses, &managed);
+
+    let mut recorded: BTreeMap<String, WebSocketRouteStatus> = status
+        .routes
+        .iter()
+        .map(|r| (r.route_key.clone(), r.clone()))
+        .collect();
+    for plan in plans {
+        let key = plan.route.key.clone();
+        let integration_id = match &plan.integration {
+            Step::Keep(id) => id.clone(),
+            Step::Update(id) => {
+                aws.update_websocket_integration(api_id, id, &plan.route)
+                    .await?;
+                notes.push((
+                    "IntegrationUpdated",
+                    format!("updated the integration of route {key}"),
+                ));
+                id.clone()
+            }
+            Step::Create => {
+                aws.create_websocket_integration(api_id, &plan.route)
+                    .await?
+            }
+        };
+        let route_id = match &plan.route_step {
+            Step::Keep(id) => id.clone(),
+            Step::Update(id) => {
+                aws.update_websocket_route(api_id, id, &plan.route, &integration_id)
+                    .await?;
+                notes.push(("RouteUpdated", format!("updated route {key}")));
+                id.clone()
+            }
+            Step::Create => {
+                let id = aws
+                    .create_websocket_route(api_id, &plan.route, &integration_id)
+                    .await?;
+                tracing::info!(route_id = %id, route_key = %key, "created route");
+                notes.push(("RouteCreated", format!("created route {key} ({id})")));
+                id
+            }
+        };
+        let route_response_id = match &plan.response {
+            ResponseStep::Absent => None,
+            ResponseStep::Keep(id) => Some(id.clone()),
+            ResponseStep::Create => Some(
+                aws.create_websocket_route_response(api_id, &route_id)
+                    .await?,
+            ),
+            ResponseStep::Delete(id) => {
+                aws.delete_websocket_route_response(api_id, &route_id, id)
+                    .await?;
+                None
+            }
+        };
+        recorded.insert(
+            key.clone(),
+            WebSocketRouteStatus {
+                route_key: key,
+                route_id,
+                integration_id: Some(integration_id),
+                route_response_id,
+            },
+        );
+        status.routes = recorded.values().cloned().collect();
+    }
+    for removal in removals {
+        aws.delete_websocket_route(api_id, &removal.route_id)
+            .await?;
+        if let Some(integration) = &removal.integration_id {
+            aws.delete_websocket_integration(api_id, integration)
+                .await?;
+        }
+        tracing::info!(route_key = %removal.key, "deleted route");
+        notes.push(("RouteDeleted", format!("deleted route {}", removal.key)));
+        recorded.remove(&removal.key);
+        status.routes = recorded.values().cloned().collect();
+    }
+    // Keys recorded but neither desired nor found are gone already.
+    let desired_keys: BTreeSet<&str> = desired.iter().map(|d| d.key.as_str()).collect();
+    recorded.retain(|k, _| desired_keys.contains(k.as_str()));
+    status.routes = recorded.values().cloned().collect();
+    status.route_count = i32::try_from(status.routes.len()).unwrap_or(i32::MAX);
+
+    Ok(status
+        .authorizers
+        .iter()
+        .filter(|a| !authorizer_ids.contains_key(&a.name))
+        .map(|a| (a.name.clone(), a.authorizer_id.clone()))
+        .collect())
+}
+
+/// Grant API Gateway the right to invoke every function of the routes and of the
+/// authorizers without a credentials role. Returns the functions that do not exist.
+async fn converge_permissions(
+    obj: &WebSocketApi,
+    ctx: &Context,
+    api_id: &str,
+    coords: &Coordinates,
+    authorizer_ids: &BTreeMap<String, String>,
+    status: &mut WebSocketApiStatus,
+) -> Result<Vec<String>, Error> {
+    let mut route_functions = Vec::new();
+    for r in &obj.spec.routes {
+        route_functions.push(coords.parse(&r.function_name)?);
+    }
+    let mut authorizer_functions = Vec::new();
+    for a in &obj.spec.authorizers {
+        let (Some(lambda), Some(id)) = (&a.lambda, authorizer_ids.get(&a.name)) else {
+            continue;
+        };
+        if lambda.credentials_role_arn.is_none() {
+            authorizer_functions.push((id.clone(), coords.parse(&lambda.function_name)?));
+        }
+    }
+    let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
+    let wanted = desired_permissions(
+        api_id,
+        &execute_api_arn,
+        &route_functions,
+        &authorizer_functions,
+    );
+    let previously: BTreeSet<GrantKey> = status
+        .lambda_permissions
+        .iter()
+        .map(|g| {
+            (
+                g.function.clone(),
+                g.qualifier.clone(),
+                g.statement_id.clone(),
+            )
+        })
+        .collect();
+    let (granted, missing) = super::permissions::sync(ctx, api_id, wanted, &previously).await?;
+    status.lambda_permissions = granted;
+    Ok(missing
+        .into_iter()
+        .map(|(function, qualifier)| match qualifier {
+            Some(q) => format!("{function}:{q}"),
+            None => function,
+        })
+        .collect())
+}
+
+/// Converge every Stage of the API and write its status. A Stage that fails gets
+/// the failure in its own condition; returns whether one failed (look again soon).
+async fn converge_stages(
+    obj: &WebSocketApi,
+    ctx: &Context,
+    api: &ObservedApi,
+    status: &mut WebSocketApiStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<bool, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::WebSocketApi(&name)).await?;
+    let mut endpoints = Vec::new();
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    let mut failed = false;
+    for stage in &stages {
+        let object = stage.name_any();
+        let stage_name = stage.spec.stage_name.clone();
+        if is_deleting(stage) {
+            if stage.spec.deletion_policy == DeletionPolicy::Delete
+                && super::children::has_finalizer(stage)
+            {
+                ctx.aws.delete_websocket_stage(&api.id, &stage_name).await?;
+                notes.push((
+                    "StageDeleted",
+                    format!("deleted stage {stage_name} of WebSocket API {}", api.id),
+                ));
+            }
+            remove_finalizer(ctx, stage).await?;
+            continue;
+        }
+        add_finalizer(ctx, stage).await?;
+        if let Some(first) = taken.get(&stage_name) {
+            let readiness = Readiness::not(
+                "StageNameConflict",
+                format!("Stage {first} already manages stage {stage_name} of this API"),
+            );
+            write_stage_status(ctx, stage, None, &readiness).await?;
+            continue;
+        }
+        taken.insert(stage_name.clone(), object.clone());
+        let endpoint = WebSocketStageEndpoint {
+            stage_name: stage_name.clone(),
+            stage: object.clone(),
+            url: stage_url(&api.endpoint, &stage_name),
+            callback_url: callback_url(&api.endpoint, &stage_name),
+        };
+        let (readiness, deployment) = match converge_stage(ctx, &api.id, stage).await {
+            Ok((deployment, changes)) => {
+                for change in changes {
+                    notes.push(("StageUpdated", format!("stage {stage_name}: {change}")));
+                }
+                endpoints.push(endpoint.clone());
+                (
+                    Readiness::ok(
+                        "AutoDeploy",
+                        format!(
+                            "stage {stage_name} deploys every change of the API automatically; clients connect to {}",
+                            endpoint.url
+                        ),
+                    ),
+                    Some(deployment),
+                )
+            }
+            Err(err) => {
+                failed = true;
+                (Readiness::not(err.reason(), err.to_string()), None)
+            }
+        };
+        let exists = deployment.is_some();
+        let stage_status = json!({
+            "observedGeneration": stage.metadata.generation,
+            "webSocketApiId": exists.then_some(&api.id),
+            "invokeUrl": exists.then_some(&endpoint.url),
+            "callbackUrl": exists.then_some(&endpoint.callback_url),
+            "deploymentId": deployment.flatten(),
+        });
+        write_stage_status(ctx, stage, Some(stage_status), &readiness).await?;
+    }
+    endpoints.sort();
+    status.stages = endpoints;
+    Ok(failed)
+}
+
+/// Create or update one stage; returns its deployment id (if AWS reports one) and
+/// what changed.
+async fn converge_stage(
+    ctx: &Context,
+    api_id: &str,
+    stage: &Stage,
+) -> Result<(Option<String>, Vec<String>), Error> {
+    let aws = &ctx.aws;
+    let desired = desired_stage(&stage.spec);
+    let observed = aws.get_websocket_stage(api_id, &desired.name).await?;
+    let mut deployment = observed.as_ref().and_then(|(_, d)| d.clone());
+    let mut changes = Vec::new();
+    for action in plan_stage(&desired, observed.as_ref().map(|(s, _)| s)) {
+        let arn = aws.v2_arn(&format!("{api_id}/stages/{}", desired.name));
+        match action {
+            StageAction::Create => {
+                aws.create_websocket_stage(api_id, &desired).await?;
+                tracing::info!(stage = %desired.name, "created stage");
+                changes.push("created with auto-deploy".to_string());
+                deployment = aws
+                    .get_websocket_stage(api_id, &desired.name)
+                    .await?
+                    .and_then(|(_, d)| d);
+            }
+            StageAction::Update => {
+                aws.update_websocket_stage(api_id, &desired).await?;
+                changes.push("updated settings".to_string());
+            }
+            StageAction::Tag(tags) => {
+                aws.tag_v2_resource(&arn, &tags).await?;
+                changes.push("tagged".to_string());
+            }
+            StageAction::Untag(keys) => {
+                aws.untag_v2_resource(&arn, &keys).await?;
+                changes.push("untagged".to_string());
+            }
+        }
+    }
+    Ok((deployment, changes))
+}
+
+/// Write a Stage's status: the fields (when known) and its Ready condition.
+async fn write_stage_status(
+    ctx: &Context,
+    stage: &Stage,
+    fields: Option<serde_json::Value>,
+    readiness: &Readiness,
+) -> Result<(), Error> {
+    let (conditions, changed) = next_conditions(stage, readiness);
+    let mut status =
+        fields.unwrap_or_else(|| json!({"observedGeneration": stage.metadata.generation}));
+    status["conditions"] = json!(conditions);
+    // Unknown fields are left out rather than written as null.
+    if let Some(map) = status.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    apply_status(ctx, stage, &status).await?;
+    if changed {
+        readiness_event(ctx, stage, readiness).await;
+    }
+    Ok(())
+}
+
+/// Let go of the Stages of a deleted or retained API: their AWS side went with the
+/// API, or stays with it.
+async fn release_stages(ctx: &Context, obj: &WebSocketApi) -> Result<(), Error> {
+    let stages: Vec<Stage> = list_children(
+        ctx,
+        &obj.namespace().unwrap_or_default(),
+        Parent::WebSocketApi(&obj.name_any()),
+    )
+    .await?;
+    for stage in &stages {
+        remove_finalizer(ctx, stage).await?;
+    }
+    Ok(())
+}
+
+async fn cleanup(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
+    let status = obj.status.clone().unwrap_or_default();
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        let id = status.api_id.clone().unwrap_or_else(|| "(none)".into());
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!("left WebSocket API {id} in AWS (deletionPolicy: Retain)"),
+        )
+        .await;
+        release_stages(ctx, &obj).await?;
+        return Ok(Action::await_change());
+    }
+    let id = match (&obj.spec.api_id, status.api_id.clone()) {
+        (Some(adopted), _) => Some(adopted.clone()),
+        (None, Some(id)) => Some(id),
+        // No id in status: the create may have happened just before a crash.
+        (None, None) => ctx
+            .aws
+            .find_websocket_api_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
+            .await?
+            .map(|a| a.id),
+    };
+    if let Some(id) = id {
+        tracing::Span::current().record("api_id", id.as_str());
+        if let Err(err) = ctx.aws.delete_websocket_api(&id).await {
+            let err = Error::from(err);
+            ctx.event(
+                obj.as_ref(),
+                EventType::Warning,
+                err.reason(),
+                "Delete",
+                err.to_string(),
+            )
+            .await;
+            return Err(err);
+        }
+        tracing::info!("deleted WebSocket API");
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            format!("deleted WebSocket API {id} with its routes, authorizers and stages"),
+        )
+        .await;
+    }
+    super::permissions::revoke_all(ctx, &status.lambda_permissions).await?;
+    release_stages(ctx, &obj).await?;
+    Ok(Action::await_change())
+}

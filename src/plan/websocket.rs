@@ -1,0 +1,896 @@
+//! WebSocket APIs (API Gateway v2): the settings a spec asks for, and the plans that
+//! bring the API, its authorizers, integrations, routes, route responses and stages
+//! to them. Pure: the controller observes and applies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::rest_api::ApiKeySource;
+use crate::api::stage::{LogLevel, StageSpec};
+use crate::api::websocket_api::WebSocketApiSpec;
+use crate::plan::rest_api::Owner;
+use crate::plan::usage_plan::owner_tags;
+
+/// Integrations the operator makes carry this description plus their route key, so
+/// one made just before a crash is found and reused instead of made again.
+pub const INTEGRATION_DESCRIPTION_PREFIX: &str = "apigw.rs route ";
+/// API Gateway's integration timeout when none is given (and its maximum).
+pub const DEFAULT_TIMEOUT_MILLIS: i32 = 29_000;
+/// Route response key (and route response selection expression) of two-way routes.
+pub const DEFAULT_ROUTE_RESPONSE: &str = "$default";
+
+/// The API's own settings, desired or observed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiSettings {
+    pub name: String,
+    /// Empty for none.
+    pub description: String,
+    pub route_selection_expression: String,
+    pub api_key_selection_expression: String,
+    pub disable_execute_api_endpoint: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The API as read from AWS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedApi {
+    pub id: String,
+    /// As AWS reports it (`wss://...`; moto says `https://...`).
+    pub endpoint: String,
+    pub protocol: String,
+    pub settings: ApiSettings,
+}
+
+/// API Gateway's expression for where API keys come from.
+pub fn api_key_selection_expression(source: ApiKeySource) -> &'static str {
+    match source {
+        ApiKeySource::Header => "$request.header.x-api-key",
+        ApiKeySource::Authorizer => "$context.authorizer.usageIdentifierKey",
+    }
+}
+
+/// Desired settings. `owner` is None for adopted APIs, which are found by the id in
+/// their spec and get no owner tags.
+pub fn desired_api(
+    spec: &WebSocketApiSpec,
+    object_name: &str,
+    owner: Option<&Owner>,
+) -> ApiSettings {
+    let mut tags = spec.tags.clone();
+    if let Some(owner) = owner {
+        tags.extend(owner_tags(owner, "WebSocketApi"));
+    }
+    ApiSettings {
+        name: spec
+            .api_name
+            .clone()
+            .unwrap_or_else(|| object_name.to_string()),
+        description: spec.description.clone().unwrap_or_default(),
+        route_selection_expression: spec.route_selection_expression.clone(),
+        api_key_selection_expression: api_key_selection_expression(spec.api_key_source).to_string(),
+        disable_execute_api_endpoint: spec.disable_execute_api_endpoint,
+        tags,
+    }
+}
+
+/// The fields of one UpdateApi call: only those that differ.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub route_selection_expression: Option<String>,
+    pub api_key_selection_expression: Option<String>,
+    pub disable_execute_api_endpoint: Option<bool>,
+}
+
+impl ApiUpdate {
+    /// Names of the fields that change, for Events and logs.
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("name", self.name.is_some()),
+            ("description", self.description.is_some()),
+            (
+                "routeSelectionExpression",
+                self.route_selection_expression.is_some(),
+            ),
+            (
+                "apiKeySelectionExpression",
+                self.api_key_selection_expression.is_some(),
+            ),
+            (
+                "disableExecuteApiEndpoint",
+                self.disable_execute_api_endpoint.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiAction {
+    /// No API yet: CreateApi with every setting and tag.
+    Create,
+    Update(ApiUpdate),
+    /// TagResource with these tags (added or changed).
+    Tag(BTreeMap<String, String>),
+    /// UntagResource with these keys.
+    Untag(Vec<String>),
+}
+
+/// Plan the API itself. Converged means an empty plan.
+pub fn plan_api(desired: &ApiSettings, observed: Option<&ApiSettings>) -> Vec<ApiAction> {
+    let Some(observed) = observed else {
+        return vec![ApiAction::Create];
+    };
+    let differs = |d: &String, o: &String| (d != o).then(|| d.clone());
+    let update = ApiUpdate {
+        name: differs(&desired.name, &observed.name),
+        description: differs(&desired.description, &observed.description),
+        route_selection_expression: differs(
+            &desired.route_selection_expression,
+            &observed.route_selection_expression,
+        ),
+        api_key_selection_expression: differs(
+            &desired.api_key_selection_expression,
+            &observed.api_key_selection_expression,
+        ),
+        disable_execute_api_endpoint: (desired.disable_execute_api_endpoint
+            != observed.disable_execute_api_endpoint)
+            .then_some(desired.disable_execute_api_endpoint),
+    };
+    let mut actions = Vec::new();
+    if update != ApiUpdate::default() {
+        actions.push(ApiAction::Update(update));
+    }
+    let (tag, untag) = tag_changes(&desired.tags, &observed.tags);
+    if !tag.is_empty() {
+        actions.push(ApiAction::Tag(tag));
+    }
+    if !untag.is_empty() {
+        actions.push(ApiAction::Untag(untag));
+    }
+    actions
+}
+
+/// Tags to set and tag keys to remove so `observed` becomes `desired`.
+pub fn tag_changes(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let tag = desired
+        .iter()
+        .filter(|(k, v)| observed.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let untag = observed
+        .keys()
+        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    (tag, untag)
+}
+
+/// The client URL of a stage: AWS reports `wss://ID.execute-api...` as the API
+/// endpoint (moto reports `https://`), so the host is kept and the scheme set.
+pub fn stage_url(api_endpoint: &str, stage: &str) -> String {
+    format!("wss://{}/{stage}", endpoint_host(api_endpoint))
+}
+
+/// Where backends `POST` messages for a connection (`.../@connections/ID`).
+pub fn callback_url(api_endpoint: &str, stage: &str) -> String {
+    format!(
+        "https://{}/{stage}/@connections",
+        endpoint_host(api_endpoint)
+    )
+}
+
+/// `wss://` form of the API endpoint.
+pub fn wss_endpoint(api_endpoint: &str) -> String {
+    format!("wss://{}", endpoint_host(api_endpoint))
+}
+
+fn endpoint_host(api_endpoint: &str) -> &str {
+    let rest = api_endpoint
+        .split_once("://")
+        .map_or(api_endpoint, |(_, rest)| rest);
+    rest.trim_end_matches('/')
+}
+
+// ---------------------------------------------------------------- authorizers
+
+/// A REQUEST authorizer, desired or observed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthorizerSettings {
+    pub name: String,
+    pub uri: String,
+    pub identity_sources: Vec<String>,
+    pub credentials_arn: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedAuthorizer {
+    pub id: String,
+    pub settings: AuthorizerSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizerAction {
+    Create(AuthorizerSettings),
+    Update {
+        id: String,
+        settings: AuthorizerSettings,
+    },
+}
+
+/// Authorizers to create or update, and those to delete (once no route uses them:
+/// the caller deletes after the routes are converged).
+pub fn plan_authorizers(
+    desired: &[AuthorizerSettings],
+    observed: &[ObservedAuthorizer],
+) -> (Vec<AuthorizerAction>, Vec<ObservedAuthorizer>) {
+    let mut upserts = Vec::new();
+    for d in desired {
+        match observed.iter().find(|o| o.settings.name == d.name) {
+            None => upserts.push(AuthorizerAction::Create(d.clone())),
+            Some(o) if same_authorizer(&o.settings, d) => {}
+            Some(o) => upserts.push(AuthorizerAction::Update {
+                id: o.id.clone(),
+                settings: d.clone(),
+            }),
+        }
+    }
+    let deletes = observed
+        .iter()
+        .filter(|o| !desired.iter().any(|d| d.name == o.settings.name))
+        .cloned()
+        .collect();
+    (upserts, deletes)
+}
+
+/// Identity sources are a set to API Gateway.
+fn same_authorizer(a: &AuthorizerSettings, b: &AuthorizerSettings) -> bool {
+    let set = |s: &AuthorizerSettings| s.identity_sources.iter().cloned().collect::<BTreeSet<_>>();
+    a.uri == b.uri && a.credentials_arn == b.credentials_arn && set(a) == set(b)
+}
+
+// ---------------------------------------------------------------------- routes
+
+/// A route as the spec asks for it, with its authorizer resolved to an id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredRoute {
+    pub key: String,
+    pub integration_uri: String,
+    pub timeout_millis: i32,
+    pub authorizer_id: Option<String>,
+    pub api_key_required: bool,
+    pub two_way: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedRoute {
+    pub id: String,
+    pub key: String,
+    /// `integrations/ID`.
+    pub target: Option<String>,
+    pub authorizer_id: Option<String>,
+    pub api_key_required: bool,
+    pub route_response_selection_expression: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedIntegration {
+    pub id: String,
+    pub integration_type: String,
+    pub uri: String,
+    pub timeout_millis: Option<i32>,
+    pub description: Option<String>,
+}
+
+/// What happens to one part of a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Exists and matches: the id.
+    Keep(String),
+    /// Exists and differs: the id.
+    Update(String),
+    Create,
+}
+
+impl Step {
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Step::Keep(_))
+    }
+}
+
+/// What happens to the `$default` route response of a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponseStep {
+    /// One-way route without a response: nothing to do.
+    Absent,
+    Keep(String),
+    Create,
+    Delete(String),
+}
+
+/// The plan of one desired route: its integration, the route, its route response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutePlan {
+    pub route: DesiredRoute,
+    pub integration: Step,
+    pub route_step: Step,
+    pub response: ResponseStep,
+}
+
+impl RoutePlan {
+    pub fn is_converged(&self) -> bool {
+        self.integration.is_keep()
+            && self.route_step.is_keep()
+            && matches!(self.response, ResponseStep::Absent | ResponseStep::Keep(_))
+    }
+}
+
+/// A route the operator made that the spec no longer has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteRemoval {
+    pub key: String,
+    pub route_id: String,
+    /// Its integration, unless another route still targets it.
+    pub integration_id: Option<String>,
+}
+
+/// Description of the integration the operator makes for a route.
+pub fn integration_description(route_key: &str) -> String {
+    format!("{INTEGRATION_DESCRIPTION_PREFIX}{route_key}")
+}
+
+/// Plan every route. `responses` are the route response ids known to exist, by route
+/// key; `managed` are the route keys the operator made before (from status): only
+/// those are removed when the spec drops them, so routes someone else added to an
+/// adopted API stay.
+pub fn plan_routes(
+    desired: &[DesiredRoute],
+    routes: &[ObservedRoute],
+    integrations: &[ObservedIntegration],
+    responses: &BTreeMap<String, String>,
+    managed: &BTreeSet<String>,
+) -> (Vec<RoutePlan>, Vec<RouteRemoval>) {
+    let targeted: BTreeSet<&str> = routes
+        .iter()
+        .filter_map(|r| integration_id_of(r.target.as_deref()))
+        .collect();
+    let mut plans = Vec::new();
+    for d in desired {
+        let route = routes.iter().find(|r| r.key == d.key);
+        // The route's own integration, or one the operator made for this key that no
+        // route targets (made just before a crash, or left by a deleted route).
+        let integration = route
+            .and_then(|r| integration_id_of(r.target.as_deref()))
+            .and_then(|id| integrations.iter().find(|i| i.id == id))
+            .or_else(|| {
+                integrations.iter().find(|i| {
+                    !targeted.contains(i.id.as_str())
+                        && i.description.as_deref()
+                            == Some(integration_description(&d.key).as_str())
+                })
+            });
+        let integration_step = match integration {
+            None => Step::Create,
+            Some(i) if integration_matches(i, d) => Step::Keep(i.id.clone()),
+            Some(i) => Step::Update(i.id.clone()),
+        };
+        let route_step = match route {
+            None => Step::Create,
+            Some(r) => {
+                let target_ok = match (&integration_step, integration_id_of(r.target.as_deref())) {
+                    (Step::Keep(id) | Step::Update(id), Some(current)) => id == current,
+                    _ => false,
+                };
+                if target_ok && route_matches(r, d) {
+                    Step::Keep(r.id.clone())
+                } else {
+                    Step::Update(r.id.clone())
+                }
+            }
+        };
+        // A route made now has no response yet, whatever the old id said.
+        let existing_response = match route_step {
+            Step::Create => None,
+            _ => responses.get(&d.key),
+        };
+        let response = match (d.two_way, existing_response) {
+            (true, Some(id)) => ResponseStep::Keep(id.clone()),
+            (true, None) => ResponseStep::Create,
+            (false, Some(id)) => ResponseStep::Delete(id.clone()),
+            (false, None) => ResponseStep::Absent,
+        };
+        plans.push(RoutePlan {
+            route: d.clone(),
+            integration: integration_step,
+            route_step,
+            response,
+        });
+    }
+    let desired_keys: BTreeSet<&str> = desired.iter().map(|d| d.key.as_str()).collect();
+    let kept_integrations: BTreeSet<&str> = plans
+        .iter()
+        .filter_map(|p| match &p.integration {
+            Step::Keep(id) | Step::Update(id) => Some(id.as_str()),
+            Step::Create => None,
+        })
+        .collect();
+    let removals = routes
+        .iter()
+        .filter(|r| managed.contains(&r.key) && !desired_keys.contains(r.key.as_str()))
+        .map(|r| {
+            let integration = integration_id_of(r.target.as_deref());
+            let shared = integration.is_some_and(|id| {
+                kept_integrations.contains(id)
+                    || routes.iter().any(|o| {
+                        o.id != r.id
+                            && integration_id_of(o.target.as_deref()) == Some(id)
+                            && (desired_keys.contains(o.key.as_str()) || !managed.contains(&o.key))
+                    })
+            });
+            RouteRemoval {
+                key: r.key.clone(),
+                route_id: r.id.clone(),
+                integration_id: integration.filter(|_| !shared).map(str::to_string),
+            }
+        })
+        .collect();
+    (plans, removals)
+}
+
+/// `integrations/abc123` → `abc123`.
+pub fn integration_id_of(target: Option<&str>) -> Option<&str> {
+    target?.strip_prefix("integrations/")
+}
+
+fn integration_matches(i: &ObservedIntegration, d: &DesiredRoute) -> bool {
+    i.integration_type == "AWS_PROXY"
+        && i.uri == d.integration_uri
+        && i.timeout_millis.unwrap_or(DEFAULT_TIMEOUT_MILLIS) == d.timeout_millis
+}
+
+fn route_matches(r: &ObservedRoute, d: &DesiredRoute) -> bool {
+    let response = r
+        .route_response_selection_expression
+        .as_deref()
+        .filter(|e| !e.is_empty());
+    let wanted_response = d.two_way.then_some(DEFAULT_ROUTE_RESPONSE);
+    r.authorizer_id.as_deref().filter(|a| !a.is_empty()) == d.authorizer_id.as_deref()
+        && r.api_key_required == d.api_key_required
+        && response == wanted_response
+}
+
+// ---------------------------------------------------------------------- stages
+
+/// A WebSocket stage's settings, desired or observed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StageSettings {
+    pub name: String,
+    /// Empty for none.
+    pub description: String,
+    pub variables: BTreeMap<String, String>,
+    /// (rate limit, burst limit) of every route.
+    pub throttle: Option<(f64, i32)>,
+    /// OFF, ERROR or INFO.
+    pub logging_level: String,
+    pub data_trace: bool,
+    pub detailed_metrics: bool,
+    /// (destination ARN, format).
+    pub access_log: Option<(String, String)>,
+    pub auto_deploy: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a Stage object with `webSocketApiRef` asks for.
+pub fn desired_stage(spec: &StageSpec) -> StageSettings {
+    let level = spec.logging.as_ref().map_or(LogLevel::Off, |l| l.level);
+    StageSettings {
+        name: spec.stage_name.clone(),
+        description: spec.description.clone().unwrap_or_default(),
+        variables: spec.variables.clone(),
+        throttle: spec
+            .throttling
+            .as_ref()
+            .map(|t| (t.rate_limit, t.burst_limit)),
+        logging_level: match level {
+            LogLevel::Off => "OFF",
+            LogLevel::Error => "ERROR",
+            LogLevel::Info => "INFO",
+        }
+        .to_string(),
+        data_trace: spec.logging.as_ref().is_some_and(|l| l.data_trace),
+        detailed_metrics: spec.metrics_enabled,
+        access_log: spec
+            .access_log
+            .as_ref()
+            .map(|a| (a.destination_arn.clone(), a.format.clone())),
+        auto_deploy: true,
+        tags: spec.tags.clone(),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StageAction {
+    /// CreateStage with every setting and tag.
+    Create,
+    /// UpdateStage with every setting (the call takes whole values, not patches).
+    Update,
+    Tag(BTreeMap<String, String>),
+    Untag(Vec<String>),
+}
+
+/// Plan one stage. Throttling that the spec leaves out is not compared: API Gateway
+/// has no "unset" for it, and reports the account's limits in its place.
+pub fn plan_stage(desired: &StageSettings, observed: Option<&StageSettings>) -> Vec<StageAction> {
+    let Some(observed) = observed else {
+        return vec![StageAction::Create];
+    };
+    let comparable = StageSettings {
+        throttle: if desired.throttle.is_some() {
+            observed.throttle
+        } else {
+            None
+        },
+        tags: desired.tags.clone(),
+        ..observed.clone()
+    };
+    let mut actions = Vec::new();
+    if comparable != *desired {
+        actions.push(StageAction::Update);
+    }
+    let (tag, untag) = tag_changes(&desired.tags, &observed.tags);
+    if !tag.is_empty() {
+        actions.push(StageAction::Tag(tag));
+    }
+    if !untag.is_empty() {
+        actions.push(StageAction::Untag(untag));
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> WebSocketApiSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    fn owner() -> Owner {
+        Owner {
+            uid: "u-1".into(),
+            namespace: "photos".into(),
+            name: "notifications".into(),
+        }
+    }
+
+    fn route(key: &str, uri: &str) -> DesiredRoute {
+        DesiredRoute {
+            key: key.into(),
+            integration_uri: uri.into(),
+            timeout_millis: DEFAULT_TIMEOUT_MILLIS,
+            authorizer_id: None,
+            api_key_required: false,
+            two_way: false,
+        }
+    }
+
+    fn observed_route(id: &str, key: &str, integration: &str) -> ObservedRoute {
+        ObservedRoute {
+            id: id.into(),
+            key: key.into(),
+            target: Some(format!("integrations/{integration}")),
+            ..Default::default()
+        }
+    }
+
+    fn integration(id: &str, uri: &str, key: &str) -> ObservedIntegration {
+        ObservedIntegration {
+            id: id.into(),
+            integration_type: "AWS_PROXY".into(),
+            uri: uri.into(),
+            timeout_millis: Some(DEFAULT_TIMEOUT_MILLIS),
+            description: Some(integration_description(key)),
+        }
+    }
+
+    /// Defaults: the object's name, `$request.body.action`, keys from the header,
+    /// owner tags with kind WebSocketApi; an adopted API gets no owner tags.
+    #[test]
+    fn desired_api_defaults_and_owner_tags() {
+        let s = spec("routes: []\ntags: {team: photos}\n");
+        let d = desired_api(&s, "notifications", Some(&owner()));
+        assert_eq!(d.name, "notifications");
+        assert_eq!(d.route_selection_expression, "$request.body.action");
+        assert_eq!(d.api_key_selection_expression, "$request.header.x-api-key");
+        assert_eq!(d.tags.get("apigw.rs/kind").unwrap(), "WebSocketApi");
+        assert_eq!(
+            d.tags.get("apigw.rs/owner").unwrap(),
+            "photos/notifications"
+        );
+        assert_eq!(d.tags.get("team").unwrap(), "photos");
+        let adopted = desired_api(&s, "notifications", None);
+        assert_eq!(adopted.tags.len(), 1);
+    }
+
+    /// A converged API plans nothing; a changed field is one UpdateApi naming only it;
+    /// tags added by hand are removed, `aws:` tags are never touched.
+    #[test]
+    fn api_plan() {
+        let s = spec("description: pushes\napiKeySource: AUTHORIZER\n");
+        let d = desired_api(&s, "n", None);
+        assert_eq!(plan_api(&d, None), vec![ApiAction::Create]);
+        assert!(plan_api(&d, Some(&d)).is_empty());
+        let mut o = d.clone();
+        o.description = "old".into();
+        o.tags.insert("added-by-hand".into(), "x".into());
+        o.tags
+            .insert("aws:cloudformation:stack-name".into(), "x".into());
+        let actions = plan_api(&d, Some(&o));
+        assert_eq!(
+            actions,
+            vec![
+                ApiAction::Update(ApiUpdate {
+                    description: Some("pushes".into()),
+                    ..Default::default()
+                }),
+                ApiAction::Untag(vec!["added-by-hand".into()]),
+            ]
+        );
+        let ApiAction::Update(u) = &actions[0] else {
+            unreachable!()
+        };
+        assert_eq!(u.fields(), vec!["description"]);
+        assert_eq!(
+            d.api_key_selection_expression,
+            "$context.authorizer.usageIdentifierKey"
+        );
+    }
+
+    /// The wss:// URL keeps AWS's host whatever scheme the endpoint came with; the
+    /// callback URL is https and ends in @connections.
+    #[test]
+    fn stage_urls() {
+        for endpoint in [
+            "wss://abc123.execute-api.us-east-1.amazonaws.com",
+            "https://abc123.execute-api.us-east-1.amazonaws.com/",
+        ] {
+            assert_eq!(
+                stage_url(endpoint, "prod"),
+                "wss://abc123.execute-api.us-east-1.amazonaws.com/prod"
+            );
+            assert_eq!(
+                callback_url(endpoint, "prod"),
+                "https://abc123.execute-api.us-east-1.amazonaws.com/prod/@connections"
+            );
+        }
+    }
+
+    /// Authorizers are matched by name: new ones are created, changed ones updated
+    /// (identity sources compared as a set), and ones the spec dropped deleted.
+    #[test]
+    fn authorizer_plan() {
+        let a = AuthorizerSettings {
+            name: "token".into(),
+            uri: "uri-1".into(),
+            identity_sources: vec!["route.request.querystring.token".into(), "context.x".into()],
+            credentials_arn: None,
+        };
+        let seen = ObservedAuthorizer {
+            id: "au1".into(),
+            settings: AuthorizerSettings {
+                identity_sources: vec![
+                    "context.x".into(),
+                    "route.request.querystring.token".into(),
+                ],
+                ..a.clone()
+            },
+        };
+        let (up, del) = plan_authorizers(std::slice::from_ref(&a), std::slice::from_ref(&seen));
+        assert!(up.is_empty() && del.is_empty());
+        let changed = AuthorizerSettings {
+            uri: "uri-2".into(),
+            ..a.clone()
+        };
+        let old = ObservedAuthorizer {
+            id: "au2".into(),
+            settings: AuthorizerSettings {
+                name: "old".into(),
+                ..a.clone()
+            },
+        };
+        let (up, del) = plan_authorizers(&[changed.clone()], &[seen, old.clone()]);
+        assert_eq!(
+            up,
+            vec![AuthorizerAction::Update {
+                id: "au1".into(),
+                settings: changed
+            }]
+        );
+        assert_eq!(del, vec![old]);
+        let (up, _) = plan_authorizers(std::slice::from_ref(&a), &[]);
+        assert_eq!(up, vec![AuthorizerAction::Create(a)]);
+    }
+
+    /// A converged route plans Keep everywhere; nothing is removed.
+    #[test]
+    fn converged_routes_plan_nothing() {
+        let d = [route("$connect", "u1"), route("subscribe", "u2")];
+        let routes = [
+            observed_route("r1", "$connect", "i1"),
+            observed_route("r2", "subscribe", "i2"),
+        ];
+        let ints = [
+            integration("i1", "u1", "$connect"),
+            integration("i2", "u2", "subscribe"),
+        ];
+        let (plans, removals) = plan_routes(&d, &routes, &ints, &BTreeMap::new(), &BTreeSet::new());
+        assert!(plans.iter().all(RoutePlan::is_converged), "{plans:?}");
+        assert!(removals.is_empty());
+    }
+
+    /// A new route creates its integration and route; an integration the operator made
+    /// for that key that no route targets (a crash between the two calls) is reused.
+    #[test]
+    fn new_route_reuses_its_orphaned_integration() {
+        let d = [route("subscribe", "u2")];
+        let (plans, _) = plan_routes(&d, &[], &[], &BTreeMap::new(), &BTreeSet::new());
+        assert_eq!(plans[0].integration, Step::Create);
+        assert_eq!(plans[0].route_step, Step::Create);
+        let ints = [integration("i9", "u2", "subscribe")];
+        let (plans, _) = plan_routes(&d, &[], &ints, &BTreeMap::new(), &BTreeSet::new());
+        assert_eq!(plans[0].integration, Step::Keep("i9".into()));
+        assert_eq!(plans[0].route_step, Step::Create);
+        // Someone else's integration with another description is not taken.
+        let foreign = [ObservedIntegration {
+            description: None,
+            ..integration("i8", "u2", "subscribe")
+        }];
+        let (plans, _) = plan_routes(&d, &[], &foreign, &BTreeMap::new(), &BTreeSet::new());
+        assert_eq!(plans[0].integration, Step::Create);
+    }
+
+    /// A changed function or timeout updates the integration in place; a changed
+    /// authorizer or API key requirement updates the route; an integration deleted by
+    /// hand is made again and the route pointed at it.
+    #[test]
+    fn changes_update_in_place() {
+        let mut d = route("$connect", "u-new");
+        d.authorizer_id = Some("au1".into());
+        d.api_key_required = true;
+        let routes = [observed_route("r1", "$connect", "i1")];
+        let ints = [integration("i1", "u-old", "$connect")];
+        let (plans, _) = plan_routes(
+            std::slice::from_ref(&d),
+            &routes,
+            &ints,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+        );
+        assert_eq!(plans[0].integration, Step::Update("i1".into()));
+        assert_eq!(plans[0].route_step, Step::Update("r1".into()));
+        let (plans, _) = plan_routes(&[d], &routes, &[], &BTreeMap::new(), &BTreeSet::new());
+        assert_eq!(plans[0].integration, Step::Create);
+        assert_eq!(plans[0].route_step, Step::Update("r1".into()));
+    }
+
+    /// Two-way routes get a `$default` route response and selection expression; a
+    /// route turned one-way loses its response; a recreated route gets a new one.
+    #[test]
+    fn route_responses_follow_two_way() {
+        let mut d = route("subscribe", "u2");
+        d.two_way = true;
+        let plain = [observed_route("r2", "subscribe", "i2")];
+        let ints = [integration("i2", "u2", "subscribe")];
+        let (plans, _) = plan_routes(
+            std::slice::from_ref(&d),
+            &plain,
+            &ints,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+        );
+        assert_eq!(plans[0].route_step, Step::Update("r2".into()));
+        assert_eq!(plans[0].response, ResponseStep::Create);
+        let two_way = [ObservedRoute {
+            route_response_selection_expression: Some("$default".into()),
+            ..observed_route("r2", "subscribe", "i2")
+        }];
+        let responses = BTreeMap::from([("subscribe".to_string(), "rr1".to_string())]);
+        let (plans, _) = plan_routes(
+            std::slice::from_ref(&d),
+            &two_way,
+            &ints,
+            &responses,
+            &BTreeSet::new(),
+        );
+        assert!(plans[0].is_converged());
+        let (plans, _) = plan_routes(
+            &[route("subscribe", "u2")],
+            &two_way,
+            &ints,
+            &responses,
+            &BTreeSet::new(),
+        );
+        assert_eq!(plans[0].route_step, Step::Update("r2".into()));
+        assert_eq!(plans[0].response, ResponseStep::Delete("rr1".into()));
+        let (plans, _) = plan_routes(&[d], &[], &ints, &responses, &BTreeSet::new());
+        assert_eq!(plans[0].response, ResponseStep::Create);
+    }
+
+    /// Only routes the operator made are removed when the spec drops them, with their
+    /// integration unless a route that stays targets it too.
+    #[test]
+    fn removals_only_of_managed_routes() {
+        let d = [route("$default", "u1")];
+        let routes = [
+            observed_route("r1", "$default", "i1"),
+            observed_route("r2", "subscribe", "i2"),
+            observed_route("r3", "legacy", "i3"),
+            observed_route("r4", "shared", "i1"),
+        ];
+        let ints = [
+            integration("i1", "u1", "$default"),
+            integration("i2", "u2", "subscribe"),
+            integration("i3", "u3", "legacy"),
+        ];
+        let managed: BTreeSet<String> = ["$default", "subscribe", "shared"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let (_, removals) = plan_routes(&d, &routes, &ints, &BTreeMap::new(), &managed);
+        assert_eq!(
+            removals,
+            vec![
+                RouteRemoval {
+                    key: "subscribe".into(),
+                    route_id: "r2".into(),
+                    integration_id: Some("i2".into())
+                },
+                RouteRemoval {
+                    key: "shared".into(),
+                    route_id: "r4".into(),
+                    integration_id: None
+                },
+            ]
+        );
+    }
+
+    fn stage_spec(yaml: &str) -> StageSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    /// A stage's settings map to AutoDeploy and default route settings; a converged
+    /// stage plans nothing, a changed one one UpdateStage.
+    #[test]
+    fn stage_plan() {
+        let s = stage_spec(
+            "webSocketApiRef: {name: n}\nstageName: prod\nthrottling: {rateLimit: 50, burstLimit: 100}\n\
+             logging: {level: INFO}\nmetricsEnabled: true\nvariables: {env: prod}\n",
+        );
+        let d = desired_stage(&s);
+        assert!(d.auto_deploy);
+        assert_eq!(d.throttle, Some((50.0, 100)));
+        assert_eq!(d.logging_level, "INFO");
+        assert_eq!(plan_stage(&d, None), vec![StageAction::Create]);
+        assert!(plan_stage(&d, Some(&d)).is_empty());
+        let mut o = d.clone();
+        o.logging_level = "OFF".into();
+        assert_eq!(plan_stage(&d, Some(&o)), vec![StageAction::Update]);
+    }
+
+    /// Without throttling in the spec, whatever AWS reports (the account limits) is
+    /// not a difference.
+    #[test]
+    fn unspecified_throttling_is_not_drift() {
+        let d = desired_stage(&stage_spec("webSocketApiRef: {name: n}\nstageName: dev\n"));
+        let o = StageSettings {
+            throttle: Some((10000.0, 5000)),
+            ..d.clone()
+        };
+        assert!(plan_stage(&d, Some(&o)).is_empty());
+    }
+}
