@@ -243,6 +243,7 @@ pub struct WebSocketLambdaAuthorizer {
     /// Role API Gateway assumes to invoke the function; omitted means a resource-based
     /// permission on the function, which the operator grants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.matches('^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$')",
         "message": "credentialsRoleArn must be an IAM role ARN"
