@@ -9,7 +9,7 @@
 use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue};
 
 /// Kind and script file, in the order the doc lists them.
-const KINDS: [(&str, &str); 7] = [
+const KINDS: [(&str, &str); 8] = [
     ("RestApi", "restapi.lua"),
     ("Route", "route.lua"),
     ("Authorizer", "authorizer.lua"),
@@ -17,6 +17,7 @@ const KINDS: [(&str, &str); 7] = [
     ("DomainName", "domainname.lua"),
     ("UsagePlan", "usageplan.lua"),
     ("ApiKey", "apikey.lua"),
+    ("WebSocketApi", "websocketapi.lua"),
 ];
 
 /// Ready=False reasons that resolve without anyone acting, with a message as the
@@ -60,6 +61,10 @@ const TRANSIENT: &[(&str, &str)] = &[
     ),
     ("StageNotReady", "Stage v1-prod is not deployed yet"),
     (
+        "WebSocketApiNotReady",
+        "WebSocketApi notifications is not ready yet: AWS apigateway CreateApi on notifications failed (503): unavailable",
+    ),
+    (
         "StageNotReady",
         "Stage prod has no deployment in AWS yet; the plan is bound to it once it has",
     ),
@@ -71,6 +76,18 @@ const TRANSIENT: &[(&str, &str)] = &[
 
 /// Ready=False reasons that stay until someone edits a spec or fixes the account.
 const TERMINAL: &[(&str, &str)] = &[
+    (
+        "WebSocketApiNotFound",
+        "WebSocketApi notifications does not exist in namespace photos",
+    ),
+    (
+        "StageNameConflict",
+        "Stage prod-a already manages stage prod of this API",
+    ),
+    (
+        "StageNotSupported",
+        "Stage ws-prod belongs to a WebSocketApi; DomainName maps RestApi stages only",
+    ),
     (
         "InvalidSpec",
         "invalid spec: spec.policy is not a JSON document: expected value at line 1 column 1",
@@ -582,9 +599,12 @@ fn every_reason_the_operator_writes_is_decided() {
         let reason_fn = text
             .find("pub fn reason(&self)")
             .map(|start| &text[start..text[start..].find("\n    }\n").unwrap() + start]);
-        let wait_arms = text
-            .lines()
-            .filter(|l| l.contains("WaitReason::") && l.contains("=> \""));
+        let wait_arms = text.lines().filter(|l| {
+            // The child-of-a-missing-API reasons: `Parent::X(_) => "XNotFound"`.
+            let parent_reason =
+                l.contains("Parent::") && (l.contains("NotFound\"") || l.contains("NotReady\""));
+            (l.contains("WaitReason::") || parent_reason) && l.contains("=> \"")
+        });
         for line in reason_fn.into_iter().flat_map(str::lines).chain(wait_arms) {
             if let Some((_, rest)) = line.split_once("=> \"") {
                 reasons.insert(rest[..rest.find('"').unwrap()].to_string());

@@ -43,8 +43,8 @@ fn role_yaml(name: &str, with_status: bool) -> String {
 kind: Role
 metadata: {{name: {name}}}
 rules:
-- {{apiGroups: [apigw.rs], resources: [restapis, routes, authorizers, stages, domainnames, usageplans, apikeys], verbs: [get, list, watch, patch, update]}}
-- {{apiGroups: [apigw.rs], resources: [routes/status, authorizers/status, stages/status, domainnames/status, usageplans/status, apikeys/status], verbs: [get, patch, update]}}
+- {{apiGroups: [apigw.rs], resources: [restapis, routes, authorizers, stages, domainnames, usageplans, apikeys, websocketapis], verbs: [get, list, watch, patch, update]}}
+- {{apiGroups: [apigw.rs], resources: [routes/status, authorizers/status, stages/status, domainnames/status, usageplans/status, apikeys/status, websocketapis/status], verbs: [get, patch, update]}}
 - {{apiGroups: [''], resources: [secrets], verbs: [get, list, watch, create, patch]}}
 - {{apiGroups: [events.k8s.io], resources: [events], verbs: [create, patch]}}{status_rule}
 "

@@ -1,7 +1,8 @@
 //! The photo-sharing example end to end, applied with kubectl as a user would:
 //! everything converges, every piece is in AWS (moto), an edit makes one new
 //! deployment, deleting a route takes its method, resources and permission along,
-//! and deleting everything leaves nothing behind in AWS.
+//! and deleting everything leaves nothing behind in AWS. The WebSocket
+//! notifications example likewise, with its callback URL handed to the backend.
 
 mod common;
 
@@ -336,5 +337,94 @@ async fn photo_app_example_end_to_end() {
     assert!(
         left.is_none(),
         "nothing tagged with the example's owner is left"
+    );
+}
+
+/// The WebSocket notifications example, applied by its script as a user would: the
+/// API with five routes and its Cognito-token authorizer converges, the stage
+/// auto-deploys, and the photo processor gets the stage's `@connections` callback
+/// URL from the Stage's status. Deleting the objects deletes the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_notifications_example_end_to_end() {
+    use apigw_operator::api::WebSocketApi;
+    const WS_NS: &str = "photo-notifications";
+    let client = client().await;
+    ensure_crds(&client).await;
+    let op = Operator::start(WS_NS, Duration::from_secs(3)).await;
+    let apis: Api<WebSocketApi> = Api::namespaced(client.clone(), WS_NS);
+    let stages: Api<Stage> = Api::namespaced(client.clone(), WS_NS);
+    kubectl(&[
+        "apply",
+        "-f",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/websocket-notifications/00-namespace.yaml"
+        ),
+    ]);
+    // A run that failed before may have left objects: start from nothing.
+    delete_all(&stages).await;
+    delete_all(&apis).await;
+
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/example-websocket-notifications"
+    ))
+    .output()
+    .expect("example script runs");
+    assert!(
+        out.status.success(),
+        "scripts/example-websocket-notifications: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let api = wait_ready(&apis, "notifications", "True", T).await;
+    let status = api.status.unwrap();
+    let api_id = status.api_id.clone().unwrap();
+    assert_eq!(status.route_count, 5);
+    let stage = wait_ready(&stages, "notifications-prod", "True", T)
+        .await
+        .status
+        .unwrap();
+    let callback = stage.callback_url.unwrap();
+    assert_eq!(
+        callback,
+        format!("https://{api_id}.execute-api.us-east-1.amazonaws.com/prod/@connections")
+    );
+    assert!(stage.invoke_url.unwrap().starts_with("wss://"));
+
+    // The processor's environment holds the URL status gave.
+    let config = op
+        .ctx
+        .aws
+        .lambda
+        .get_function_configuration()
+        .function_name("process-photo")
+        .send()
+        .await
+        .unwrap();
+    let variables = config.environment().and_then(|e| e.variables()).unwrap();
+    assert_eq!(variables.get("CALLBACK_URL"), Some(&callback));
+
+    // Two-way routes have their route response; $connect its authorizer.
+    let routes = op.ctx.aws.get_websocket_routes(&api_id).await.unwrap();
+    let connect = routes.iter().find(|r| r.key == "$connect").unwrap();
+    assert_eq!(
+        connect.authorizer_id.as_deref(),
+        Some(status.authorizers[0].authorizer_id.as_str())
+    );
+    for route in &status.routes {
+        let two_way = ["subscribe", "$default"].contains(&route.route_key.as_str());
+        assert_eq!(route.route_response_id.is_some(), two_way, "{route:?}");
+    }
+
+    delete_all(&stages).await;
+    delete_all(&apis).await;
+    assert!(
+        op.ctx
+            .aws
+            .get_websocket_api(&api_id)
+            .await
+            .unwrap()
+            .is_none()
     );
 }

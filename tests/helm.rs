@@ -608,7 +608,7 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
 /// - list, watch: every kind is watched (`watcher` in controller/mod.rs:
 ///   the RestApi controller, `child_changes`, `reference_controller`); list also
 ///   by `ensure_crd` (limit 1) and `children::list_children`.
-/// - get: `children.rs` reads the parent RestApi (`get_opt`). For the other
+/// - get: `children.rs` reads the parent RestApi or WebSocketApi (`get_opt`). For the other
 ///   kinds and for /status, get reaches nothing list does not already return
 ///   (whole objects, status included); it is granted so a single-object read
 ///   never fails at run time.
@@ -626,7 +626,7 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
 ///   generated into a new Secret owned by the ApiKey, patch corrects it. No update
 ///   or delete: the generated Secret goes with its ApiKey by garbage collection.
 fn code_uses() -> BTreeSet<(String, String, String)> {
-    const KINDS: [&str; 7] = [
+    const KINDS: [&str; 8] = [
         "restapis",
         "routes",
         "authorizers",
@@ -634,6 +634,7 @@ fn code_uses() -> BTreeSet<(String, String, String)> {
         "domainnames",
         "usageplans",
         "apikeys",
+        "websocketapis",
     ];
     let mut uses = BTreeSet::new();
     let mut add = |group: &str, resource: &str, verbs: &[&str]| {

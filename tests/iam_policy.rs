@@ -126,6 +126,31 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
         "DescribeUserPool",
         Some("cognito-idp:DescribeUserPool"),
     ),
+    // WebSocket APIs (src/aws/websocket.rs, API Gateway v2 under /apis). Its
+    // authorizer and stage calls share their v1 names and verbs. Its TagResource
+    // is a POST on /tags/{arn} (v1's is a PUT): the policy allows every verb on
+    // /tags/*, which `policy_allows_every_call` checks.
+    ("ApiGateway", "GetStage", Some("apigateway:GET")),
+    ("ApiGateway", "GetApi", Some("apigateway:GET")),
+    ("ApiGateway", "GetApis", Some("apigateway:GET")),
+    ("ApiGateway", "CreateApi", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateApi", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteApi", Some("apigateway:DELETE")),
+    ("ApiGateway", "GetRoutes", Some("apigateway:GET")),
+    ("ApiGateway", "CreateRoute", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateRoute", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteRoute", Some("apigateway:DELETE")),
+    ("ApiGateway", "GetIntegrations", Some("apigateway:GET")),
+    ("ApiGateway", "CreateIntegration", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateIntegration", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteIntegration", Some("apigateway:DELETE")),
+    ("ApiGateway", "GetRouteResponse", Some("apigateway:GET")),
+    ("ApiGateway", "CreateRouteResponse", Some("apigateway:POST")),
+    (
+        "ApiGateway",
+        "DeleteRouteResponse",
+        Some("apigateway:DELETE"),
+    ),
     // Start-up identity check (src/aws/mod.rs): STS answers it for any caller,
     // even one with an explicit deny.
     ("Sts", "GetCallerIdentity", None),
@@ -308,13 +333,15 @@ fn policy_allows_every_call() {
             "docs/iam-policy.json lacks {action}, needed by {service} {operation}"
         );
     }
-    // The resources the calls act on: every REST API path (the collection for
-    // GetRestApis / CreateRestApi), usage plans (with their keys) and API keys,
+    // The resources the calls act on: every REST API and v2 API path (the
+    // collections for GetRestApis / CreateRestApi and GetApis / CreateApi), usage plans (with their keys) and API keys,
     // tags of APIs, stages, plans and keys, Lambda functions with any qualifier,
     // user pools.
     let apigw = [
         "arn:aws:apigateway:*::/restapis",
         "arn:aws:apigateway:*::/restapis/*",
+        "arn:aws:apigateway:*::/apis",
+        "arn:aws:apigateway:*::/apis/*",
         "arn:aws:apigateway:*::/usageplans",
         "arn:aws:apigateway:*::/usageplans/*",
         "arn:aws:apigateway:*::/apikeys",

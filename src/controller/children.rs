@@ -57,6 +57,19 @@ impl Parent<'_> {
             Parent::WebSocketApi(_) => "WebSocketApi",
         }
     }
+    /// Ready reasons of a child whose API is missing or not ready.
+    pub fn not_found_reason(&self) -> &'static str {
+        match self {
+            Parent::RestApi(_) => "RestApiNotFound",
+            Parent::WebSocketApi(_) => "WebSocketApiNotFound",
+        }
+    }
+    pub fn not_ready_reason(&self) -> &'static str {
+        match self {
+            Parent::RestApi(_) => "RestApiNotReady",
+            Parent::WebSocketApi(_) => "WebSocketApiNotReady",
+        }
+    }
     pub fn name(&self) -> &str {
         match self {
             Parent::RestApi(n) | Parent::WebSocketApi(n) => n,
@@ -361,7 +374,7 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
                 return Ok(Action::await_change());
             }
             Readiness::not(
-                &format!("{kind}NotFound"),
+                parent.not_found_reason(),
                 format!("{kind} {api_name} does not exist in namespace {namespace}"),
             )
         }
@@ -381,7 +394,7 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         Some(api) => {
             let why = api.why.map(|m| format!(": {m}")).unwrap_or_default();
             Readiness::not(
-                &format!("{kind}NotReady"),
+                parent.not_ready_reason(),
                 format!("{kind} {api_name} is not ready yet{why}"),
             )
         }

@@ -703,7 +703,7 @@ mod tests {
                 ..a.clone()
             },
         };
-        let (up, del) = plan_authorizers(&[changed.clone()], &[seen, old.clone()]);
+        let (up, del) = plan_authorizers(std::slice::from_ref(&changed), &[seen, old.clone()]);
         assert_eq!(
             up,
             vec![AuthorizerAction::Update {

@@ -69,15 +69,15 @@ Rules for the watched objects: exactly what src/controller uses (tests/helm.rs
 holds the table and checks it). Shared by the ClusterRole and the namespaced Role.
 */}}
 {{- define "apigw-operator.watchRules" -}}
-# RestApi, Route, Authorizer, Stage, DomainName, UsagePlan, ApiKey: watched (list,
+# RestApi, Route, Authorizer, Stage, DomainName, UsagePlan, ApiKey, WebSocketApi: watched (list,
 # watch), read (get), and patched for the operator's finalizer. The operator never
 # writes spec.
 - apiGroups: ["apigw.rs"]
-  resources: ["restapis", "routes", "authorizers", "stages", "domainnames", "usageplans", "apikeys"]
+  resources: ["restapis", "routes", "authorizers", "stages", "domainnames", "usageplans", "apikeys", "websocketapis"]
   verbs: ["get", "list", "watch", "patch"]
 # Status is written with server-side apply (a PATCH of /status).
 - apiGroups: ["apigw.rs"]
-  resources: ["restapis/status", "routes/status", "authorizers/status", "stages/status", "domainnames/status", "usageplans/status", "apikeys/status"]
+  resources: ["restapis/status", "routes/status", "authorizers/status", "stages/status", "domainnames/status", "usageplans/status", "apikeys/status", "websocketapis/status"]
   verbs: ["get", "patch"]
 # Secrets, for ApiKeys: get reads the value of the Secret an ApiKey names; list
 # and watch (metadata only) wake the ApiKey when that value changes; create and

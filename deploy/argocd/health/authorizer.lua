@@ -1,8 +1,8 @@
 -- Argo CD health check for Authorizer (group apigw.rs), Lua 5.1.
 -- argocd-cm key: resource.customizations.health.apigw.rs_Authorizer (see docs/argocd.md).
 -- From here on this file is the same in restapi.lua, route.lua,
--- authorizer.lua, stage.lua, domainname.lua, usageplan.lua and apikey.lua
--- (tests/argocd_health.rs checks it).
+-- authorizer.lua, stage.lua, domainname.lua, usageplan.lua, apikey.lua and
+-- websocketapi.lua (tests/argocd_health.rs checks it).
 --
 -- Healthy:     Ready=True, computed for the current metadata.generation.
 -- Progressing: no status yet, the operator has not seen the current
@@ -22,6 +22,7 @@ local verdicts = {
   KubernetesError = "Progressing",    -- a status write or list failed
   -- Waiting for something on its way: the object converges by itself.
   RestApiNotReady = "Progressing",    -- its RestApi is converging; the RestApi's own health says why
+  WebSocketApiNotReady = "Progressing", -- a Stage's WebSocketApi is converging; its own health says why
   AuthorizerNotReady = "Progressing", -- the route waits for its Authorizer rather than exist unprotected
   DeploymentPending = "Progressing",  -- an Automatic stage debouncing a burst of edits
   WaitingForRoutes = "Progressing",   -- the stage deploys once every Route and Authorizer is in effect
@@ -37,6 +38,9 @@ local verdicts = {
   PathConflict = "Degraded",          -- two variable names at one path level
   AuthorizerNotFound = "Degraded",    -- spec.authorization names no Authorizer
   RestApiNotFound = "Degraded",       -- spec.restApiRef names no RestApi
+  WebSocketApiNotFound = "Degraded",  -- a Stage's spec.webSocketApiRef names no WebSocketApi
+  StageNameConflict = "Degraded",     -- another Stage already manages this stage name of the API
+  StageNotSupported = "Degraded",     -- a DomainName maps a WebSocket Stage, which it does not manage
   RestApiDeleted = "Degraded",        -- the RestApi and its REST API are gone
   UserPoolNotFound = "Degraded",      -- a Cognito user pool of the Authorizer does not exist
   LambdaFunctionNotFound = "Degraded", -- the function must be deployed before the permission can be granted

@@ -1,0 +1,105 @@
+-- Argo CD health check for WebSocketApi (group apigw.rs), Lua 5.1.
+-- argocd-cm key: resource.customizations.health.apigw.rs_WebSocketApi (see docs/argocd.md).
+-- From here on this file is the same in restapi.lua, route.lua,
+-- authorizer.lua, stage.lua, domainname.lua, usageplan.lua, apikey.lua and
+-- websocketapi.lua (tests/argocd_health.rs checks it).
+--
+-- Healthy:     Ready=True, computed for the current metadata.generation.
+-- Progressing: no status yet, the operator has not seen the current
+--              generation, or Ready=False for a reason that resolves without
+--              anyone acting (the operator retries, or waits for something
+--              already on its way).
+-- Degraded:    Ready=False for a reason that stays until someone edits a spec
+--              or fixes the AWS account; also any reason not listed here.
+-- The message is always the Ready condition's own message.
+
+-- Every Ready=False reason the operator writes, decided once for all kinds.
+local verdicts = {
+  -- Transient: the operator retries with backoff, nobody has to act.
+  AwsThrottled = "Progressing",       -- AWS said "too many requests"
+  AwsUnavailable = "Progressing",     -- 5xx, timeout, connection failure, conflict
+  AwsNotFound = "Progressing",        -- something vanished between a read and a write; the next pass repairs it
+  KubernetesError = "Progressing",    -- a status write or list failed
+  -- Waiting for something on its way: the object converges by itself.
+  RestApiNotReady = "Progressing",    -- its RestApi is converging; the RestApi's own health says why
+  WebSocketApiNotReady = "Progressing", -- a Stage's WebSocketApi is converging; its own health says why
+  AuthorizerNotReady = "Progressing", -- the route waits for its Authorizer rather than exist unprotected
+  DeploymentPending = "Progressing",  -- an Automatic stage debouncing a burst of edits
+  WaitingForRoutes = "Progressing",   -- the stage deploys once every Route and Authorizer is in effect
+  InUse = "Progressing",              -- only while deleting: the Authorizer waits for its routes to drop it
+  StageNotReady = "Progressing",      -- a DomainName's or UsagePlan's Stage has no deployment yet; it follows once it has
+  UsagePlanNotReady = "Progressing",  -- the ApiKey is attached once its UsagePlan exists in AWS
+  -- Terminal: nothing changes until a spec is edited or the account is fixed.
+  InvalidSpec = "Degraded",           -- the spec cannot be turned into AWS settings
+  AwsRejected = "Degraded",           -- AWS refused the request as invalid
+  AdoptTargetMissing = "Degraded",    -- retried slowly, but only a corrected spec.restApiId helps
+  AwsAccessDenied = "Degraded",       -- retried slowly, but only an IAM change helps
+  MethodConflict = "Degraded",        -- another Route holds this method and path
+  PathConflict = "Degraded",          -- two variable names at one path level
+  AuthorizerNotFound = "Degraded",    -- spec.authorization names no Authorizer
+  RestApiNotFound = "Degraded",       -- spec.restApiRef names no RestApi
+  WebSocketApiNotFound = "Degraded",  -- a Stage's spec.webSocketApiRef names no WebSocketApi
+  StageNameConflict = "Degraded",     -- another Stage already manages this stage name of the API
+  StageNotSupported = "Degraded",     -- a DomainName maps a WebSocket Stage, which it does not manage
+  RestApiDeleted = "Degraded",        -- the RestApi and its REST API are gone
+  UserPoolNotFound = "Degraded",      -- a Cognito user pool of the Authorizer does not exist
+  LambdaFunctionNotFound = "Degraded", -- the function must be deployed before the permission can be granted
+  StageNotFound = "Degraded",         -- a DomainName's mapping or a UsagePlan names no Stage (bound once one is created)
+  CertificateNotFound = "Degraded",   -- the DomainName's ACM certificate does not exist (retried slowly)
+  CertificateWrongRegion = "Degraded", -- EDGE needs a us-east-1 certificate, REGIONAL one in the operator's region
+  UsagePlanNotFound = "Degraded",     -- spec.usagePlanRefs names no UsagePlan (attached once one is created)
+  SecretNotFound = "Degraded",        -- the ApiKey's Secret or key is missing
+  SecretNotUsable = "Degraded",       -- the value is too short or not text, or the generated Secret's name is taken
+}
+
+local hs = {}
+
+local status = obj.status
+if status == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to report status"
+  return hs
+end
+
+local ready = nil
+if status.conditions ~= nil then
+  for _, condition in ipairs(status.conditions) do
+    if condition.type == "Ready" then
+      ready = condition
+    end
+  end
+end
+if ready == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the Ready condition"
+  return hs
+end
+
+local generation = nil
+if obj.metadata ~= nil then
+  generation = obj.metadata.generation
+end
+local observed = ready.observedGeneration
+if observed == nil then
+  observed = status.observedGeneration
+end
+if generation ~= nil and observed ~= generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
+  return hs
+end
+
+local message = ready.message
+if message == nil or message == "" then
+  message = ready.reason or ""
+end
+hs.message = message
+
+if ready.status == "True" then
+  hs.status = "Healthy"
+elseif ready.status == "False" then
+  hs.status = verdicts[ready.reason] or "Degraded"
+else
+  hs.status = "Progressing"
+end
+return hs
