@@ -85,10 +85,6 @@ const TERMINAL: &[(&str, &str)] = &[
         "Stage prod-a already manages stage prod of this API",
     ),
     (
-        "StageNotSupported",
-        "Stage ws-prod belongs to a WebSocketApi; DomainName maps RestApi stages only",
-    ),
-    (
         "InvalidSpec",
         "invalid spec: spec.policy is not a JSON document: expected value at line 1 column 1",
     ),

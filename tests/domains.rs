@@ -246,3 +246,141 @@ async fn retain_then_adopt() {
     assert!(aws.get_domain_name(&name).await.unwrap().is_none());
     ns.delete().await;
 }
+
+/// A WebSocket stage next to a REST stage on one domain: the REST one is a v1 base
+/// path mapping, the WebSocket one a v2 API mapping; a resync writes nothing, and
+/// removing the WebSocket mapping from the spec removes it in AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_maps_a_websocket_stage_next_to_a_rest_stage() {
+    use apigw_operator::api::WebSocketApi;
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "wsdomain").await;
+    let aws = aws().await;
+    let domain = "live.example.com";
+    // Left over by an earlier, interrupted run: start clean.
+    aws.delete_domain_name(domain).await.unwrap();
+    let cert = seed_certificate(domain, "us-east-1");
+    // moto keeps v1 and v2 domain names apart; AWS has one set. The v2 twin lets the
+    // v2 API mapping calls find the domain the operator makes through v1.
+    let seeded =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
+            .args(["v2-domain", domain, &cert])
+            .output()
+            .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    for (_, id) in aws.get_api_mappings(domain).await.unwrap() {
+        aws.delete_api_mapping(domain, &id).await.unwrap();
+    }
+    seed_functions(&["ws-live"]);
+    let op = Operator::start(&ns.name, Duration::from_secs(1)).await;
+
+    let [rest_api, route, stage] = api_with_stage("rest");
+    ns.apply::<RestApi>(&rest_api).await;
+    ns.apply::<Route>(&route).await;
+    ns.apply::<Stage>(&stage).await;
+    ns.apply::<WebSocketApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: WebSocketApi, metadata: {name: live}, spec: {routes: [{routeKey: $default, functionName: ws-live}]}}",
+    )
+    .await;
+    ns.apply::<Stage>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {name: live-prod}, spec: {webSocketApiRef: {name: live}, stageName: prod}}",
+    )
+    .await;
+    let with_both = |mappings: &str| {
+        format!(
+            "{{apiVersion: apigw.rs/v1alpha1, kind: DomainName, metadata: {{name: live}}, spec: {{domainName: {domain}, certificateArn: {cert}, basePathMappings: [{mappings}]}}}}"
+        )
+    };
+    ns.apply::<DomainName>(&with_both(
+        "{basePath: v1, stageRef: {name: rest-prod}}, {basePath: live, stageRef: {name: live-prod}}",
+    ))
+    .await;
+
+    let domains = ns.api::<DomainName>();
+    let ready = wait_ready(&domains, "live", "True", T).await;
+    let status = ready.status.unwrap();
+    let ws_id = ns
+        .api::<WebSocketApi>()
+        .get("live")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .api_id
+        .unwrap();
+    let live = status
+        .mappings
+        .iter()
+        .find(|m| m.base_path == "live")
+        .unwrap();
+    assert!(live.web_socket);
+    assert_eq!(live.rest_api_id, ws_id);
+    assert_eq!(status.managed_api_mappings, vec!["live".to_string()]);
+    assert_eq!(status.managed_base_paths, vec!["v1".to_string()]);
+    let v2: Vec<_> = aws
+        .get_api_mappings(domain)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(m, _)| (m.base_path, m.rest_api_id, m.stage))
+        .collect();
+    assert_eq!(
+        v2,
+        vec![("live".to_string(), ws_id.clone(), "prod".to_string())]
+    );
+    let v1 = aws.get_base_path_mappings(domain).await.unwrap();
+    assert_eq!(v1.len(), 1);
+    assert_eq!(v1[0].base_path, "v1");
+
+    // Converged: resyncs every second make no mutating call.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = op.mutating_calls();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        op.mutating_calls(),
+        before,
+        "a converged resync writes nothing"
+    );
+
+    ns.apply::<DomainName>(&with_both("{basePath: v1, stageRef: {name: rest-prod}}"))
+        .await;
+    eventually("the WebSocket mapping removed", T, || async {
+        aws.get_api_mappings(domain)
+            .await
+            .ok()?
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let status = wait_ready(&domains, "live", "True", T)
+        .await
+        .status
+        .unwrap();
+    assert!(status.managed_api_mappings.is_empty());
+    assert_eq!(status.mappings.len(), 1);
+
+    domains
+        .delete("live", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&domains, "live", T).await;
+    assert!(aws.get_domain_name(domain).await.unwrap().is_none());
+    let websocket_apis = ns.api::<WebSocketApi>();
+    websocket_apis
+        .delete("live", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&websocket_apis, "live", T).await;
+    let rest_apis = ns.api::<RestApi>();
+    rest_apis
+        .delete("rest", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&rest_apis, "rest", T).await;
+    drop(op);
+    ns.delete().await;
+}

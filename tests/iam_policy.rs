@@ -131,6 +131,12 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
     // is a POST on /tags/{arn} (v1's is a PUT): the policy allows every verb on
     // /tags/*, which `policy_allows_every_call` checks.
     ("ApiGateway", "GetStage", Some("apigateway:GET")),
+    // API mappings of WebSocket stages on a DomainName (src/aws/domain_name.rs, v2
+    // under /domainnames/NAME/apimappings).
+    ("ApiGateway", "GetApiMappings", Some("apigateway:GET")),
+    ("ApiGateway", "CreateApiMapping", Some("apigateway:POST")),
+    ("ApiGateway", "UpdateApiMapping", Some("apigateway:PATCH")),
+    ("ApiGateway", "DeleteApiMapping", Some("apigateway:DELETE")),
     ("ApiGateway", "GetApi", Some("apigateway:GET")),
     ("ApiGateway", "GetApis", Some("apigateway:GET")),
     ("ApiGateway", "CreateApi", Some("apigateway:POST")),

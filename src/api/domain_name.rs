@@ -10,7 +10,8 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, Tags};
 pub const ROOT_BASE_PATH: &str = "(none)";
 
 /// A custom domain name (`api.example.com`) served by API Gateway with an ACM
-/// certificate, mapping base paths to Stages of RestApis in the same namespace.
+/// certificate, mapping base paths to Stages of RestApis and WebSocketApis in the
+/// same namespace.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "apigw.rs",
@@ -226,6 +227,10 @@ pub struct DomainNameStatus {
     /// they leave the spec. Mappings made by others are left alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_base_paths: Vec<String>,
+    /// Base paths of WebSocket stages the operator mapped (API Gateway v2 API
+    /// mappings); only these are removed when they leave the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_api_mappings: Vec<String>,
     /// Standard conditions; `Ready` says whether AWS matches the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -238,6 +243,10 @@ pub struct DomainNameStatus {
 pub struct MappingStatus {
     /// `(none)` for the root.
     pub base_path: String,
+    /// The API's id (a WebSocket API's for WebSocket stages).
     pub rest_api_id: String,
     pub stage: String,
+    /// A WebSocket stage, mapped through API Gateway v2.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub web_socket: bool,
 }

@@ -6,6 +6,7 @@ use aws_sdk_apigateway::types::{
     EndpointConfiguration, EndpointType, MutualTlsAuthenticationInput, SecurityPolicy,
 };
 
+use super::error::NotFoundExt;
 use super::rest_api::to_sdk_patch;
 use super::{Aws, AwsError, Service};
 use crate::plan::PatchOp;
@@ -301,6 +302,95 @@ impl Aws {
         }
     }
 
+    /// The domain's API mappings through API Gateway v2 (how WebSocket stages are
+    /// mapped), with their ids: `(mapping, ApiMappingId)`. The root is `(none)`, as in v1.
+    pub async fn get_api_mappings(&self, domain: &str) -> Result<Vec<(Mapping, String)>, AwsError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .call(Service::ApiGateway, "GetApiMappings", domain, || {
+                    self.apigatewayv2
+                        .get_api_mappings()
+                        .domain_name(domain)
+                        .max_results("100")
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            out.extend(page.items().iter().map(|m| {
+                let mapping = Mapping {
+                    base_path: m
+                        .api_mapping_key()
+                        .filter(|k| !k.is_empty())
+                        .unwrap_or(crate::api::domain_name::ROOT_BASE_PATH)
+                        .to_string(),
+                    rest_api_id: m.api_id().unwrap_or_default().to_string(),
+                    stage: m.stage().unwrap_or_default().to_string(),
+                };
+                (mapping, m.api_mapping_id().unwrap_or_default().to_string())
+            }));
+            match page.next_token() {
+                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
+                    token = Some(next.to_string());
+                }
+                _ => break,
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub async fn create_api_mapping(&self, domain: &str, m: &Mapping) -> Result<(), AwsError> {
+        let resource = format!("{domain}/{}", m.base_path);
+        self.call(Service::ApiGateway, "CreateApiMapping", &resource, || {
+            self.apigatewayv2
+                .create_api_mapping()
+                .domain_name(domain)
+                .api_mapping_key(api_mapping_key(&m.base_path))
+                .api_id(&m.rest_api_id)
+                .stage(&m.stage)
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Point an existing API mapping at another API and stage.
+    pub async fn update_api_mapping(
+        &self,
+        domain: &str,
+        id: &str,
+        m: &Mapping,
+    ) -> Result<(), AwsError> {
+        let resource = format!("{domain}/{}", m.base_path);
+        self.call(Service::ApiGateway, "UpdateApiMapping", &resource, || {
+            self.apigatewayv2
+                .update_api_mapping()
+                .domain_name(domain)
+                .api_mapping_id(id)
+                .api_mapping_key(api_mapping_key(&m.base_path))
+                .api_id(&m.rest_api_id)
+                .stage(&m.stage)
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Delete an API mapping; one already gone counts as deleted.
+    pub async fn delete_api_mapping(&self, domain: &str, id: &str) -> Result<(), AwsError> {
+        self.call(Service::ApiGateway, "DeleteApiMapping", id, || {
+            self.apigatewayv2
+                .delete_api_mapping()
+                .domain_name(domain)
+                .api_mapping_id(id)
+                .send()
+        })
+        .await
+        .gone_ok()
+    }
+
     /// Whether an ACM certificate exists, asking ACM in the certificate's region.
     pub async fn certificate_exists(&self, arn: &str, region: &str) -> Result<bool, AwsError> {
         let other_region = (region != self.region).then(|| region.to_string());
@@ -324,5 +414,14 @@ impl Aws {
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// v2 names the root mapping with an empty key, v1 with `(none)`.
+fn api_mapping_key(base_path: &str) -> &str {
+    if base_path == crate::api::domain_name::ROOT_BASE_PATH {
+        ""
+    } else {
+        base_path
     }
 }

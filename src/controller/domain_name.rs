@@ -1,9 +1,10 @@
 //! `DomainName` reconciler: check the certificate, observe the domain name and its
 //! base path mappings, plan, apply, write status. It may touch: the domain name
-//! (settings, tags), its base path mappings (those of its spec, and those it
-//! created before), the object's status, Events. Stages and RestApis are only read.
+//! (settings, tags), its base path mappings (v1, for RestApi stages) and API
+//! mappings (v2, for WebSocketApi stages): those of its spec, and those it created
+//! before; the object's status, Events. Stages and APIs are only read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
@@ -15,7 +16,7 @@ use tracing::Instrument;
 use super::{Context, Error};
 use crate::api::common::{DeletionPolicy, FINALIZER};
 use crate::api::domain_name::{DomainName, DomainNameStatus, MappingStatus};
-use crate::api::{RestApi, Stage};
+use crate::api::{RestApi, Stage, WebSocketApi};
 use crate::plan::domain_name::{
     CertificateRegion, DomainAction, Mapping, MappingAction, ObservedDomain, certificate_region,
     desired_settings, next_managed, plan_domain, plan_mappings,
@@ -75,20 +76,29 @@ async fn apply(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
     super::outcome::finish(obj.as_ref(), ctx, status, notes, result, ready).await
 }
 
-/// Resolve each mapping's Stage to (REST API id, stage name). Mappings whose Stage
-/// is missing or not deployed come back in `unresolved` with the error to report.
-async fn resolve_mappings(
-    obj: &DomainName,
-    ctx: &Context,
-) -> Result<(Vec<Mapping>, BTreeSet<String>, Option<Error>), Error> {
+/// The spec's mappings with their Stages resolved.
+#[derive(Default)]
+struct Resolved {
+    /// Mappings to RestApi stages (API Gateway v1 base path mappings).
+    rest: Vec<Mapping>,
+    /// Mappings to WebSocketApi stages (API Gateway v2 API mappings).
+    websocket: Vec<Mapping>,
+    /// Base paths whose Stage is missing or not made yet: left as they are.
+    unresolved: BTreeSet<String>,
+    /// What to report about those.
+    error: Option<Error>,
+}
+
+/// Resolve each mapping's Stage to (API id, stage name). Mappings whose Stage is
+/// missing or not in AWS yet come back in `unresolved` with the error to report.
+async fn resolve_mappings(obj: &DomainName, ctx: &Context) -> Result<Resolved, Error> {
     let namespace = obj.namespace().unwrap_or_default();
     let stages: Api<Stage> = ctx.api_in(&namespace);
     let rest_apis: Api<RestApi> = ctx.api_in(&namespace);
-    let mut desired = Vec::new();
-    let mut unresolved = BTreeSet::new();
+    let websocket_apis: Api<WebSocketApi> = ctx.api_in(&namespace);
+    let mut resolved = Resolved::default();
     let mut missing = Vec::new();
     let mut not_ready = Vec::new();
-    let mut websocket = Vec::new();
     for m in &obj.spec.base_path_mappings {
         let name = &m.stage_ref.name;
         let base_path = m.aws_base_path().to_string();
@@ -98,51 +108,59 @@ async fn resolve_mappings(
             .map_err(Error::kube("get Stage"))?
         else {
             missing.push(name.clone());
-            unresolved.insert(base_path);
-            continue;
-        };
-        let Some(rest_api_ref) = &stage.spec.rest_api_ref else {
-            websocket.push(name.clone());
-            unresolved.insert(base_path);
+            resolved.unresolved.insert(base_path);
             continue;
         };
         let status = stage.status.clone().unwrap_or_default();
-        // The stage exists in AWS once it serves a deployment.
-        let api_id = match (&status.rest_api_id, &status.deployment_id) {
-            (Some(id), Some(_)) if stage.meta().deletion_timestamp.is_none() => Some(id.clone()),
-            _ => None,
+        let deleting = stage.meta().deletion_timestamp.is_some();
+        // A REST stage exists in AWS once it serves a deployment; a WebSocket stage
+        // once its status names its API. The API object must still be there with
+        // that id (a deleted API takes its stages along).
+        let target = match (&stage.spec.rest_api_ref, &stage.spec.web_socket_api_ref) {
+            (_, Some(ws)) => match (&status.web_socket_api_id, deleting) {
+                (Some(id), false) => websocket_apis
+                    .get_opt(&ws.name)
+                    .await
+                    .map_err(Error::kube("get WebSocketApi"))?
+                    .and_then(|a| a.status)
+                    .and_then(|s| s.api_id)
+                    .filter(|live| live == id)
+                    .map(|id| (id, true)),
+                _ => None,
+            },
+            (Some(rest), None) => match (&status.rest_api_id, &status.deployment_id, deleting) {
+                (Some(id), Some(_), false) => rest_apis
+                    .get_opt(&rest.name)
+                    .await
+                    .map_err(Error::kube("get RestApi"))?
+                    .and_then(|a| a.status)
+                    .and_then(|s| s.rest_api_id)
+                    .filter(|live| live == id)
+                    .map(|id| (id, false)),
+                _ => None,
+            },
+            (None, None) => None,
         };
-        // The RestApi must still be there (a deleted one takes its stages along).
-        let api_live = match &api_id {
-            Some(id) => rest_apis
-                .get_opt(&rest_api_ref.name)
-                .await
-                .map_err(Error::kube("get RestApi"))?
-                .and_then(|a| a.status)
-                .and_then(|s| s.rest_api_id)
-                .is_some_and(|live| &live == id),
-            None => false,
-        };
-        match api_id {
-            Some(id) if api_live => desired.push(Mapping {
-                base_path,
-                rest_api_id: id,
-                stage: stage.spec.stage_name.clone(),
-            }),
-            _ => {
+        match target {
+            Some((api_id, web_socket)) => {
+                let mapping = Mapping {
+                    base_path,
+                    rest_api_id: api_id,
+                    stage: stage.spec.stage_name.clone(),
+                };
+                if web_socket {
+                    resolved.websocket.push(mapping);
+                } else {
+                    resolved.rest.push(mapping);
+                }
+            }
+            None => {
                 not_ready.push(name.clone());
-                unresolved.insert(base_path);
+                resolved.unresolved.insert(base_path);
             }
         }
     }
-    let err = if !websocket.is_empty() {
-        Some(Error::StageNotSupported(format!(
-            "Stage {} belongs to a WebSocketApi; DomainName maps RestApi stages only \
-             (WebSocket stages need API Gateway's v2 API mappings, which this operator \
-             does not manage yet): map it with `aws apigatewayv2 create-api-mapping`",
-            websocket.join(", ")
-        )))
-    } else if !missing.is_empty() {
+    resolved.error = if !missing.is_empty() {
         Some(Error::StageNotFound(format!(
             "Stage {} does not exist in this namespace; the mapping is made once it does",
             missing.join(", ")
@@ -155,7 +173,7 @@ async fn resolve_mappings(
     } else {
         None
     };
-    Ok((desired, unresolved, err))
+    Ok(resolved)
 }
 
 /// Observe, plan, apply. Fills `status` as soon as something is known.
@@ -240,18 +258,156 @@ async fn converge(
     status.target = target;
     status.hosted_zone_id = zone;
 
-    // Base path mappings.
-    let (wanted, unresolved, stage_error) = resolve_mappings(obj, ctx).await?;
-    let observed_mappings = aws.get_base_path_mappings(name).await?;
-    let managed: BTreeSet<String> = status.managed_base_paths.iter().cloned().collect();
-    let actions = plan_mappings(&wanted, &unresolved, &observed_mappings, &managed);
-    let mut after = observed_mappings.clone();
+    // Base path mappings: RestApi stages through v1, WebSocket stages through v2.
+    // Each pass leaves alone the base paths the other one declares or manages.
+    let resolved = resolve_mappings(obj, ctx).await?;
+    let rest_managed: BTreeSet<String> = status.managed_base_paths.iter().cloned().collect();
+    let ws_managed: BTreeSet<String> = status.managed_api_mappings.iter().cloned().collect();
+    let paths =
+        |ms: &[Mapping]| -> BTreeSet<String> { ms.iter().map(|m| m.base_path.clone()).collect() };
+    let rest_unresolved: BTreeSet<String> = resolved
+        .unresolved
+        .union(&paths(&resolved.websocket))
+        .cloned()
+        .collect();
+    let ws_unresolved: BTreeSet<String> = resolved
+        .unresolved
+        .union(&paths(&resolved.rest))
+        .cloned()
+        .collect();
+    let ws_paths: BTreeSet<String> = paths(&resolved.websocket)
+        .union(&ws_managed)
+        .cloned()
+        .collect();
+    let rest_paths: BTreeSet<String> = paths(&resolved.rest)
+        .union(&rest_managed)
+        .cloned()
+        .collect();
+
+    let observed_rest: Vec<Mapping> = aws
+        .get_base_path_mappings(name)
+        .await?
+        .into_iter()
+        .filter(|m| !ws_paths.contains(&m.base_path))
+        .collect();
+    let rest_actions = plan_mappings(
+        &resolved.rest,
+        &rest_unresolved,
+        &observed_rest,
+        &rest_managed,
+    );
+    let (rest_after, rest_result) = apply_mappings(
+        aws,
+        name,
+        &observed_rest,
+        rest_actions,
+        MappingApi::BasePaths,
+        notes,
+    )
+    .await;
+    status.managed_base_paths =
+        next_managed(&resolved.rest, &rest_unresolved, &rest_after, &rest_managed)
+            .into_iter()
+            .collect();
+
+    // A domain without WebSocket mappings makes no v2 call at all.
+    let (ws_after, ws_result) = if resolved.websocket.is_empty() && ws_managed.is_empty() {
+        (Vec::new(), Ok(()))
+    } else {
+        let observed: Vec<(Mapping, String)> = aws
+            .get_api_mappings(name)
+            .await?
+            .into_iter()
+            .filter(|(m, _)| !rest_paths.contains(&m.base_path))
+            .collect();
+        let ids: BTreeMap<String, String> = observed
+            .iter()
+            .map(|(m, id)| (m.base_path.clone(), id.clone()))
+            .collect();
+        let observed: Vec<Mapping> = observed.into_iter().map(|(m, _)| m).collect();
+        let actions = plan_mappings(&resolved.websocket, &ws_unresolved, &observed, &ws_managed);
+        apply_mappings(
+            aws,
+            name,
+            &observed,
+            actions,
+            MappingApi::ApiMappings(&ids),
+            notes,
+        )
+        .await
+    };
+    status.managed_api_mappings =
+        next_managed(&resolved.websocket, &ws_unresolved, &ws_after, &ws_managed)
+            .into_iter()
+            .collect();
+
+    let status_of = |m: &Mapping, web_socket: bool| MappingStatus {
+        base_path: m.base_path.clone(),
+        rest_api_id: m.rest_api_id.clone(),
+        stage: m.stage.clone(),
+        web_socket,
+    };
+    let mut mappings: Vec<MappingStatus> = rest_after
+        .iter()
+        .map(|m| status_of(m, false))
+        .chain(ws_after.iter().map(|m| status_of(m, true)))
+        .collect();
+    mappings.sort();
+    status.mappings = mappings;
+    rest_result?;
+    ws_result?;
+    match resolved.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Which API Gateway API a mapping pass goes through.
+enum MappingApi<'a> {
+    /// v1 base path mappings (RestApi stages).
+    BasePaths,
+    /// v2 API mappings (WebSocket stages), with the observed mapping ids by base path.
+    ApiMappings(&'a BTreeMap<String, String>),
+}
+
+/// Apply mapping actions; returns the mappings in place afterwards and the first
+/// failure, if any (the mappings made before it are kept in the result).
+async fn apply_mappings(
+    aws: &crate::aws::Aws,
+    name: &str,
+    observed: &[Mapping],
+    actions: Vec<MappingAction>,
+    via: MappingApi<'_>,
+    notes: &mut Vec<(&'static str, String)>,
+) -> (Vec<Mapping>, Result<(), Error>) {
+    let mut after = observed.to_vec();
+    // Update and Delete name mappings from `observed`, which came with their ids.
+    let id_of = |path: &str| match &via {
+        MappingApi::ApiMappings(ids) => ids.get(path).cloned().unwrap_or_default(),
+        MappingApi::BasePaths => String::new(),
+    };
     let mut result = Ok(());
     for action in actions {
-        let step = match &action {
-            MappingAction::Create(m) => aws.create_base_path_mapping(name, m).await,
-            MappingAction::Update { to, .. } => aws.update_base_path_mapping(name, to).await,
-            MappingAction::Delete(path) => aws.delete_base_path_mapping(name, path).await,
+        let step = match (&action, &via) {
+            (MappingAction::Create(m), MappingApi::BasePaths) => {
+                aws.create_base_path_mapping(name, m).await
+            }
+            (MappingAction::Create(m), MappingApi::ApiMappings(_)) => {
+                aws.create_api_mapping(name, m).await
+            }
+            (MappingAction::Update { to, .. }, MappingApi::BasePaths) => {
+                aws.update_base_path_mapping(name, to).await
+            }
+            (MappingAction::Update { from, to }, MappingApi::ApiMappings(_)) => {
+                aws.update_api_mapping(name, &id_of(&from.base_path), to)
+                    .await
+            }
+            (MappingAction::Delete(path), MappingApi::BasePaths) => {
+                aws.delete_base_path_mapping(name, path).await
+            }
+            (MappingAction::Delete(path), MappingApi::ApiMappings(_)) => {
+                aws.delete_api_mapping(name, &id_of(path)).await
+            }
         };
         if let Err(e) = step {
             result = Err(Error::from(e));
@@ -262,7 +418,7 @@ async fn converge(
                 notes.push((
                     "MappingCreated",
                     format!(
-                        "mapped {name}/{} to REST API {} stage {}",
+                        "mapped {name}/{} to API {} stage {}",
                         m.base_path, m.rest_api_id, m.stage
                     ),
                 ));
@@ -272,7 +428,7 @@ async fn converge(
                 notes.push((
                     "MappingUpdated",
                     format!(
-                        "mapped {name}/{} to REST API {} stage {}",
+                        "mapped {name}/{} to API {} stage {}",
                         to.base_path, to.rest_api_id, to.stage
                     ),
                 ));
@@ -286,22 +442,7 @@ async fn converge(
         }
     }
     after.sort();
-    status.managed_base_paths = next_managed(&wanted, &unresolved, &after, &managed)
-        .into_iter()
-        .collect();
-    status.mappings = after
-        .iter()
-        .map(|m| MappingStatus {
-            base_path: m.base_path.clone(),
-            rest_api_id: m.rest_api_id.clone(),
-            stage: m.stage.clone(),
-        })
-        .collect();
-    result?;
-    match stage_error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    (after, result)
 }
 
 /// The certificate must exist in ACM, in the region the endpoint type needs.
@@ -357,6 +498,13 @@ async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
         }
     }
     let result = async {
+        if !status.managed_api_mappings.is_empty() {
+            for (mapping, id) in ctx.aws.get_api_mappings(name).await? {
+                if status.managed_api_mappings.contains(&mapping.base_path) {
+                    ctx.aws.delete_api_mapping(name, &id).await?;
+                }
+            }
+        }
         for path in &status.managed_base_paths {
             ctx.aws.delete_base_path_mapping(name, path).await?;
         }

@@ -39,9 +39,6 @@ pub enum Error {
     StageNotReady(String),
 
     #[error("{0}")]
-    StageNotSupported(String),
-
-    #[error("{0}")]
     UsagePlanNotFound(String),
 
     #[error("{0}")]
@@ -88,7 +85,6 @@ impl Error {
             Error::CertificateWrongRegion { .. } => "CertificateWrongRegion",
             Error::StageNotFound(_) => "StageNotFound",
             Error::StageNotReady(_) => "StageNotReady",
-            Error::StageNotSupported(_) => "StageNotSupported",
             Error::UsagePlanNotFound(_) => "UsagePlanNotFound",
             Error::UsagePlanNotReady(_) => "UsagePlanNotReady",
             Error::SecretNotFound(_) => "SecretNotFound",
@@ -120,7 +116,7 @@ impl Error {
                 false
             }
             Error::StageNotReady(_) | Error::UsagePlanNotReady(_) => true,
-            Error::SecretNotUsable(_) | Error::StageNotSupported(_) => false,
+            Error::SecretNotUsable(_) => false,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
