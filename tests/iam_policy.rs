@@ -151,6 +151,7 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
     ("ApiGateway", "UpdateIntegration", Some("apigateway:PATCH")),
     ("ApiGateway", "DeleteIntegration", Some("apigateway:DELETE")),
     ("ApiGateway", "GetRouteResponse", Some("apigateway:GET")),
+    ("ApiGateway", "GetRouteResponses", Some("apigateway:GET")),
     ("ApiGateway", "CreateRouteResponse", Some("apigateway:POST")),
     (
         "ApiGateway",

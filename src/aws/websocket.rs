@@ -9,7 +9,7 @@ use aws_sdk_apigatewayv2::types::{
 };
 
 use super::error::NotFoundExt;
-use super::{Aws, AwsError, Service};
+use super::{Aws, AwsError, ErrorKind, Service};
 use crate::plan::websocket::{
     ApiSettings, ApiUpdate, AuthorizerSettings, DEFAULT_ROUTE_RESPONSE, DesiredRoute, ObservedApi,
     ObservedAuthorizer, ObservedIntegration, ObservedRoute, StageSettings, integration_description,
@@ -565,12 +565,15 @@ impl Aws {
         Ok(out.is_some())
     }
 
+    /// Make the `$default` route response of a route. AWS refuses a second one
+    /// (ConflictException): one made in a pass that could not record its id (a
+    /// crash, a refused status write) is then found by listing them.
     pub async fn create_websocket_route_response(
         &self,
         api_id: &str,
         route_id: &str,
     ) -> Result<String, AwsError> {
-        let out = self
+        let created = self
             .call(Service::ApiGateway, "CreateRouteResponse", route_id, || {
                 self.apigatewayv2
                     .create_route_response()
@@ -579,8 +582,29 @@ impl Aws {
                     .route_response_key(DEFAULT_ROUTE_RESPONSE)
                     .send()
             })
-            .await?;
-        Ok(out.route_response_id().unwrap_or_default().to_string())
+            .await;
+        match created {
+            Ok(out) => Ok(out.route_response_id().unwrap_or_default().to_string()),
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                let existing = self
+                    .call(Service::ApiGateway, "GetRouteResponses", route_id, || {
+                        self.apigatewayv2
+                            .get_route_responses()
+                            .api_id(api_id)
+                            .route_id(route_id)
+                            .send()
+                    })
+                    .await?;
+                existing
+                    .items()
+                    .iter()
+                    .find(|r| r.route_response_key() == Some(DEFAULT_ROUTE_RESPONSE))
+                    .and_then(|r| r.route_response_id())
+                    .map(str::to_string)
+                    .ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn delete_websocket_route_response(

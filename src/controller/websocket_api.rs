@@ -29,8 +29,9 @@ use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
 use crate::plan::websocket::{
     ApiAction, AuthorizerAction, AuthorizerSettings, DEFAULT_TIMEOUT_MILLIS, DesiredRoute,
-    ObservedApi, ResponseStep, StageAction, Step, callback_url, desired_api, desired_stage,
-    plan_api, plan_authorizers, plan_routes, plan_stage, stage_url, wss_endpoint,
+    ObservedApi, ObservedIntegration, ObservedRoute, ResponseStep, StageAction, Step, callback_url,
+    desired_api, desired_stage, plan_api, plan_authorizers, plan_routes, plan_stage, stage_url,
+    wss_endpoint,
 };
 
 /// How soon a pass looks again when a Stage could not be converged.
@@ -79,14 +80,19 @@ async fn apply(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
     super::outcome::finish(obj.as_ref(), ctx, status, notes, result, ready).await
 }
 
-/// Partition, region and account that complete function names.
-struct Coordinates {
+/// What every part of a pass shares: the API, where its functions are (partition,
+/// region and account complete function names), and its routes and integrations
+/// as observed at the start of the pass.
+struct Observed {
+    api_id: String,
     partition: &'static str,
     region: String,
     account: String,
+    routes: Vec<ObservedRoute>,
+    integrations: Vec<ObservedIntegration>,
 }
 
-impl Coordinates {
+impl Observed {
     fn parse(&self, function_name: &str) -> Result<FunctionRef, Error> {
         FunctionRef::parse(function_name)
             .map_err(|e| Error::Spec(SpecError::FunctionName(e.to_string())))
@@ -167,15 +173,18 @@ async fn converge(
     }
     fill_status(ctx, status, &current, adopting).await?;
     let api_id = current.id.clone();
-    let coords = Coordinates {
+    let observed = Observed {
+        api_id: api_id.clone(),
         partition: aws.partition(),
         region: aws.region.clone(),
         account: aws.account_id().await?.to_string(),
+        routes: aws.get_websocket_routes(&api_id).await?,
+        integrations: aws.get_websocket_integrations(&api_id).await?,
     };
 
-    let authorizer_ids = converge_authorizers(obj, ctx, &api_id, &coords, status, notes).await?;
+    let authorizer_ids = converge_authorizers(obj, ctx, &observed, status, notes).await?;
     let removed_authorizers =
-        converge_routes(obj, ctx, &api_id, &coords, &authorizer_ids, status, notes).await?;
+        converge_routes(obj, ctx, &observed, &authorizer_ids, status, notes).await?;
     // Authorizers the spec dropped go once no route uses them.
     for (name, id) in removed_authorizers {
         aws.delete_websocket_authorizer(&api_id, &id).await?;
@@ -187,7 +196,7 @@ async fn converge(
     }
 
     let missing_functions =
-        converge_permissions(obj, ctx, &api_id, &coords, &authorizer_ids, status).await?;
+        converge_permissions(obj, ctx, &observed, &authorizer_ids, status).await?;
     let retry = converge_stages(obj, ctx, &current, status, notes).await?;
     if !missing_functions.is_empty() {
         return Err(Error::LambdaFunctionNotFound(format!(
@@ -279,8 +288,7 @@ async fn fill_status(
 async fn converge_authorizers(
     obj: &WebSocketApi,
     ctx: &Context,
-    api_id: &str,
-    coords: &Coordinates,
+    coords: &Observed,
     status: &mut WebSocketApiStatus,
     notes: &mut Vec<(&'static str, String)>,
 ) -> Result<BTreeMap<String, String>, Error> {
@@ -296,12 +304,27 @@ async fn converge_authorizers(
             credentials_arn: lambda.credentials_role_arn.clone(),
         });
     }
+    let api_id = coords.api_id.as_str();
+    // The recorded ids, and those the spec's routes use: an authorizer made in a pass
+    // whose status write failed is found through the route made with it. (Authorizers are
+    // not listed: moto answers GetAuthorizers with a 500.)
+    let ids: BTreeSet<&str> = status
+        .authorizers
+        .iter()
+        .map(|a| a.authorizer_id.as_str())
+        .chain(
+            coords
+                .routes
+                .iter()
+                // Only the spec's routes: an adopted API's other routes may use
+                // authorizers that are not the operator's to manage.
+                .filter(|r| obj.spec.routes.iter().any(|s| s.route_key == r.key))
+                .filter_map(|r| r.authorizer_id.as_deref()),
+        )
+        .collect();
     let mut observed = Vec::new();
-    for recorded in &status.authorizers {
-        if let Some(found) = aws
-            .get_websocket_authorizer(api_id, &recorded.authorizer_id)
-            .await?
-        {
+    for id in ids {
+        if let Some(found) = aws.get_websocket_authorizer(api_id, id).await? {
             observed.push(found);
         }
     }
@@ -362,8 +385,7 @@ fn record_authorizers(
 async fn converge_routes(
     obj: &WebSocketApi,
     ctx: &Context,
-    api_id: &str,
-    coords: &Coordinates,
+    coords: &Observed,
     authorizer_ids: &BTreeMap<String, String>,
     status: &mut WebSocketApiStatus,
     notes: &mut Vec<(&'static str, String)>,
@@ -383,8 +405,8 @@ async fn converge_routes(
             two_way: r.two_way,
         });
     }
-    let routes = aws.get_websocket_routes(api_id).await?;
-    let integrations = aws.get_websocket_integrations(api_id).await?;
+    let api_id = coords.api_id.as_str();
+    let (routes, integrations) = (&coords.routes, &coords.integrations);
     // Route responses known to exist: the recorded ones whose route is still the same.
     let mut responses = BTreeMap::new();
     for recorded in &status.routes {
@@ -403,7 +425,7 @@ async fn converge_routes(
         }
     }
     let managed: BTreeSet<String> = status.routes.iter().map(|r| r.route_key.clone()).collect();
-    let (plans, removals) = plan_routes(&desired, &routes, &integrations, &responses, &managed);
+    let (plans, removals) = plan_routes(&desired, routes, integrations, &responses, &managed);
 
     let mut recorded: BTreeMap<String, WebSocketRouteStatus> = status
         .routes
@@ -500,8 +522,7 @@ async fn converge_routes(
 async fn converge_permissions(
     obj: &WebSocketApi,
     ctx: &Context,
-    api_id: &str,
-    coords: &Coordinates,
+    coords: &Observed,
     authorizer_ids: &BTreeMap<String, String>,
     status: &mut WebSocketApiStatus,
 ) -> Result<Vec<String>, Error> {
@@ -518,6 +539,7 @@ async fn converge_permissions(
             authorizer_functions.push((id.clone(), coords.parse(&lambda.function_name)?));
         }
     }
+    let api_id = coords.api_id.as_str();
     let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
     let wanted = desired_permissions(
         api_id,
