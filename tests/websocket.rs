@@ -433,3 +433,70 @@ async fn websocket_retain_adopt_and_missing_references() {
     drop(op);
     ns.delete().await;
 }
+
+/// A UsagePlan binds a WebSocket stage like a REST one (API Gateway meters API keys
+/// sent on `$connect` with `apiKeyRequired`), once the stage exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_plan_binds_a_websocket_stage() {
+    use apigw_operator::api::UsagePlan;
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "wsplan").await;
+    let aws = aws().await;
+    seed_functions(&["ws-metered"]);
+    let op = Operator::start(&ns.name, Duration::from_secs(5)).await;
+    ns.apply::<WebSocketApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: WebSocketApi, metadata: {name: metered}, spec: {routes: [{routeKey: $connect, functionName: ws-metered, apiKeyRequired: true}, {routeKey: $default, functionName: ws-metered}]}}",
+    )
+    .await;
+    ns.apply::<Stage>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {name: metered-prod}, spec: {webSocketApiRef: {name: metered}, stageName: prod}}",
+    )
+    .await;
+    ns.apply::<UsagePlan>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: UsagePlan, metadata: {name: partners}, spec: {throttle: {rateLimit: 10, burstLimit: 20}, quota: {limit: 5000, period: DAY}, stages: [{stageRef: {name: metered-prod}}]}}",
+    )
+    .await;
+    let plans = ns.api::<UsagePlan>();
+    let plan = wait_ready(&plans, "partners", "True", T)
+        .await
+        .status
+        .unwrap();
+    let api_id = ns
+        .api::<WebSocketApi>()
+        .get("metered")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .api_id
+        .unwrap();
+    assert_eq!(plan.stages.len(), 1);
+    assert_eq!(plan.stages[0].rest_api_id, api_id);
+    assert_eq!(plan.stages[0].stage_name, "prod");
+    let observed = aws
+        .get_usage_plan(plan.usage_plan_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        observed
+            .settings
+            .stages
+            .contains_key(&(api_id.clone(), "prod".to_string())),
+        "{:?}",
+        observed.settings.stages
+    );
+
+    plans
+        .delete("partners", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&plans, "partners", T).await;
+    let apis = ns.api::<WebSocketApi>();
+    apis.delete("metered", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&apis, "metered", T).await;
+    drop(op);
+    ns.delete().await;
+}
