@@ -81,6 +81,10 @@ const TERMINAL: &[(&str, &str)] = &[
         "WebSocketApi notifications does not exist in namespace photos",
     ),
     (
+        "MappingNotAllowed",
+        "base path live maps a WebSocketApi stage and v1 a RestApi stage: API Gateway does not serve WebSocket and REST APIs on one domain name",
+    ),
+    (
         "StageNameConflict",
         "Stage prod-a already manages stage prod of this API",
     ),

@@ -247,11 +247,12 @@ async fn retain_then_adopt() {
     ns.delete().await;
 }
 
-/// A WebSocket stage next to a REST stage on one domain: the REST one is a v1 base
-/// path mapping, the WebSocket one a v2 API mapping; a resync writes nothing, and
-/// removing the WebSocket mapping from the spec removes it in AWS.
+/// A domain for a WebSocket stage: the mapping is a v2 API mapping and a resync
+/// writes nothing. Adding a REST stage to it is refused (API Gateway serves one
+/// kind per domain) without touching what is there; switching the domain to the
+/// REST stage removes the WebSocket mapping and makes the base path mapping.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn domain_maps_a_websocket_stage_next_to_a_rest_stage() {
+async fn domain_maps_a_websocket_stage() {
     use apigw_operator::api::WebSocketApi;
     let client = client().await;
     let ns = TestNamespace::new(&client, "wsdomain").await;
@@ -290,19 +291,20 @@ async fn domain_maps_a_websocket_stage_next_to_a_rest_stage() {
         "{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {name: live-prod}, spec: {webSocketApiRef: {name: live}, stageName: prod}}",
     )
     .await;
-    let with_both = |mappings: &str| {
+    let with_mappings = |mappings: &str| {
         format!(
             "{{apiVersion: apigw.rs/v1alpha1, kind: DomainName, metadata: {{name: live}}, spec: {{domainName: {domain}, certificateArn: {cert}, basePathMappings: [{mappings}]}}}}"
         )
     };
-    ns.apply::<DomainName>(&with_both(
-        "{basePath: v1, stageRef: {name: rest-prod}}, {basePath: live, stageRef: {name: live-prod}}",
-    ))
-    .await;
+    let live = "{basePath: v1, stageRef: {name: live-prod}}";
+    let rest = "{basePath: rest, stageRef: {name: rest-prod}}";
+    ns.apply::<DomainName>(&with_mappings(live)).await;
 
     let domains = ns.api::<DomainName>();
-    let ready = wait_ready(&domains, "live", "True", T).await;
-    let status = ready.status.unwrap();
+    let status = wait_ready(&domains, "live", "True", T)
+        .await
+        .status
+        .unwrap();
     let ws_id = ns
         .api::<WebSocketApi>()
         .get("live")
@@ -312,16 +314,12 @@ async fn domain_maps_a_websocket_stage_next_to_a_rest_stage() {
         .unwrap()
         .api_id
         .unwrap();
-    let live = status
-        .mappings
-        .iter()
-        .find(|m| m.base_path == "live")
-        .unwrap();
-    assert!(live.web_socket);
-    assert_eq!(live.rest_api_id, ws_id);
-    assert_eq!(status.managed_api_mappings, vec!["live".to_string()]);
-    assert_eq!(status.managed_base_paths, vec!["v1".to_string()]);
-    let v2: Vec<_> = aws
+    assert_eq!(status.mappings.len(), 1);
+    assert!(status.mappings[0].web_socket);
+    assert_eq!(status.mappings[0].rest_api_id, ws_id);
+    assert_eq!(status.managed_api_mappings, vec!["v1".to_string()]);
+    assert!(status.managed_base_paths.is_empty());
+    let mapped: Vec<_> = aws
         .get_api_mappings(domain)
         .await
         .unwrap()
@@ -329,12 +327,10 @@ async fn domain_maps_a_websocket_stage_next_to_a_rest_stage() {
         .map(|(m, _)| (m.base_path, m.rest_api_id, m.stage))
         .collect();
     assert_eq!(
-        v2,
-        vec![("live".to_string(), ws_id.clone(), "prod".to_string())]
+        mapped,
+        vec![("v1".to_string(), ws_id.clone(), "prod".to_string())]
     );
-    let v1 = aws.get_base_path_mappings(domain).await.unwrap();
-    assert_eq!(v1.len(), 1);
-    assert_eq!(v1[0].base_path, "v1");
+    assert!(aws.get_base_path_mappings(domain).await.unwrap().is_empty());
 
     // Converged: resyncs every second make no mutating call.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -346,22 +342,31 @@ async fn domain_maps_a_websocket_stage_next_to_a_rest_stage() {
         "a converged resync writes nothing"
     );
 
-    ns.apply::<DomainName>(&with_both("{basePath: v1, stageRef: {name: rest-prod}}"))
+    // A REST stage on the same domain: refused, nothing changes.
+    ns.apply::<DomainName>(&with_mappings(&format!("{live}, {rest}")))
         .await;
-    eventually("the WebSocket mapping removed", T, || async {
-        aws.get_api_mappings(domain)
-            .await
-            .ok()?
-            .is_empty()
-            .then_some(())
-    })
-    .await;
-    let status = wait_ready(&domains, "live", "True", T)
+    let refused = wait_ready(&domains, "live", "False", T).await;
+    let (reason, message) = ready_reason(&refused);
+    assert_eq!(reason, "MappingNotAllowed");
+    assert!(
+        message.contains("does not serve WebSocket and REST APIs on one domain"),
+        "{message}"
+    );
+    assert_eq!(aws.get_api_mappings(domain).await.unwrap().len(), 1);
+    assert!(aws.get_base_path_mappings(domain).await.unwrap().is_empty());
+
+    // The domain switches to the REST stage.
+    ns.apply::<DomainName>(&with_mappings(rest)).await;
+    let switched = wait_ready(&domains, "live", "True", T)
         .await
         .status
         .unwrap();
-    assert!(status.managed_api_mappings.is_empty());
-    assert_eq!(status.mappings.len(), 1);
+    assert!(aws.get_api_mappings(domain).await.unwrap().is_empty());
+    let v1 = aws.get_base_path_mappings(domain).await.unwrap();
+    assert_eq!(v1.len(), 1);
+    assert_eq!(v1[0].base_path, "rest");
+    assert!(switched.managed_api_mappings.is_empty());
+    assert_eq!(switched.managed_base_paths, vec!["rest".to_string()]);
 
     domains
         .delete("live", &DeleteParams::default())

@@ -152,6 +152,11 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
     ("ApiGateway", "DeleteIntegration", Some("apigateway:DELETE")),
     ("ApiGateway", "GetRouteResponse", Some("apigateway:GET")),
     ("ApiGateway", "GetRouteResponses", Some("apigateway:GET")),
+    (
+        "ApiGateway",
+        "DeleteAccessLogSettings",
+        Some("apigateway:DELETE"),
+    ),
     ("ApiGateway", "CreateRouteResponse", Some("apigateway:POST")),
     (
         "ApiGateway",

@@ -153,6 +153,7 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("API key with no value source", format!("{API_KEY}  enabled: true"), "set exactly one of value.secretRef"),
         // WebSocketApi
         ("route selection outside the body", w("  routeSelectionExpression: $request.header.action"), "routeSelectionExpression must select a field of the message body"),
+        ("route selection without a body field", w("  routeSelectionExpression: action"), "routeSelectionExpression must select a field of the message body"),
         ("reserved route key", w("  routes: [{routeKey: $ping, functionName: f}]"), "route keys starting with $ are reserved"),
         ("authorizer on a message route", w("  routes: [{routeKey: subscribe, functionName: f, authorizer: a}]\n  authorizers: [{name: a, lambda: {functionName: auth, identitySources: [route.request.querystring.token]}}]"), "only the $connect route can have an authorizer"),
         ("API key on a message route", w("  routes: [{routeKey: $default, functionName: f, apiKeyRequired: true}]"), "only the $connect route can require an API key"),

@@ -73,7 +73,7 @@ pub struct WebSocketApiSpec {
     #[serde(default = "default_route_selection")]
     #[schemars(length(min = 1, max = 256))]
     #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "self.matches('^\\\\$request\\\\.body\\\\.[A-Za-z0-9_.]+$') || self.matches('^([^$]|\\\\$\\\\{request\\\\.body\\\\.[A-Za-z0-9_.]+\\\\})+$')",
+        "rule": "self.matches('^\\\\$request\\\\.body\\\\.[A-Za-z0-9_.]+$') || (self.contains('${request.body.') && self.matches('^([^$]|\\\\$\\\\{request\\\\.body\\\\.[A-Za-z0-9_.]+\\\\})+$'))",
         "message": "routeSelectionExpression must select a field of the message body: $request.body.FIELD, or a template such as ${request.body.type}-${request.body.action}"
     }]))]
     pub route_selection_expression: String,
@@ -113,8 +113,9 @@ pub struct WebSocketApiSpec {
     pub tags: Tags,
 
     /// Adopt an existing WebSocket API with this id instead of creating one. Set it
-    /// when the object is created; it cannot change afterwards. Routes the spec names
-    /// are converged; other routes of the API are left alone.
+    /// when the object is created; it cannot change afterwards. Routes and
+    /// authorizers the spec names become the operator's; other routes of the API
+    /// are left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     #[schemars(extend("x-kubernetes-validations" = [{

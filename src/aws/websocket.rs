@@ -361,6 +361,10 @@ impl Aws {
                     id: r.route_id().unwrap_or_default().to_string(),
                     key: r.route_key().unwrap_or_default().to_string(),
                     target: r.target().map(str::to_string),
+                    authorization_type: r
+                        .authorization_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
                     authorizer_id: r
                         .authorizer_id()
                         .filter(|a| !a.is_empty())
@@ -685,6 +689,66 @@ impl Aws {
         })
         .await?;
         Ok(())
+    }
+
+    /// Remove a stage's access log settings (UpdateStage cannot).
+    pub async fn delete_websocket_access_log(
+        &self,
+        api_id: &str,
+        stage: &str,
+    ) -> Result<(), AwsError> {
+        self.call(
+            Service::ApiGateway,
+            "DeleteAccessLogSettings",
+            stage,
+            || {
+                self.apigatewayv2
+                    .delete_access_log_settings()
+                    .api_id(api_id)
+                    .stage_name(stage)
+                    .send()
+            },
+        )
+        .await
+        .gone_ok()
+    }
+
+    /// Every authorizer of an API, or None when the listing fails with a server
+    /// error (moto answers GetAuthorizers with a 500): the caller then reads the
+    /// authorizers it knows by id.
+    pub async fn list_websocket_authorizers(
+        &self,
+        api_id: &str,
+    ) -> Result<Option<Vec<ObservedAuthorizer>>, AwsError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .call(Service::ApiGateway, "GetAuthorizers", api_id, || {
+                    self.apigatewayv2
+                        .get_authorizers()
+                        .api_id(api_id)
+                        .max_results(PAGE_SIZE)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.kind == ErrorKind::Transient => {
+                    tracing::debug!(error = %e, "GetAuthorizers failed; reading authorizers by id");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            out.extend(page.items().iter().map(|a| observed_authorizer!(a)));
+            match page.next_token() {
+                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
+                    token = Some(next.to_string());
+                }
+                _ => return Ok(Some(out)),
+            }
+        }
     }
 
     pub async fn delete_websocket_stage(&self, api_id: &str, name: &str) -> Result<(), AwsError> {

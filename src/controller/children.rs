@@ -346,6 +346,8 @@ async fn parent_state(
                     &status.conditions,
                 )
             }),
+        // A WebSocket stage depends on its API existing, not on every route being
+        // right: once the API is made, the API's reconciler reports the stage itself.
         Parent::WebSocketApi(name) => ctx
             .api_in::<WebSocketApi>(namespace)
             .get_opt(name)
@@ -353,11 +355,16 @@ async fn parent_state(
             .map_err(Error::kube("get WebSocketApi"))?
             .map(|api| {
                 let status = api.status.clone().unwrap_or_default();
-                state(
-                    is_deleting(&api),
-                    status.api_id.is_some(),
-                    &status.conditions,
-                )
+                let why = status
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == READY)
+                    .map(|c| c.message.clone());
+                ParentState {
+                    deleting: is_deleting(&api),
+                    ready: status.api_id.is_some(),
+                    why,
+                }
             }),
     })
 }

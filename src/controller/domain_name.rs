@@ -259,40 +259,39 @@ async fn converge(
     status.hosted_zone_id = zone;
 
     // Base path mappings: RestApi stages through v1, WebSocket stages through v2.
-    // Each pass leaves alone the base paths the other one declares or manages.
+    // API Gateway serves a custom domain name either for REST APIs or for WebSocket
+    // APIs, never both, and WebSocket APIs only on REGIONAL domains: asked for
+    // anything else, nothing is changed and the spec is reported.
     let resolved = resolve_mappings(obj, ctx).await?;
+    if let Some(first_ws) = resolved.websocket.first() {
+        if !resolved.rest.is_empty() {
+            return Err(Error::MappingNotAllowed(format!(
+                "base path {} maps a WebSocketApi stage and {} a RestApi stage: API Gateway \
+                 does not serve WebSocket and REST APIs on one domain name; give the \
+                 WebSocket stage a domain name of its own",
+                first_ws.base_path, resolved.rest[0].base_path
+            )));
+        }
+        if desired.endpoint_type == "EDGE" {
+            return Err(Error::MappingNotAllowed(format!(
+                "base path {} maps a WebSocketApi stage, and WebSocket APIs are served on \
+                 REGIONAL domain names only: use a REGIONAL DomainName for it",
+                first_ws.base_path
+            )));
+        }
+    }
     let rest_managed: BTreeSet<String> = status.managed_base_paths.iter().cloned().collect();
     let ws_managed: BTreeSet<String> = status.managed_api_mappings.iter().cloned().collect();
-    let paths =
-        |ms: &[Mapping]| -> BTreeSet<String> { ms.iter().map(|m| m.base_path.clone()).collect() };
-    let rest_unresolved: BTreeSet<String> = resolved
-        .unresolved
-        .union(&paths(&resolved.websocket))
-        .cloned()
-        .collect();
-    let ws_unresolved: BTreeSet<String> = resolved
-        .unresolved
-        .union(&paths(&resolved.rest))
-        .cloned()
-        .collect();
-    let ws_paths: BTreeSet<String> = paths(&resolved.websocket)
-        .union(&ws_managed)
-        .cloned()
-        .collect();
-    let rest_paths: BTreeSet<String> = paths(&resolved.rest)
-        .union(&rest_managed)
-        .cloned()
-        .collect();
 
     let observed_rest: Vec<Mapping> = aws
         .get_base_path_mappings(name)
         .await?
         .into_iter()
-        .filter(|m| !ws_paths.contains(&m.base_path))
+        .filter(|m| !ws_managed.contains(&m.base_path))
         .collect();
     let rest_actions = plan_mappings(
         &resolved.rest,
-        &rest_unresolved,
+        &resolved.unresolved,
         &observed_rest,
         &rest_managed,
     );
@@ -305,10 +304,14 @@ async fn converge(
         notes,
     )
     .await;
-    status.managed_base_paths =
-        next_managed(&resolved.rest, &rest_unresolved, &rest_after, &rest_managed)
-            .into_iter()
-            .collect();
+    status.managed_base_paths = next_managed(
+        &resolved.rest,
+        &resolved.unresolved,
+        &rest_after,
+        &rest_managed,
+    )
+    .into_iter()
+    .collect();
 
     // A domain without WebSocket mappings makes no v2 call at all.
     let (ws_after, ws_result) = if resolved.websocket.is_empty() && ws_managed.is_empty() {
@@ -318,14 +321,20 @@ async fn converge(
             .get_api_mappings(name)
             .await?
             .into_iter()
-            .filter(|(m, _)| !rest_paths.contains(&m.base_path))
+            // On AWS v2 lists REST mappings too: those stay the REST pass's.
+            .filter(|(m, _)| !status.managed_base_paths.contains(&m.base_path))
             .collect();
         let ids: BTreeMap<String, String> = observed
             .iter()
             .map(|(m, id)| (m.base_path.clone(), id.clone()))
             .collect();
         let observed: Vec<Mapping> = observed.into_iter().map(|(m, _)| m).collect();
-        let actions = plan_mappings(&resolved.websocket, &ws_unresolved, &observed, &ws_managed);
+        let actions = plan_mappings(
+            &resolved.websocket,
+            &resolved.unresolved,
+            &observed,
+            &ws_managed,
+        );
         apply_mappings(
             aws,
             name,
@@ -336,10 +345,14 @@ async fn converge(
         )
         .await
     };
-    status.managed_api_mappings =
-        next_managed(&resolved.websocket, &ws_unresolved, &ws_after, &ws_managed)
-            .into_iter()
-            .collect();
+    status.managed_api_mappings = next_managed(
+        &resolved.websocket,
+        &resolved.unresolved,
+        &ws_after,
+        &ws_managed,
+    )
+    .into_iter()
+    .collect();
 
     let status_of = |m: &Mapping, web_socket: bool| MappingStatus {
         base_path: m.base_path.clone(),

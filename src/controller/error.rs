@@ -39,6 +39,9 @@ pub enum Error {
     StageNotReady(String),
 
     #[error("{0}")]
+    MappingNotAllowed(String),
+
+    #[error("{0}")]
     UsagePlanNotFound(String),
 
     #[error("{0}")]
@@ -85,6 +88,7 @@ impl Error {
             Error::CertificateWrongRegion { .. } => "CertificateWrongRegion",
             Error::StageNotFound(_) => "StageNotFound",
             Error::StageNotReady(_) => "StageNotReady",
+            Error::MappingNotAllowed(_) => "MappingNotAllowed",
             Error::UsagePlanNotFound(_) => "UsagePlanNotFound",
             Error::UsagePlanNotReady(_) => "UsagePlanNotReady",
             Error::SecretNotFound(_) => "SecretNotFound",
@@ -116,7 +120,7 @@ impl Error {
                 false
             }
             Error::StageNotReady(_) | Error::UsagePlanNotReady(_) => true,
-            Error::SecretNotUsable(_) => false,
+            Error::SecretNotUsable(_) | Error::MappingNotAllowed(_) => false,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

@@ -29,9 +29,9 @@ use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
 use crate::plan::websocket::{
     ApiAction, AuthorizerAction, AuthorizerSettings, DEFAULT_TIMEOUT_MILLIS, DesiredRoute,
-    ObservedApi, ObservedIntegration, ObservedRoute, ResponseStep, StageAction, Step, callback_url,
-    desired_api, desired_stage, plan_api, plan_authorizers, plan_routes, plan_stage, stage_url,
-    wss_endpoint,
+    ObservedApi, ObservedAuthorizer, ObservedIntegration, ObservedRoute, ResponseStep, StageAction,
+    Step, callback_url, desired_api, desired_stage, plan_api, plan_authorizers, plan_routes,
+    plan_stage, stage_url, wss_endpoint,
 };
 
 /// How soon a pass looks again when a Stage could not be converged.
@@ -182,22 +182,11 @@ async fn converge(
         integrations: aws.get_websocket_integrations(&api_id).await?,
     };
 
-    let authorizer_ids = converge_authorizers(obj, ctx, &observed, status, notes).await?;
-    let removed_authorizers =
-        converge_routes(obj, ctx, &observed, &authorizer_ids, status, notes).await?;
-    // Authorizers the spec dropped go once no route uses them.
-    for (name, id) in removed_authorizers {
-        aws.delete_websocket_authorizer(&api_id, &id).await?;
-        status.authorizers.retain(|a| a.authorizer_id != id);
-        notes.push((
-            "AuthorizerDeleted",
-            format!("deleted authorizer {name} ({id}) from WebSocket API {api_id}"),
-        ));
-    }
-
-    let missing_functions =
-        converge_permissions(obj, ctx, &observed, &authorizer_ids, status).await?;
+    // Stages are converged (and deleted Stages released) even when the API's
+    // structure fails, so one bad route cannot hold every Stage deletion.
+    let structure = converge_structure(obj, ctx, &observed, status, notes).await;
     let retry = converge_stages(obj, ctx, &current, status, notes).await?;
+    let missing_functions = structure?;
     if !missing_functions.is_empty() {
         return Err(Error::LambdaFunctionNotFound(format!(
             "Lambda function {} does not exist; routes are in place and API Gateway is granted \
@@ -206,6 +195,31 @@ async fn converge(
         )));
     }
     Ok(retry.then_some(STAGE_RETRY))
+}
+
+/// Authorizers, integrations, routes, route responses and invoke permissions.
+/// Returns the functions that do not exist.
+async fn converge_structure(
+    obj: &WebSocketApi,
+    ctx: &Context,
+    observed: &Observed,
+    status: &mut WebSocketApiStatus,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Result<Vec<String>, Error> {
+    let api_id = observed.api_id.as_str();
+    let authorizer_ids = converge_authorizers(obj, ctx, observed, status, notes).await?;
+    let removed_authorizers =
+        converge_routes(obj, ctx, observed, &authorizer_ids, status, notes).await?;
+    // Authorizers the spec dropped go once no route uses them.
+    for (name, id) in removed_authorizers {
+        ctx.aws.delete_websocket_authorizer(api_id, &id).await?;
+        status.authorizers.retain(|a| a.authorizer_id != id);
+        notes.push((
+            "AuthorizerDeleted",
+            format!("deleted authorizer {name} ({id}) from WebSocket API {api_id}"),
+        ));
+    }
+    converge_permissions(obj, ctx, observed, &authorizer_ids, status).await
 }
 
 /// Find the API: by the adopted id, by the id in status, or by owner tag.
@@ -305,27 +319,50 @@ async fn converge_authorizers(
         });
     }
     let api_id = coords.api_id.as_str();
-    // The recorded ids, and those the spec's routes use: an authorizer made in a pass
-    // whose status write failed is found through the route made with it. (Authorizers are
-    // not listed: moto answers GetAuthorizers with a 500.)
-    let ids: BTreeSet<&str> = status
+    let recorded: BTreeSet<&str> = status
         .authorizers
         .iter()
         .map(|a| a.authorizer_id.as_str())
-        .chain(
-            coords
-                .routes
-                .iter()
-                // Only the spec's routes: an adopted API's other routes may use
-                // authorizers that are not the operator's to manage.
-                .filter(|r| obj.spec.routes.iter().any(|s| s.route_key == r.key))
-                .filter_map(|r| r.authorizer_id.as_deref()),
-        )
         .collect();
-    let mut observed = Vec::new();
-    for id in ids {
-        if let Some(found) = aws.get_websocket_authorizer(api_id, id).await? {
-            observed.push(found);
+    let named = |a: &ObservedAuthorizer| desired.iter().any(|d| d.name == a.settings.name);
+    // The operator's authorizers: those it recorded, and those with a name the spec
+    // gives (one made by a pass that could not record it, or one an adopted API
+    // already had). Any other authorizer of an adopted API is left alone.
+    let candidates = match aws.list_websocket_authorizers(api_id).await? {
+        Some(all) => all,
+        None => {
+            // Without a listing: the recorded ids, and those the spec's routes use.
+            let ids: BTreeSet<&str> = recorded
+                .iter()
+                .copied()
+                .chain(
+                    coords
+                        .routes
+                        .iter()
+                        .filter(|r| obj.spec.routes.iter().any(|s| s.route_key == r.key))
+                        .filter_map(|r| r.authorizer_id.as_deref()),
+                )
+                .collect();
+            let mut found = Vec::new();
+            for id in ids {
+                found.extend(aws.get_websocket_authorizer(api_id, id).await?);
+            }
+            found
+        }
+    };
+    let mut candidates: Vec<ObservedAuthorizer> = candidates
+        .into_iter()
+        .filter(|a| recorded.contains(a.id.as_str()) || named(a))
+        .collect();
+    // With two of one name, the recorded one is kept; the other goes once unused.
+    candidates.sort_by_key(|a| !recorded.contains(a.id.as_str()));
+    let mut observed: Vec<ObservedAuthorizer> = Vec::new();
+    let mut extra: Vec<ObservedAuthorizer> = Vec::new();
+    for a in candidates {
+        if observed.iter().any(|o| o.settings.name == a.settings.name) {
+            extra.push(a);
+        } else {
+            observed.push(a);
         }
     }
     let (upserts, _) = plan_authorizers(&desired, &observed);
@@ -341,7 +378,7 @@ async fn converge_authorizers(
                         s.name
                     ),
                 ));
-                observed.push(crate::plan::websocket::ObservedAuthorizer { id, settings: s });
+                observed.push(ObservedAuthorizer { id, settings: s });
             }
             AuthorizerAction::Update { id, settings } => {
                 aws.update_websocket_authorizer(api_id, &id, &settings)
@@ -352,9 +389,9 @@ async fn converge_authorizers(
                 ));
             }
         }
-        status.authorizers = record_authorizers(&observed);
+        status.authorizers = record_authorizers(&observed, &extra);
     }
-    status.authorizers = record_authorizers(&observed);
+    status.authorizers = record_authorizers(&observed, &extra);
     Ok(desired
         .iter()
         .filter_map(|d| {
@@ -366,11 +403,14 @@ async fn converge_authorizers(
         .collect())
 }
 
+/// The authorizers the operator manages, for status (the extra ones until deleted).
 fn record_authorizers(
-    observed: &[crate::plan::websocket::ObservedAuthorizer],
+    observed: &[ObservedAuthorizer],
+    extra: &[ObservedAuthorizer],
 ) -> Vec<WebSocketAuthorizerStatus> {
     let mut out: Vec<WebSocketAuthorizerStatus> = observed
         .iter()
+        .chain(extra)
         .map(|o| WebSocketAuthorizerStatus {
             name: o.settings.name.clone(),
             authorizer_id: o.id.clone(),
@@ -425,14 +465,21 @@ async fn converge_routes(
         }
     }
     let managed: BTreeSet<String> = status.routes.iter().map(|r| r.route_key.clone()).collect();
-    let (plans, removals) = plan_routes(&desired, routes, integrations, &responses, &managed);
+    let plan = plan_routes(
+        &desired,
+        routes,
+        integrations,
+        &responses,
+        &managed,
+        !status.adopted,
+    );
 
     let mut recorded: BTreeMap<String, WebSocketRouteStatus> = status
         .routes
         .iter()
         .map(|r| (r.route_key.clone(), r.clone()))
         .collect();
-    for plan in plans {
+    for plan in plan.plans.iter() {
         let key = plan.route.key.clone();
         let integration_id = match &plan.integration {
             Step::Keep(id) => id.clone(),
@@ -491,7 +538,7 @@ async fn converge_routes(
         );
         status.routes = recorded.values().cloned().collect();
     }
-    for removal in removals {
+    for removal in &plan.removals {
         aws.delete_websocket_route(api_id, &removal.route_id)
             .await?;
         if let Some(integration) = &removal.integration_id {
@@ -503,16 +550,22 @@ async fn converge_routes(
         recorded.remove(&removal.key);
         status.routes = recorded.values().cloned().collect();
     }
+    for integration in &plan.orphan_integrations {
+        aws.delete_websocket_integration(api_id, integration)
+            .await?;
+        tracing::info!(integration_id = %integration, "deleted unused integration");
+    }
     // Keys recorded but neither desired nor found are gone already.
     let desired_keys: BTreeSet<&str> = desired.iter().map(|d| d.key.as_str()).collect();
     recorded.retain(|k, _| desired_keys.contains(k.as_str()));
     status.routes = recorded.values().cloned().collect();
     status.route_count = i32::try_from(status.routes.len()).unwrap_or(i32::MAX);
 
+    let in_use: BTreeSet<&String> = authorizer_ids.values().collect();
     Ok(status
         .authorizers
         .iter()
-        .filter(|a| !authorizer_ids.contains_key(&a.name))
+        .filter(|a| !in_use.contains(&a.authorizer_id))
         .map(|a| (a.name.clone(), a.authorizer_id.clone()))
         .collect())
 }
@@ -582,14 +635,40 @@ async fn converge_stages(
     let name = obj.name_any();
     let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::WebSocketApi(&name)).await?;
     let mut endpoints = Vec::new();
+    // Who holds each stage name: the Stage that made it (its status names the API)
+    // keeps it against a newcomer; otherwise the first by object name.
+    let holds = |s: &Stage| {
+        s.status
+            .as_ref()
+            .and_then(|st| st.web_socket_api_id.as_deref())
+            == Some(api.id.as_str())
+    };
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    for stage in stages.iter().filter(|s| !is_deleting(*s) && holds(s)) {
+        taken
+            .entry(stage.spec.stage_name.clone())
+            .or_insert_with(|| stage.name_any());
+    }
+    for stage in stages.iter().filter(|s| !is_deleting(*s)) {
+        taken
+            .entry(stage.spec.stage_name.clone())
+            .or_insert_with(|| stage.name_any());
+    }
     let mut failed = false;
     for stage in &stages {
         let object = stage.name_any();
         let stage_name = stage.spec.stage_name.clone();
         if is_deleting(stage) {
+            // Only the Stage that holds the stage name deletes it: not one that lost
+            // a name conflict, nor one whose name another live Stage now holds.
+            let held = holds(stage);
+            let taken_by_other = stages.iter().any(|o| {
+                !is_deleting(o) && o.name_any() != object && o.spec.stage_name == stage_name
+            });
             if stage.spec.deletion_policy == DeletionPolicy::Delete
                 && super::children::has_finalizer(stage)
+                && held
+                && !taken_by_other
             {
                 ctx.aws.delete_websocket_stage(&api.id, &stage_name).await?;
                 notes.push((
@@ -601,15 +680,14 @@ async fn converge_stages(
             continue;
         }
         add_finalizer(ctx, stage).await?;
-        if let Some(first) = taken.get(&stage_name) {
+        if let Some(holder) = taken.get(&stage_name).filter(|h| **h != object) {
             let readiness = Readiness::not(
                 "StageNameConflict",
-                format!("Stage {first} already manages stage {stage_name} of this API"),
+                format!("Stage {holder} already manages stage {stage_name} of this API"),
             );
             write_stage_status(ctx, stage, None, &readiness).await?;
             continue;
         }
-        taken.insert(stage_name.clone(), object.clone());
         let endpoint = WebSocketStageEndpoint {
             stage_name: stage_name.clone(),
             stage: object.clone(),
@@ -680,6 +758,11 @@ async fn converge_stage(
             StageAction::Update => {
                 aws.update_websocket_stage(api_id, &desired).await?;
                 changes.push("updated settings".to_string());
+            }
+            StageAction::DeleteAccessLog => {
+                aws.delete_websocket_access_log(api_id, &desired.name)
+                    .await?;
+                changes.push("removed access logging".to_string());
             }
             StageAction::Tag(tags) => {
                 aws.tag_v2_resource(&arn, &tags).await?;

@@ -273,6 +273,8 @@ pub struct ObservedRoute {
     pub key: String,
     /// `integrations/ID`.
     pub target: Option<String>,
+    /// NONE, CUSTOM or AWS_IAM.
+    pub authorization_type: String,
     pub authorizer_id: Option<String>,
     pub api_key_required: bool,
     pub route_response_selection_expression: Option<String>,
@@ -344,40 +346,72 @@ pub fn integration_description(route_key: &str) -> String {
     format!("{INTEGRATION_DESCRIPTION_PREFIX}{route_key}")
 }
 
+/// What the routes of an API need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoutesPlan {
+    /// One per desired route.
+    pub plans: Vec<RoutePlan>,
+    /// Routes the operator manages that the spec no longer has.
+    pub removals: Vec<RouteRemoval>,
+    /// Integrations the operator made that nothing targets or will target (left by
+    /// a pass that stopped between DeleteRoute and DeleteIntegration).
+    pub orphan_integrations: Vec<String>,
+}
+
 /// Plan every route. `responses` are the route response ids known to exist, by route
-/// key; `managed` are the route keys the operator made before (from status): only
-/// those are removed when the spec drops them, so routes someone else added to an
-/// adopted API stay.
+/// key; `managed` are the route keys the operator took on before (from status).
+/// On the operator's own API (`own_api`), a route whose integration it made counts
+/// as managed too (made by a pass that could not record it). Only managed routes
+/// are removed when the spec drops them, so routes someone else added to an
+/// adopted API stay; and only integrations the operator made are ever updated.
 pub fn plan_routes(
     desired: &[DesiredRoute],
     routes: &[ObservedRoute],
     integrations: &[ObservedIntegration],
     responses: &BTreeMap<String, String>,
     managed: &BTreeSet<String>,
-) -> (Vec<RoutePlan>, Vec<RouteRemoval>) {
+    own_api: bool,
+) -> RoutesPlan {
     let targeted: BTreeSet<&str> = routes
         .iter()
         .filter_map(|r| integration_id_of(r.target.as_deref()))
         .collect();
+    let ours = |i: &ObservedIntegration| {
+        i.description
+            .as_deref()
+            .is_some_and(|d| d.starts_with(INTEGRATION_DESCRIPTION_PREFIX))
+    };
+    let integration_of = |r: &ObservedRoute| {
+        integration_id_of(r.target.as_deref())
+            .and_then(|id| integrations.iter().find(|i| i.id == id))
+    };
+    let mut managed = managed.clone();
+    if own_api {
+        managed.extend(
+            routes
+                .iter()
+                .filter(|r| integration_of(r).is_some_and(ours))
+                .map(|r| r.key.clone()),
+        );
+    }
     let mut plans = Vec::new();
     for d in desired {
         let route = routes.iter().find(|r| r.key == d.key);
         // The route's own integration, or one the operator made for this key that no
         // route targets (made just before a crash, or left by a deleted route).
-        let integration = route
-            .and_then(|r| integration_id_of(r.target.as_deref()))
-            .and_then(|id| integrations.iter().find(|i| i.id == id))
-            .or_else(|| {
-                integrations.iter().find(|i| {
-                    !targeted.contains(i.id.as_str())
-                        && i.description.as_deref()
-                            == Some(integration_description(&d.key).as_str())
-                })
-            });
+        let integration = route.and_then(integration_of).or_else(|| {
+            integrations.iter().find(|i| {
+                !targeted.contains(i.id.as_str())
+                    && i.description.as_deref() == Some(integration_description(&d.key).as_str())
+            })
+        });
         let integration_step = match integration {
             None => Step::Create,
             Some(i) if integration_matches(i, d) => Step::Keep(i.id.clone()),
-            Some(i) => Step::Update(i.id.clone()),
+            Some(i) if ours(i) => Step::Update(i.id.clone()),
+            // Someone else's (an adopted API's): other routes may use it, so the
+            // route gets an integration of its own instead.
+            Some(_) => Step::Create,
         };
         let route_step = match route {
             None => Step::Create,
@@ -419,11 +453,11 @@ pub fn plan_routes(
             Step::Create => None,
         })
         .collect();
-    let removals = routes
+    let removals: Vec<RouteRemoval> = routes
         .iter()
         .filter(|r| managed.contains(&r.key) && !desired_keys.contains(r.key.as_str()))
         .map(|r| {
-            let integration = integration_id_of(r.target.as_deref());
+            let integration = integration_of(r).filter(|i| ours(i)).map(|i| i.id.as_str());
             let shared = integration.is_some_and(|id| {
                 kept_integrations.contains(id)
                     || routes.iter().any(|o| {
@@ -439,7 +473,20 @@ pub fn plan_routes(
             }
         })
         .collect();
-    (plans, removals)
+    let orphan_integrations = integrations
+        .iter()
+        .filter(|i| {
+            ours(i)
+                && !targeted.contains(i.id.as_str())
+                && !kept_integrations.contains(i.id.as_str())
+        })
+        .map(|i| i.id.clone())
+        .collect();
+    RoutesPlan {
+        plans,
+        removals,
+        orphan_integrations,
+    }
 }
 
 /// `integrations/abc123` → `abc123`.
@@ -459,9 +506,13 @@ fn route_matches(r: &ObservedRoute, d: &DesiredRoute) -> bool {
         .as_deref()
         .filter(|e| !e.is_empty());
     let wanted_response = d.two_way.then_some(DEFAULT_ROUTE_RESPONSE);
-    r.authorizer_id.as_deref().filter(|a| !a.is_empty()) == d.authorizer_id.as_deref()
-        && r.api_key_required == d.api_key_required
-        && response == wanted_response
+    // The authorizer id counts only with CUSTOM authorization: AWS may keep an old
+    // id on a route whose authorization is NONE.
+    let authorization = match d.authorizer_id {
+        Some(_) => r.authorization_type == "CUSTOM" && r.authorizer_id == d.authorizer_id,
+        None => r.authorization_type == "NONE" || r.authorization_type.is_empty(),
+    };
+    authorization && r.api_key_required == d.api_key_required && response == wanted_response
 }
 
 // ---------------------------------------------------------------------- stages
@@ -519,28 +570,43 @@ pub enum StageAction {
     Create,
     /// UpdateStage with every setting (the call takes whole values, not patches).
     Update,
+    /// DeleteAccessLogSettings: UpdateStage cannot remove them.
+    DeleteAccessLog,
     Tag(BTreeMap<String, String>),
     Untag(Vec<String>),
 }
 
-/// Plan one stage. Throttling that the spec leaves out is not compared: API Gateway
-/// has no "unset" for it, and reports the account's limits in its place.
+/// Plan one stage. UpdateStage sets what it is given and cannot unset: throttling
+/// and a description the spec leaves out, and variables it no longer names, are not
+/// compared (they would differ on every pass); access logs are removed with their
+/// own call.
 pub fn plan_stage(desired: &StageSettings, observed: Option<&StageSettings>) -> Vec<StageAction> {
     let Some(observed) = observed else {
         return vec![StageAction::Create];
     };
     let comparable = StageSettings {
-        throttle: if desired.throttle.is_some() {
-            observed.throttle
+        throttle: desired.throttle.and(observed.throttle),
+        description: if desired.description.is_empty() {
+            String::new()
         } else {
-            None
+            observed.description.clone()
         },
+        variables: observed
+            .variables
+            .iter()
+            .filter(|(k, _)| desired.variables.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        access_log: desired.access_log.as_ref().and(observed.access_log.clone()),
         tags: desired.tags.clone(),
         ..observed.clone()
     };
     let mut actions = Vec::new();
     if comparable != *desired {
         actions.push(StageAction::Update);
+    }
+    if desired.access_log.is_none() && observed.access_log.is_some() {
+        actions.push(StageAction::DeleteAccessLog);
     }
     let (tag, untag) = tag_changes(&desired.tags, &observed.tags);
     if !tag.is_empty() {
@@ -584,8 +650,26 @@ mod tests {
             id: id.into(),
             key: key.into(),
             target: Some(format!("integrations/{integration}")),
+            authorization_type: "NONE".into(),
             ..Default::default()
         }
+    }
+
+    /// plan_routes on the operator's own API, with nothing recorded as managed.
+    fn plan(
+        desired: &[DesiredRoute],
+        routes: &[ObservedRoute],
+        integrations: &[ObservedIntegration],
+        responses: &BTreeMap<String, String>,
+    ) -> RoutesPlan {
+        plan_routes(
+            desired,
+            routes,
+            integrations,
+            responses,
+            &BTreeSet::new(),
+            true,
+        )
     }
 
     fn integration(id: &str, uri: &str, key: &str) -> ObservedIntegration {
@@ -728,9 +812,9 @@ mod tests {
             integration("i1", "u1", "$connect"),
             integration("i2", "u2", "subscribe"),
         ];
-        let (plans, removals) = plan_routes(&d, &routes, &ints, &BTreeMap::new(), &BTreeSet::new());
-        assert!(plans.iter().all(RoutePlan::is_converged), "{plans:?}");
-        assert!(removals.is_empty());
+        let p = plan(&d, &routes, &ints, &BTreeMap::new());
+        assert!(p.plans.iter().all(RoutePlan::is_converged), "{p:?}");
+        assert!(p.removals.is_empty() && p.orphan_integrations.is_empty());
     }
 
     /// A new route creates its integration and route; an integration the operator made
@@ -738,20 +822,22 @@ mod tests {
     #[test]
     fn new_route_reuses_its_orphaned_integration() {
         let d = [route("subscribe", "u2")];
-        let (plans, _) = plan_routes(&d, &[], &[], &BTreeMap::new(), &BTreeSet::new());
-        assert_eq!(plans[0].integration, Step::Create);
-        assert_eq!(plans[0].route_step, Step::Create);
+        let p = plan(&d, &[], &[], &BTreeMap::new());
+        assert_eq!(p.plans[0].integration, Step::Create);
+        assert_eq!(p.plans[0].route_step, Step::Create);
         let ints = [integration("i9", "u2", "subscribe")];
-        let (plans, _) = plan_routes(&d, &[], &ints, &BTreeMap::new(), &BTreeSet::new());
-        assert_eq!(plans[0].integration, Step::Keep("i9".into()));
-        assert_eq!(plans[0].route_step, Step::Create);
+        let p = plan(&d, &[], &ints, &BTreeMap::new());
+        assert_eq!(p.plans[0].integration, Step::Keep("i9".into()));
+        assert_eq!(p.plans[0].route_step, Step::Create);
+        assert!(p.orphan_integrations.is_empty());
         // Someone else's integration with another description is not taken.
         let foreign = [ObservedIntegration {
             description: None,
             ..integration("i8", "u2", "subscribe")
         }];
-        let (plans, _) = plan_routes(&d, &[], &foreign, &BTreeMap::new(), &BTreeSet::new());
-        assert_eq!(plans[0].integration, Step::Create);
+        let p = plan(&d, &[], &foreign, &BTreeMap::new());
+        assert_eq!(p.plans[0].integration, Step::Create);
+        assert!(p.orphan_integrations.is_empty(), "not ours to delete");
     }
 
     /// A changed function or timeout updates the integration in place; a changed
@@ -764,18 +850,68 @@ mod tests {
         d.api_key_required = true;
         let routes = [observed_route("r1", "$connect", "i1")];
         let ints = [integration("i1", "u-old", "$connect")];
-        let (plans, _) = plan_routes(
-            std::slice::from_ref(&d),
+        let p = plan(std::slice::from_ref(&d), &routes, &ints, &BTreeMap::new());
+        assert_eq!(p.plans[0].integration, Step::Update("i1".into()));
+        assert_eq!(p.plans[0].route_step, Step::Update("r1".into()));
+        let p = plan(std::slice::from_ref(&d), &routes, &[], &BTreeMap::new());
+        assert_eq!(p.plans[0].integration, Step::Create);
+        assert_eq!(p.plans[0].route_step, Step::Update("r1".into()));
+        // Converged with CUSTOM authorization and the authorizer.
+        let custom = [ObservedRoute {
+            authorization_type: "CUSTOM".into(),
+            authorizer_id: Some("au1".into()),
+            api_key_required: true,
+            ..observed_route("r1", "$connect", "i1")
+        }];
+        let ints = [integration("i1", "u-new", "$connect")];
+        let p = plan(std::slice::from_ref(&d), &custom, &ints, &BTreeMap::new());
+        assert!(p.plans[0].is_converged());
+    }
+
+    /// Authorization is compared by type: an AWS_IAM route is not a route without
+    /// authorization, and a stale authorizer id on a NONE route is no difference.
+    #[test]
+    fn authorization_type_is_compared() {
+        let d = route("$connect", "u1");
+        let ints = [integration("i1", "u1", "$connect")];
+        let iam = [ObservedRoute {
+            authorization_type: "AWS_IAM".into(),
+            ..observed_route("r1", "$connect", "i1")
+        }];
+        let p = plan(std::slice::from_ref(&d), &iam, &ints, &BTreeMap::new());
+        assert_eq!(p.plans[0].route_step, Step::Update("r1".into()));
+        let stale = [ObservedRoute {
+            authorizer_id: Some("old".into()),
+            ..observed_route("r1", "$connect", "i1")
+        }];
+        let p = plan(&[d], &stale, &ints, &BTreeMap::new());
+        assert!(p.plans[0].is_converged());
+    }
+
+    /// On an adopted API, a route the spec names whose integration someone else made
+    /// gets an integration of its own instead of a change to the shared one.
+    #[test]
+    fn foreign_integrations_are_never_updated() {
+        let d = [route("$default", "u-new")];
+        let routes = [
+            observed_route("r1", "$default", "shared"),
+            observed_route("r2", "legacy", "shared"),
+        ];
+        let ints = [ObservedIntegration {
+            description: Some("made by hand".into()),
+            ..integration("shared", "u-old", "$default")
+        }];
+        let p = plan_routes(
+            &d,
             &routes,
             &ints,
             &BTreeMap::new(),
             &BTreeSet::new(),
+            false,
         );
-        assert_eq!(plans[0].integration, Step::Update("i1".into()));
-        assert_eq!(plans[0].route_step, Step::Update("r1".into()));
-        let (plans, _) = plan_routes(&[d], &routes, &[], &BTreeMap::new(), &BTreeSet::new());
-        assert_eq!(plans[0].integration, Step::Create);
-        assert_eq!(plans[0].route_step, Step::Update("r1".into()));
+        assert_eq!(p.plans[0].integration, Step::Create);
+        assert_eq!(p.plans[0].route_step, Step::Update("r1".into()));
+        assert!(p.removals.is_empty());
     }
 
     /// Two-way routes get a `$default` route response and selection expression; a
@@ -786,43 +922,25 @@ mod tests {
         d.two_way = true;
         let plain = [observed_route("r2", "subscribe", "i2")];
         let ints = [integration("i2", "u2", "subscribe")];
-        let (plans, _) = plan_routes(
-            std::slice::from_ref(&d),
-            &plain,
-            &ints,
-            &BTreeMap::new(),
-            &BTreeSet::new(),
-        );
-        assert_eq!(plans[0].route_step, Step::Update("r2".into()));
-        assert_eq!(plans[0].response, ResponseStep::Create);
+        let p = plan(std::slice::from_ref(&d), &plain, &ints, &BTreeMap::new());
+        assert_eq!(p.plans[0].route_step, Step::Update("r2".into()));
+        assert_eq!(p.plans[0].response, ResponseStep::Create);
         let two_way = [ObservedRoute {
             route_response_selection_expression: Some("$default".into()),
             ..observed_route("r2", "subscribe", "i2")
         }];
         let responses = BTreeMap::from([("subscribe".to_string(), "rr1".to_string())]);
-        let (plans, _) = plan_routes(
-            std::slice::from_ref(&d),
-            &two_way,
-            &ints,
-            &responses,
-            &BTreeSet::new(),
-        );
-        assert!(plans[0].is_converged());
-        let (plans, _) = plan_routes(
-            &[route("subscribe", "u2")],
-            &two_way,
-            &ints,
-            &responses,
-            &BTreeSet::new(),
-        );
-        assert_eq!(plans[0].route_step, Step::Update("r2".into()));
-        assert_eq!(plans[0].response, ResponseStep::Delete("rr1".into()));
-        let (plans, _) = plan_routes(&[d], &[], &ints, &responses, &BTreeSet::new());
-        assert_eq!(plans[0].response, ResponseStep::Create);
+        let p = plan(std::slice::from_ref(&d), &two_way, &ints, &responses);
+        assert!(p.plans[0].is_converged());
+        let p = plan(&[route("subscribe", "u2")], &two_way, &ints, &responses);
+        assert_eq!(p.plans[0].route_step, Step::Update("r2".into()));
+        assert_eq!(p.plans[0].response, ResponseStep::Delete("rr1".into()));
+        let p = plan(&[d], &[], &ints, &responses);
+        assert_eq!(p.plans[0].response, ResponseStep::Create);
     }
 
-    /// Only routes the operator made are removed when the spec drops them, with their
-    /// integration unless a route that stays targets it too.
+    /// On an adopted API only routes the operator took on are removed when the spec
+    /// drops them, with their integration unless a route that stays targets it too.
     #[test]
     fn removals_only_of_managed_routes() {
         let d = [route("$default", "u1")];
@@ -841,9 +959,9 @@ mod tests {
             .into_iter()
             .map(String::from)
             .collect();
-        let (_, removals) = plan_routes(&d, &routes, &ints, &BTreeMap::new(), &managed);
+        let p = plan_routes(&d, &routes, &ints, &BTreeMap::new(), &managed, false);
         assert_eq!(
-            removals,
+            p.removals,
             vec![
                 RouteRemoval {
                     key: "subscribe".into(),
@@ -857,6 +975,27 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// On the operator's own API, a route whose integration it made is its own even
+    /// when status lost track of it (a refused status write), and an integration of
+    /// its own that nothing targets any more is swept.
+    #[test]
+    fn own_api_cleans_up_what_status_lost() {
+        let d = [route("$default", "u1")];
+        let routes = [
+            observed_route("r1", "$default", "i1"),
+            observed_route("r2", "dropped", "i2"),
+        ];
+        let ints = [
+            integration("i1", "u1", "$default"),
+            integration("i2", "u2", "dropped"),
+            integration("i3", "u3", "gone"),
+        ];
+        let p = plan(&d, &routes, &ints, &BTreeMap::new());
+        assert_eq!(p.removals.len(), 1);
+        assert_eq!(p.removals[0].integration_id.as_deref(), Some("i2"));
+        assert_eq!(p.orphan_integrations, vec!["i3".to_string()]);
     }
 
     fn stage_spec(yaml: &str) -> StageSpec {
@@ -880,6 +1019,33 @@ mod tests {
         let mut o = d.clone();
         o.logging_level = "OFF".into();
         assert_eq!(plan_stage(&d, Some(&o)), vec![StageAction::Update]);
+    }
+
+    /// What UpdateStage cannot unset is not a difference (no endless updates); an
+    /// access log the spec dropped is deleted with its own call.
+    #[test]
+    fn what_update_stage_cannot_unset_is_not_drift() {
+        let d = desired_stage(&stage_spec(
+            "webSocketApiRef: {name: n}\nstageName: dev\nvariables: {env: dev}\n",
+        ));
+        let o = StageSettings {
+            description: "old".into(),
+            variables: BTreeMap::from([
+                ("env".to_string(), "dev".to_string()),
+                ("removed".to_string(), "x".to_string()),
+            ]),
+            access_log: Some(("arn".into(), "$context.requestId".into())),
+            ..d.clone()
+        };
+        assert_eq!(plan_stage(&d, Some(&o)), vec![StageAction::DeleteAccessLog]);
+        let changed = StageSettings {
+            variables: BTreeMap::from([("env".to_string(), "prod".to_string())]),
+            ..o.clone()
+        };
+        assert_eq!(
+            plan_stage(&d, Some(&changed)),
+            vec![StageAction::Update, StageAction::DeleteAccessLog]
+        );
     }
 
     /// Without throttling in the spec, whatever AWS reports (the account limits) is
