@@ -8,7 +8,7 @@ use aws_sdk_apigateway::types::{
 
 use super::error::NotFoundExt;
 use super::rest_api::to_sdk_patch;
-use super::{Aws, AwsError, Service};
+use super::{Aws, AwsError, Service, all_pages};
 use crate::plan::PatchOp;
 use crate::plan::domain_name::{DomainSettings, Mapping, ObservedDomain};
 
@@ -305,38 +305,36 @@ impl Aws {
     /// The domain's API mappings through API Gateway v2 (how WebSocket stages are
     /// mapped), with their ids: `(mapping, ApiMappingId)`. The root is `(none)`, as in v1.
     pub async fn get_api_mappings(&self, domain: &str) -> Result<Vec<(Mapping, String)>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        let mut out = all_pages(|token| async move {
             let page = self
                 .call(Service::ApiGateway, "GetApiMappings", domain, || {
                     self.apigatewayv2
                         .get_api_mappings()
                         .domain_name(domain)
                         .max_results("100")
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                 })
                 .await?;
-            out.extend(page.items().iter().map(|m| {
-                let mapping = Mapping {
-                    base_path: m
-                        .api_mapping_key()
-                        .filter(|k| !k.is_empty())
-                        .unwrap_or(crate::api::domain_name::ROOT_BASE_PATH)
-                        .to_string(),
-                    rest_api_id: m.api_id().unwrap_or_default().to_string(),
-                    stage: m.stage().unwrap_or_default().to_string(),
-                };
-                (mapping, m.api_mapping_id().unwrap_or_default().to_string())
-            }));
-            match page.next_token() {
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => break,
-            }
-        }
+            let items = page
+                .items()
+                .iter()
+                .map(|m| {
+                    let mapping = Mapping {
+                        base_path: m
+                            .api_mapping_key()
+                            .filter(|k| !k.is_empty())
+                            .unwrap_or(crate::api::domain_name::ROOT_BASE_PATH)
+                            .to_string(),
+                        rest_api_id: m.api_id().unwrap_or_default().to_string(),
+                        stage: m.stage().unwrap_or_default().to_string(),
+                    };
+                    (mapping, m.api_mapping_id().unwrap_or_default().to_string())
+                })
+                .collect();
+            Ok((items, page.next_token().map(str::to_string)))
+        })
+        .await?;
         out.sort();
         Ok(out)
     }

@@ -91,6 +91,29 @@ impl CallStats {
     }
 }
 
+/// Every item of a paginated listing. `page(token)` fetches one page and returns its
+/// items and the next token; the listing ends at a missing, empty or repeated token
+/// (moto repeats the last one instead of leaving it out).
+pub async fn all_pages<T, Fut>(
+    mut page: impl FnMut(Option<String>) -> Fut,
+) -> Result<Vec<T>, AwsError>
+where
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+{
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (items, next) = page(token.clone()).await?;
+        out.extend(items);
+        match next {
+            Some(next) if !next.is_empty() && token.as_deref() != Some(next.as_str()) => {
+                token = Some(next);
+            }
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// Whether an operation (by its AWS name) changes state.
 pub fn is_mutating(operation: &str) -> bool {
     [

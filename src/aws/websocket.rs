@@ -9,7 +9,7 @@ use aws_sdk_apigatewayv2::types::{
 };
 
 use super::error::NotFoundExt;
-use super::{Aws, AwsError, ErrorKind, Service};
+use super::{Aws, AwsError, ErrorKind, Service, all_pages};
 use crate::plan::websocket::{
     ApiSettings, ApiUpdate, AuthorizerSettings, DEFAULT_ROUTE_RESPONSE, DesiredRoute, ObservedApi,
     ObservedAuthorizer, ObservedIntegration, ObservedRoute, StageSettings, integration_description,
@@ -164,31 +164,28 @@ impl Aws {
         key: &str,
         value: &str,
     ) -> Result<Option<ObservedApi>, AwsError> {
-        let mut token: Option<String> = None;
-        loop {
+        let apis = all_pages(|token| async move {
             let out = self
                 .call(Service::ApiGateway, "GetApis", "apis", || {
                     self.apigatewayv2
                         .get_apis()
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                 })
                 .await?;
-            let found = out.items().iter().find(|a| {
-                a.protocol_type() == Some(&ProtocolType::Websocket)
-                    && a.tags().and_then(|t| t.get(key)).map(String::as_str) == Some(value)
-            });
-            if let Some(a) = found {
-                return Ok(Some(observed_api!(a)));
-            }
-            match out.next_token() {
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => return Ok(None),
-            }
-        }
+            let items: Vec<ObservedApi> = out
+                .items()
+                .iter()
+                .filter(|a| a.protocol_type() == Some(&ProtocolType::Websocket))
+                .map(|a| observed_api!(a))
+                .collect();
+            Ok((items, out.next_token().map(str::to_string)))
+        })
+        .await?;
+        Ok(apis
+            .into_iter()
+            .find(|a| a.settings.tags.get(key).map(String::as_str) == Some(value)))
     }
 
     pub async fn create_websocket_api(&self, s: &ApiSettings) -> Result<ObservedApi, AwsError> {
@@ -343,21 +340,21 @@ impl Aws {
     }
 
     pub async fn get_websocket_routes(&self, api_id: &str) -> Result<Vec<ObservedRoute>, AwsError> {
-        let mut routes = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        all_pages(|token| async move {
             let out = self
                 .call(Service::ApiGateway, "GetRoutes", api_id, || {
                     self.apigatewayv2
                         .get_routes()
                         .api_id(api_id)
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                 })
                 .await?;
-            routes.extend(out.items().iter().map(|r| {
-                ObservedRoute {
+            let items = out
+                .items()
+                .iter()
+                .map(|r| ObservedRoute {
                     id: r.route_id().unwrap_or_default().to_string(),
                     key: r.route_key().unwrap_or_default().to_string(),
                     target: r.target().map(str::to_string),
@@ -373,36 +370,32 @@ impl Aws {
                     route_response_selection_expression: r
                         .route_response_selection_expression()
                         .map(str::to_string),
-                }
-            }));
-            match out.next_token() {
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => return Ok(routes),
-            }
-        }
+                })
+                .collect();
+            Ok((items, out.next_token().map(str::to_string)))
+        })
+        .await
     }
 
     pub async fn get_websocket_integrations(
         &self,
         api_id: &str,
     ) -> Result<Vec<ObservedIntegration>, AwsError> {
-        let mut integrations = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        all_pages(|token| async move {
             let out = self
                 .call(Service::ApiGateway, "GetIntegrations", api_id, || {
                     self.apigatewayv2
                         .get_integrations()
                         .api_id(api_id)
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                 })
                 .await?;
-            integrations.extend(out.items().iter().map(|i| {
-                ObservedIntegration {
+            let items = out
+                .items()
+                .iter()
+                .map(|i| ObservedIntegration {
                     id: i.integration_id().unwrap_or_default().to_string(),
                     integration_type: i
                         .integration_type()
@@ -411,15 +404,11 @@ impl Aws {
                     uri: i.integration_uri().unwrap_or_default().to_string(),
                     timeout_millis: i.timeout_in_millis(),
                     description: i.description().map(str::to_string),
-                }
-            }));
-            match out.next_token() {
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => return Ok(integrations),
-            }
-        }
+                })
+                .collect();
+            Ok((items, out.next_token().map(str::to_string)))
+        })
+        .await
     }
 
     /// A Lambda proxy integration for one route.
@@ -720,34 +709,32 @@ impl Aws {
         &self,
         api_id: &str,
     ) -> Result<Option<Vec<ObservedAuthorizer>>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
+        let listed = all_pages(|token| async move {
+            let out = self
                 .call(Service::ApiGateway, "GetAuthorizers", api_id, || {
                     self.apigatewayv2
                         .get_authorizers()
                         .api_id(api_id)
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                 })
-                .await;
-            let page = match page {
-                Ok(page) => page,
-                Err(e) if e.kind == ErrorKind::Transient => {
-                    tracing::debug!(error = %e, "GetAuthorizers failed; reading authorizers by id");
-                    return Ok(None);
-                }
-                Err(e) => return Err(e),
-            };
-            out.extend(page.items().iter().map(|a| observed_authorizer!(a)));
-            match page.next_token() {
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => return Ok(Some(out)),
+                .await?;
+            let items = out
+                .items()
+                .iter()
+                .map(|a| observed_authorizer!(a))
+                .collect();
+            Ok((items, out.next_token().map(str::to_string)))
+        })
+        .await;
+        match listed {
+            Ok(all) => Ok(Some(all)),
+            Err(e) if e.kind == ErrorKind::Transient => {
+                tracing::debug!(error = %e, "GetAuthorizers failed; reading authorizers by id");
+                Ok(None)
             }
+            Err(e) => Err(e),
         }
     }
 

@@ -12,14 +12,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
-use tracing::{Instrument, field};
+use tracing::field;
 
 use super::{Context, Error};
 use crate::api::api_key::{AttachedPlan, GeneratedSecret, SecretKeyRef};
-use crate::api::common::{DeletionPolicy, FINALIZER};
+use crate::api::common::DeletionPolicy;
 use crate::api::{ApiKey, ApiKeyStatus, UsagePlan};
 use crate::plan::api_key::{ApiKeyAction, MIN_VALUE_LEN, ObservedApiKey, desired_settings, plan};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
@@ -34,19 +33,7 @@ pub async fn reconcile(obj: Arc<ApiKey>, ctx: Arc<Context>) -> Result<Action, Er
         object_name = %obj.name_any(),
         api_key_id = field::Empty
     );
-    async move {
-        let api: Api<ApiKey> = ctx.api_in(&namespace);
-        finalizer(&api, FINALIZER, obj, |event| async {
-            match event {
-                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
-                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
-    }
-    .instrument(span)
-    .await
+    under_finalizer!(ApiKey, obj, ctx, span, apply, cleanup)
 }
 
 async fn apply(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {

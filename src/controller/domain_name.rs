@@ -9,12 +9,10 @@ use std::sync::Arc;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
-use tracing::Instrument;
 
 use super::{Context, Error};
-use crate::api::common::{DeletionPolicy, FINALIZER};
+use crate::api::common::DeletionPolicy;
 use crate::api::domain_name::{DomainName, DomainNameStatus, MappingStatus};
 use crate::api::{RestApi, Stage, WebSocketApi};
 use crate::plan::domain_name::{
@@ -33,19 +31,7 @@ pub async fn reconcile(obj: Arc<DomainName>, ctx: Arc<Context>) -> Result<Action
         object_name = %obj.name_any(),
         domain_name = %obj.spec.domain_name
     );
-    async move {
-        let api: Api<DomainName> = ctx.api_in(&namespace);
-        finalizer(&api, FINALIZER, obj, |event| async {
-            match event {
-                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
-                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
-    }
-    .instrument(span)
-    .await
+    under_finalizer!(DomainName, obj, ctx, span, apply, cleanup)
 }
 
 /// Names of the Stages a DomainName maps to (for the Stage watch).

@@ -1,5 +1,34 @@
 //! Controllers, their shared context and the manager that runs them.
 
+/// The reconcile entry of a kind whose AWS side goes when the object goes: within
+/// `span`, `apply(obj, &ctx)` or, once deleted, `cleanup(obj, &ctx)`, under the
+/// operator's finalizer.
+macro_rules! under_finalizer {
+    ($kind:ty, $obj:expr, $ctx:expr, $span:expr, $apply:path, $cleanup:path) => {{
+        use tracing::Instrument;
+        let (obj, ctx) = ($obj, $ctx);
+        async move {
+            let namespace = kube::ResourceExt::namespace(obj.as_ref()).unwrap_or_default();
+            let api: kube::Api<$kind> = ctx.api_in(&namespace);
+            kube::runtime::finalizer::finalizer(
+                &api,
+                crate::api::common::FINALIZER,
+                obj,
+                |event| async {
+                    match event {
+                        kube::runtime::finalizer::Event::Apply(obj) => $apply(obj, &ctx).await,
+                        kube::runtime::finalizer::Event::Cleanup(obj) => $cleanup(obj, &ctx).await,
+                    }
+                },
+            )
+            .await
+            .map_err(|e| Error::Finalizer(Box::new(e)))
+        }
+        .instrument($span)
+        .await
+    }};
+}
+
 pub mod api_key;
 pub mod children;
 pub mod conditions;

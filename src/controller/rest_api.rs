@@ -4,16 +4,15 @@
 
 use std::sync::Arc;
 
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::{Api, ResourceExt};
 use serde_json::json;
-use tracing::{Instrument, field};
+use tracing::field;
 
 use super::conditions::now_rfc3339;
 use super::{Context, Error, stages, structure};
-use crate::api::common::{DeletionPolicy, FINALIZER};
+use crate::api::common::DeletionPolicy;
 use crate::api::{RestApi, RestApiStatus};
 use crate::plan::rest_api::{
     OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan,
@@ -29,19 +28,7 @@ pub async fn reconcile(obj: Arc<RestApi>, ctx: Arc<Context>) -> Result<Action, E
         object_name = %obj.name_any(),
         rest_api_id = field::Empty
     );
-    async move {
-        let api: Api<RestApi> = ctx.api_in(&namespace);
-        finalizer(&api, FINALIZER, obj, |event| async {
-            match event {
-                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
-                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
-    }
-    .instrument(span)
-    .await
+    under_finalizer!(RestApi, obj, ctx, span, apply, cleanup)
 }
 
 /// What a converge pass did, for Events.

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, field};
+use tracing::field;
 
 use super::{Context, Error};
-use crate::api::common::{DeletionPolicy, FINALIZER};
+use crate::api::common::DeletionPolicy;
 use crate::api::usage_plan::BoundStage;
 use crate::api::{Stage, UsagePlan, UsagePlanStatus};
 use crate::aws::ErrorKind;
@@ -32,19 +31,7 @@ pub async fn reconcile(obj: Arc<UsagePlan>, ctx: Arc<Context>) -> Result<Action,
         object_name = %obj.name_any(),
         usage_plan_id = field::Empty
     );
-    async move {
-        let api: Api<UsagePlan> = ctx.api_in(&namespace);
-        finalizer(&api, FINALIZER, obj, |event| async {
-            match event {
-                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
-                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
-    }
-    .instrument(span)
-    .await
+    under_finalizer!(UsagePlan, obj, ctx, span, apply, cleanup)
 }
 
 async fn apply(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {

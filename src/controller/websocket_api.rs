@@ -7,12 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::{Api, ResourceExt};
 use serde_json::json;
-use tracing::{Instrument, field};
+use tracing::field;
 
 use super::children::{
     Parent, Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
@@ -20,7 +19,7 @@ use super::children::{
 };
 use super::{Context, Error};
 use crate::api::Stage;
-use crate::api::common::{DeletionPolicy, FINALIZER};
+use crate::api::common::DeletionPolicy;
 use crate::api::websocket_api::{
     WebSocketApi, WebSocketApiStatus, WebSocketAuthorizerStatus, WebSocketRouteStatus,
     WebSocketStageEndpoint,
@@ -47,19 +46,7 @@ pub async fn reconcile(obj: Arc<WebSocketApi>, ctx: Arc<Context>) -> Result<Acti
         object_name = %obj.name_any(),
         api_id = field::Empty
     );
-    async move {
-        let api: Api<WebSocketApi> = ctx.api_in(&namespace);
-        finalizer(&api, FINALIZER, obj, |event| async {
-            match event {
-                FinalizerEvent::Apply(obj) => apply(obj, &ctx).await,
-                FinalizerEvent::Cleanup(obj) => cleanup(obj, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
-    }
-    .instrument(span)
-    .await
+    under_finalizer!(WebSocketApi, obj, ctx, span, apply, cleanup)
 }
 
 async fn apply(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
