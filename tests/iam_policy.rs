@@ -157,6 +157,11 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
         "DeleteAccessLogSettings",
         Some("apigateway:DELETE"),
     ),
+    (
+        "ApiGateway",
+        "DeleteRouteSettings",
+        Some("apigateway:DELETE"),
+    ),
     ("ApiGateway", "CreateRouteResponse", Some("apigateway:POST")),
     (
         "ApiGateway",

@@ -1,9 +1,9 @@
 //! WebSocketApi end to end: the real kube-apiserver, the operator in process, moto as
 //! AWS. moto gaps met here: the API endpoint comes back as https:// (the operator
 //! writes wss://), GetAuthorizers and GetRouteResponses answer 500 (the operator
-//! reads both by the ids it recorded), UpdateStage answers 500 (stage settings are
-//! checked on create; updates are planned in unit tests), and stages report no
-//! deployment id.
+//! reads both by the ids it recorded), UpdateStage answers 500 (stage settings and
+//! route key overrides are checked on create; updates are planned in unit tests),
+//! and stages report no deployment id.
 
 mod common;
 
@@ -90,6 +90,8 @@ async fn websocket_api_end_to_end() {
           logging: {level: INFO}
           metricsEnabled: true
           variables: {env: prod}
+          routeKeySettings:
+            - {routeKey: subscribe, throttling: {rateLimit: 5, burstLimit: 10}, logging: {level: ERROR}}
         "#,
     )
     .await;
@@ -208,6 +210,9 @@ async fn websocket_api_end_to_end() {
         stage_settings.variables.get("env").map(String::as_str),
         Some("prod")
     );
+    let subscribe_settings = &stage_settings.route_settings["subscribe"];
+    assert_eq!(subscribe_settings.throttle, Some((5.0, 10)));
+    assert_eq!(subscribe_settings.logging_level.as_deref(), Some("ERROR"));
 
     // Invoke permissions: one statement per route function, one for the authorizer.
     let route_sid = format!("apigw-{id}");

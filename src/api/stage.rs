@@ -62,6 +62,8 @@ use super::route::HttpMethod;
      "message": "a WebSocket stage is always deployed automatically (API Gateway auto-deploy): deployment.policy Manual and Pinned apply to RestApi stages only"},
     {"rule": "!has(self.webSocketApiRef) || (!has(self.caching) && !has(self.canary) && !has(self.routeSettings) && !(has(self.tracingEnabled) && self.tracingEnabled))",
      "message": "caching, canary, routeSettings and tracingEnabled apply to RestApi stages only: API Gateway offers none of them for WebSocket APIs"},
+    {"rule": "!has(self.routeKeySettings) || has(self.webSocketApiRef)",
+     "message": "routeKeySettings apply to WebSocket stages (webSocketApiRef); RestApi stages take routeSettings by method and path"},
     {"rule": "self.stageName == oldSelf.stageName",
      "message": "stageName cannot change: create a new Stage with the new name"}
     ,{"rule": "!has(self.caching) || !has(self.caching.clusterSize) || (has(self.caching.clusterEnabled) && self.caching.clusterEnabled)",
@@ -133,6 +135,13 @@ pub struct StageSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["method", "path"]))]
     pub route_settings: Vec<RouteSettings>,
+
+    /// WebSocket stages: settings for single route keys (`subscribe`, `$default`),
+    /// overriding the stage defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["routeKey"]))]
+    pub route_key_settings: Vec<RouteKeySettings>,
 
     /// Tags on the stage.
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
@@ -342,6 +351,24 @@ pub struct RouteSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caching: Option<RouteCaching>,
     /// Logging level for this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<StageLogging>,
+    /// Detailed metrics for this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_enabled: Option<bool>,
+}
+
+/// Settings for one route key of a WebSocket stage.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteKeySettings {
+    /// A route key of the WebSocketApi, for example `subscribe` or `$default`.
+    #[schemars(length(min = 1, max = 128))]
+    pub route_key: String,
+    /// Throttling for this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling: Option<ThrottleSettings>,
+    /// Logging level (and data trace) for this route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<StageLogging>,
     /// Detailed metrics for this route.

@@ -1,7 +1,7 @@
 //! WebSocket APIs through API Gateway v2: the API, its authorizers, integrations,
 //! routes, route responses and stages. v2 shares the account's API Gateway budget.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_apigatewayv2::types::{
     AccessLogSettings, AuthorizationType, AuthorizerType, IntegrationType, LoggingLevel,
@@ -12,7 +12,8 @@ use super::error::NotFoundExt;
 use super::{Aws, AwsError, ErrorKind, Service, all_pages};
 use crate::plan::websocket::{
     ApiSettings, ApiUpdate, AuthorizerSettings, DEFAULT_ROUTE_RESPONSE, DesiredRoute, ObservedApi,
-    ObservedAuthorizer, ObservedIntegration, ObservedRoute, StageSettings, integration_description,
+    ObservedAuthorizer, ObservedIntegration, ObservedRoute, RouteOverride, StageSettings,
+    integration_description,
 };
 
 /// GetApis/GetRoutes/GetIntegrations page size.
@@ -77,6 +78,14 @@ macro_rules! observed_stage {
                 .access_log_settings()
                 .and_then(|a| Some((a.destination_arn()?.to_string(), a.format()?.to_string()))),
             auto_deploy: s.auto_deploy().unwrap_or(false),
+            route_settings: s
+                .route_settings()
+                .map(|m| {
+                    m.iter()
+                        .map(|(key, r)| (key.clone(), route_override(r)))
+                        .collect()
+                })
+                .unwrap_or_default(),
             tags: s
                 .tags()
                 .map(|t| {
@@ -106,6 +115,33 @@ macro_rules! observed_authorizer {
             },
         }
     }};
+}
+
+/// One route key's settings as read back.
+fn route_override(r: &RouteSettings) -> RouteOverride {
+    RouteOverride {
+        throttle: r.throttling_rate_limit().zip(r.throttling_burst_limit()),
+        logging_level: r.logging_level().map(|l| l.as_str().to_string()),
+        data_trace: r.data_trace_enabled(),
+        detailed_metrics: r.detailed_metrics_enabled(),
+    }
+}
+
+/// The overrides of a stage as API Gateway v2 takes them.
+fn route_overrides(s: &StageSettings) -> HashMap<String, RouteSettings> {
+    s.route_settings
+        .iter()
+        .map(|(key, o)| {
+            let settings = RouteSettings::builder()
+                .set_throttling_rate_limit(o.throttle.map(|t| t.0))
+                .set_throttling_burst_limit(o.throttle.map(|t| t.1))
+                .set_logging_level(o.logging_level.as_deref().map(LoggingLevel::from))
+                .set_data_trace_enabled(o.data_trace)
+                .set_detailed_metrics_enabled(o.detailed_metrics)
+                .build();
+            (key.clone(), settings)
+        })
+        .collect()
 }
 
 /// A stage's settings as API Gateway v2 takes them.
@@ -649,6 +685,7 @@ impl Aws {
                 .auto_deploy(s.auto_deploy)
                 .set_description((!s.description.is_empty()).then(|| s.description.clone()))
                 .default_route_settings(route_defaults(s))
+                .set_route_settings(Some(route_overrides(s)))
                 .set_stage_variables(Some(s.variables.clone().into_iter().collect()))
                 .set_access_log_settings(access_log(s))
                 .set_tags(Some(s.tags.clone().into_iter().collect()))
@@ -672,6 +709,7 @@ impl Aws {
                 .auto_deploy(s.auto_deploy)
                 .description(s.description.clone())
                 .default_route_settings(route_defaults(s))
+                .set_route_settings(Some(route_overrides(s)))
                 .set_stage_variables(Some(s.variables.clone().into_iter().collect()))
                 .set_access_log_settings(access_log(s))
                 .send()
@@ -736,6 +774,30 @@ impl Aws {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Remove the overrides of route keys (UpdateStage cannot).
+    pub async fn delete_websocket_route_settings(
+        &self,
+        api_id: &str,
+        stage: &str,
+        route_key: &str,
+    ) -> Result<(), AwsError> {
+        self.call(
+            Service::ApiGateway,
+            "DeleteRouteSettings",
+            route_key,
+            || {
+                self.apigatewayv2
+                    .delete_route_settings()
+                    .api_id(api_id)
+                    .stage_name(stage)
+                    .route_key(route_key)
+                    .send()
+            },
+        )
+        .await
+        .gone_ok()
     }
 
     pub async fn delete_websocket_stage(&self, api_id: &str, name: &str) -> Result<(), AwsError> {

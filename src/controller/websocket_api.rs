@@ -746,6 +746,13 @@ async fn converge_stage(
                 aws.update_websocket_stage(api_id, &desired).await?;
                 changes.push("updated settings".to_string());
             }
+            StageAction::DeleteRouteSettings(keys) => {
+                for key in &keys {
+                    aws.delete_websocket_route_settings(api_id, &desired.name, key)
+                        .await?;
+                }
+                changes.push(format!("removed the settings of route {}", keys.join(", ")));
+            }
             StageAction::DeleteAccessLog => {
                 aws.delete_websocket_access_log(api_id, &desired.name)
                     .await?;

@@ -533,7 +533,40 @@ pub struct StageSettings {
     /// (destination ARN, format).
     pub access_log: Option<(String, String)>,
     pub auto_deploy: bool,
+    /// Overrides for single route keys.
+    pub route_settings: BTreeMap<String, RouteOverride>,
     pub tags: BTreeMap<String, String>,
+}
+
+/// What one route key overrides; None leaves the stage default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RouteOverride {
+    pub throttle: Option<(f64, i32)>,
+    pub logging_level: Option<String>,
+    pub data_trace: Option<bool>,
+    pub detailed_metrics: Option<bool>,
+}
+
+impl RouteOverride {
+    /// Whether `observed` has every value this one sets (AWS may fill in the rest).
+    fn satisfied_by(&self, observed: &RouteOverride) -> bool {
+        fn same<T: PartialEq>(want: &Option<T>, have: &Option<T>) -> bool {
+            want.is_none() || want == have
+        }
+        same(&self.throttle, &observed.throttle)
+            && same(&self.logging_level, &observed.logging_level)
+            && same(&self.data_trace, &observed.data_trace)
+            && same(&self.detailed_metrics, &observed.detailed_metrics)
+    }
+}
+
+fn log_level(level: LogLevel) -> String {
+    match level {
+        LogLevel::Off => "OFF",
+        LogLevel::Error => "ERROR",
+        LogLevel::Info => "INFO",
+    }
+    .to_string()
 }
 
 /// What a Stage object with `webSocketApiRef` asks for.
@@ -547,12 +580,7 @@ pub fn desired_stage(spec: &StageSpec) -> StageSettings {
             .throttling
             .as_ref()
             .map(|t| (t.rate_limit, t.burst_limit)),
-        logging_level: match level {
-            LogLevel::Off => "OFF",
-            LogLevel::Error => "ERROR",
-            LogLevel::Info => "INFO",
-        }
-        .to_string(),
+        logging_level: log_level(level),
         data_trace: spec.logging.as_ref().is_some_and(|l| l.data_trace),
         detailed_metrics: spec.metrics_enabled,
         access_log: spec
@@ -560,6 +588,19 @@ pub fn desired_stage(spec: &StageSpec) -> StageSettings {
             .as_ref()
             .map(|a| (a.destination_arn.clone(), a.format.clone())),
         auto_deploy: true,
+        route_settings: spec
+            .route_key_settings
+            .iter()
+            .map(|r| {
+                let settings = RouteOverride {
+                    throttle: r.throttling.as_ref().map(|t| (t.rate_limit, t.burst_limit)),
+                    logging_level: r.logging.as_ref().map(|l| log_level(l.level)),
+                    data_trace: r.logging.as_ref().map(|l| l.data_trace),
+                    detailed_metrics: r.metrics_enabled,
+                };
+                (r.route_key.clone(), settings)
+            })
+            .collect(),
         tags: spec.tags.clone(),
     }
 }
@@ -572,6 +613,8 @@ pub enum StageAction {
     Update,
     /// DeleteAccessLogSettings: UpdateStage cannot remove them.
     DeleteAccessLog,
+    /// DeleteRouteSettings of route keys the spec no longer overrides.
+    DeleteRouteSettings(Vec<String>),
     Tag(BTreeMap<String, String>),
     Untag(Vec<String>),
 }
@@ -598,15 +641,32 @@ pub fn plan_stage(desired: &StageSettings, observed: Option<&StageSettings>) -> 
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         access_log: desired.access_log.as_ref().and(observed.access_log.clone()),
+        // Compared below: AWS fills in what an override leaves out.
+        route_settings: desired.route_settings.clone(),
         tags: desired.tags.clone(),
         ..observed.clone()
     };
+    let overrides_differ = desired.route_settings.iter().any(|(key, want)| {
+        observed
+            .route_settings
+            .get(key)
+            .is_none_or(|have| !want.satisfied_by(have))
+    });
     let mut actions = Vec::new();
-    if comparable != *desired {
+    if comparable != *desired || overrides_differ {
         actions.push(StageAction::Update);
     }
     if desired.access_log.is_none() && observed.access_log.is_some() {
         actions.push(StageAction::DeleteAccessLog);
+    }
+    let dropped: Vec<String> = observed
+        .route_settings
+        .keys()
+        .filter(|k| !desired.route_settings.contains_key(*k))
+        .cloned()
+        .collect();
+    if !dropped.is_empty() {
+        actions.push(StageAction::DeleteRouteSettings(dropped));
     }
     let (tag, untag) = tag_changes(&desired.tags, &observed.tags);
     if !tag.is_empty() {
@@ -1045,6 +1105,49 @@ mod tests {
         assert_eq!(
             plan_stage(&d, Some(&changed)),
             vec![StageAction::Update, StageAction::DeleteAccessLog]
+        );
+    }
+
+    /// Route key overrides: compared by what they set (AWS fills in the rest); a
+    /// changed one is an UpdateStage, a dropped one a DeleteRouteSettings.
+    #[test]
+    fn route_key_overrides() {
+        let d = desired_stage(&stage_spec(
+            "webSocketApiRef: {name: n}\nstageName: prod\n\
+             routeKeySettings: [{routeKey: subscribe, throttling: {rateLimit: 5, burstLimit: 10}}]\n",
+        ));
+        let filled = RouteOverride {
+            throttle: Some((5.0, 10)),
+            logging_level: Some("OFF".into()),
+            data_trace: Some(false),
+            detailed_metrics: Some(false),
+        };
+        let o = StageSettings {
+            route_settings: BTreeMap::from([("subscribe".to_string(), filled.clone())]),
+            ..d.clone()
+        };
+        assert!(plan_stage(&d, Some(&o)).is_empty());
+        let slower = StageSettings {
+            route_settings: BTreeMap::from([(
+                "subscribe".to_string(),
+                RouteOverride {
+                    throttle: Some((1.0, 1)),
+                    ..filled.clone()
+                },
+            )]),
+            ..d.clone()
+        };
+        assert_eq!(plan_stage(&d, Some(&slower)), vec![StageAction::Update]);
+        let extra = StageSettings {
+            route_settings: BTreeMap::from([
+                ("subscribe".to_string(), filled.clone()),
+                ("$default".to_string(), filled),
+            ]),
+            ..d.clone()
+        };
+        assert_eq!(
+            plan_stage(&d, Some(&extra)),
+            vec![StageAction::DeleteRouteSettings(vec!["$default".into()])]
         );
     }
 
