@@ -85,6 +85,10 @@ const TERMINAL: &[(&str, &str)] = &[
         "base path live maps a WebSocketApi stage and v1 a RestApi stage: API Gateway does not serve WebSocket and REST APIs on one domain name",
     ),
     (
+        "AdoptTargetOwned",
+        "WebSocket API a1b2c3d4e5 is managed by WebSocketApi photos/notifications; delete that object (with deletionPolicy: Retain to keep the API) before adopting it here",
+    ),
+    (
         "StageNameConflict",
         "Stage prod-a already manages stage prod of this API",
     ),

@@ -170,6 +170,7 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("stage of no API", "apiVersion: apigw.rs/v1alpha1\nkind: Stage\nmetadata: {name: x}\nspec:\n  stageName: prod\n".to_string(), "set exactly one of restApiRef (a RestApi) or webSocketApiRef"),
         ("manual deployment of a WebSocket stage", format!("{WS_STAGE}  deployment: {{policy: Manual}}"), "a WebSocket stage is always deployed automatically"),
         ("canary on a WebSocket stage", format!("{WS_STAGE}  canary: {{percentTraffic: 10}}"), "apply to RestApi stages only"),
+        ("empty route key settings", format!("{WS_STAGE}  routeKeySettings: [{{routeKey: subscribe}}]"), "must set throttling, logging or metricsEnabled"),
         ("route key settings on a REST stage", s("  routeKeySettings: [{routeKey: subscribe, metricsEnabled: true}]"), "routeKeySettings apply to WebSocket stages"),
     ]
 }

@@ -361,6 +361,10 @@ pub struct RouteSettings {
 /// Settings for one route key of a WebSocket stage.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.throttling) || has(self.logging) || has(self.metricsEnabled)",
+     "message": "a routeKeySettings entry must set throttling, logging or metricsEnabled"}
+]))]
 pub struct RouteKeySettings {
     /// A route key of the WebSocketApi, for example `subscribe` or `$default`.
     #[schemars(length(min = 1, max = 128))]

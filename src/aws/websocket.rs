@@ -740,9 +740,9 @@ impl Aws {
         .gone_ok()
     }
 
-    /// Every authorizer of an API, or None when the listing fails with a server
-    /// error (moto answers GetAuthorizers with a 500): the caller then reads the
-    /// authorizers it knows by id.
+    /// Every authorizer of an API, or None when the endpoint does not implement the
+    /// listing (moto answers GetAuthorizers with an HTML 500): the caller then reads
+    /// the authorizers it knows by id.
     pub async fn list_websocket_authorizers(
         &self,
         api_id: &str,
@@ -768,8 +768,11 @@ impl Aws {
         .await;
         match listed {
             Ok(all) => Ok(Some(all)),
-            Err(e) if e.kind == ErrorKind::Transient => {
-                tracing::debug!(error = %e, "GetAuthorizers failed; reading authorizers by id");
+            // A server error without an AWS error code is an emulator that does not
+            // implement the call (moto); AWS's own failures, timeouts included, are
+            // errors to retry, not a reason to read less.
+            Err(e) if e.kind == ErrorKind::Transient && e.code.starts_with("HTTP ") => {
+                tracing::debug!(error = %e, "GetAuthorizers unavailable; reading authorizers by id");
                 Ok(None)
             }
             Err(e) => Err(e),

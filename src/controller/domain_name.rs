@@ -15,6 +15,7 @@ use super::{Context, Error};
 use crate::api::common::DeletionPolicy;
 use crate::api::domain_name::{DomainName, DomainNameStatus, MappingStatus};
 use crate::api::{RestApi, Stage, WebSocketApi};
+use crate::aws::error::NotFoundExt;
 use crate::plan::domain_name::{
     CertificateRegion, DomainAction, Mapping, MappingAction, ObservedDomain, certificate_region,
     desired_settings, next_managed, plan_domain, plan_mappings,
@@ -307,8 +308,9 @@ async fn converge(
             .get_api_mappings(name)
             .await?
             .into_iter()
-            // On AWS v2 lists REST mappings too: those stay the REST pass's.
-            .filter(|(m, _)| !status.managed_base_paths.contains(&m.base_path))
+            // On AWS v2 lists REST mappings too (the REST pass's, or someone else's):
+            // never take one over.
+            .filter(|(m, _)| !rest_after.iter().any(|r| r.base_path == m.base_path))
             .collect();
         let ids: BTreeMap<String, String> = observed
             .iter()
@@ -498,7 +500,9 @@ async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
     }
     let result = async {
         if !status.managed_api_mappings.is_empty() {
-            for (mapping, id) in ctx.aws.get_api_mappings(name).await? {
+            // A domain deleted by hand has no mappings left.
+            let mappings = ctx.aws.get_api_mappings(name).await.found()?;
+            for (mapping, id) in mappings.unwrap_or_default() {
                 if status.managed_api_mappings.contains(&mapping.base_path) {
                     ctx.aws.delete_api_mapping(name, &id).await?;
                 }

@@ -21,6 +21,9 @@ pub enum Error {
     #[error("{0}")]
     LambdaFunctionNotFound(String),
 
+    #[error("{0}")]
+    AdoptTargetOwned(String),
+
     #[error("ACM certificate {arn} does not exist in {region}")]
     CertificateNotFound { arn: String, region: String },
 
@@ -84,6 +87,7 @@ impl Error {
                 "AdoptTargetMissing"
             }
             Error::LambdaFunctionNotFound(_) => "LambdaFunctionNotFound",
+            Error::AdoptTargetOwned(_) => "AdoptTargetOwned",
             Error::CertificateNotFound { .. } => "CertificateNotFound",
             Error::CertificateWrongRegion { .. } => "CertificateWrongRegion",
             Error::StageNotFound(_) => "StageNotFound",
@@ -111,6 +115,8 @@ impl Error {
             Error::AdoptTargetMissing(_) | Error::WebSocketAdoptTargetMissing(_) => true,
             // The function may be deployed yet (often by another pipeline).
             Error::LambdaFunctionNotFound(_) => true,
+            // The other object may be deleted: looked at again slowly.
+            Error::AdoptTargetOwned(_) => true,
             // The certificate may be requested or imported yet: check again slowly.
             Error::CertificateNotFound { .. } => true,
             Error::CertificateWrongRegion { .. } => false,
@@ -134,7 +140,10 @@ impl Error {
     pub fn base_backoff_secs(&self) -> u64 {
         match self.reason() {
             "AwsThrottled" => 10,
-            "AwsAccessDenied" | "AdoptTargetMissing" | "CertificateNotFound" => 60,
+            "AwsAccessDenied"
+            | "AdoptTargetMissing"
+            | "AdoptTargetOwned"
+            | "CertificateNotFound" => 60,
             "LambdaFunctionNotFound" => 30,
             "StageNotReady" | "UsagePlanNotReady" => 5,
             _ => 2,

@@ -25,7 +25,7 @@ use crate::api::websocket_api::{
     WebSocketStageEndpoint,
 };
 use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
-use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
+use crate::plan::rest_api::{OWNER_TAG, OWNER_UID_TAG, Owner, SpecError};
 use crate::plan::websocket::{
     ApiAction, AuthorizerAction, AuthorizerSettings, DEFAULT_TIMEOUT_MILLIS, DesiredRoute,
     ObservedApi, ObservedAuthorizer, ObservedIntegration, ObservedRoute, ResponseStep, StageAction,
@@ -107,7 +107,9 @@ async fn converge(
         name: obj.name_any(),
     };
     let adopting = obj.spec.api_id.is_some();
-    let desired = desired_api(&obj.spec, &owner.name, (!adopting).then_some(&owner));
+    // An adopted API carries the owner tags too: a second object cannot adopt it
+    // while this one exists.
+    let desired = desired_api(&obj.spec, &owner.name, Some(&owner));
     let observed = observe(obj, ctx, status, &owner).await?;
     let mut current = observed.clone().unwrap_or_default();
     for action in plan_api(&desired, observed.as_ref().map(|o| &o.settings)) {
@@ -172,8 +174,10 @@ async fn converge(
     // Stages are converged (and deleted Stages released) even when the API's
     // structure fails, so one bad route cannot hold every Stage deletion.
     let structure = converge_structure(obj, ctx, &observed, status, notes).await;
-    let retry = converge_stages(obj, ctx, &current, status, notes).await?;
+    let stages = converge_stages(obj, ctx, &current, status, notes).await;
+    // The structure's failure is the one to report; a Stage's is in its condition.
     let missing_functions = structure?;
+    let retry = stages?;
     if !missing_functions.is_empty() {
         return Err(Error::LambdaFunctionNotFound(format!(
             "Lambda function {} does not exist; routes are in place and API Gateway is granted \
@@ -197,8 +201,24 @@ async fn converge_structure(
     let authorizer_ids = converge_authorizers(obj, ctx, observed, status, notes).await?;
     let removed_authorizers =
         converge_routes(obj, ctx, observed, &authorizer_ids, status, notes).await?;
-    // Authorizers the spec dropped go once no route uses them.
+    // Authorizers the spec dropped go once no route uses them: not even a route the
+    // operator does not manage (AWS would refuse, on every pass).
+    let in_use: BTreeSet<String> = if removed_authorizers.is_empty() {
+        BTreeSet::new()
+    } else {
+        ctx.aws
+            .get_websocket_routes(api_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.authorization_type == "CUSTOM")
+            .filter_map(|r| r.authorizer_id)
+            .collect()
+    };
     for (name, id) in removed_authorizers {
+        if in_use.contains(&id) {
+            tracing::info!(authorizer_id = %id, "authorizer still used by a route; kept for now");
+            continue;
+        }
         ctx.aws.delete_websocket_authorizer(api_id, &id).await?;
         status.authorizers.retain(|a| a.authorizer_id != id);
         notes.push((
@@ -224,6 +244,7 @@ async fn observe(
             .await?
             .filter(|a| a.protocol == "WEBSOCKET")
             .ok_or_else(|| Error::WebSocketAdoptTargetMissing(id.clone()))?;
+        check_not_owned_by_another(ctx, &found, owner).await?;
         if status.api_id.as_deref() != Some(id.as_str()) {
             ctx.event(
                 obj,
@@ -266,6 +287,39 @@ async fn observe(
         tracing::info!("found WebSocket API by owner tag");
     }
     Ok(found)
+}
+
+/// An API another WebSocketApi object manages (its owner tags name a live object
+/// with that uid) is not adopted: two writers would undo each other. Tags of an
+/// object that is gone (it was deleted with `deletionPolicy: Retain`) do not count.
+async fn check_not_owned_by_another(
+    ctx: &Context,
+    found: &ObservedApi,
+    owner: &Owner,
+) -> Result<(), Error> {
+    let tags = &found.settings.tags;
+    let Some(other_uid) = tags.get(OWNER_UID_TAG).filter(|u| **u != owner.uid) else {
+        return Ok(());
+    };
+    let other = tags.get(OWNER_TAG).cloned().unwrap_or_default();
+    let live = match other.split_once('/') {
+        Some((namespace, name)) => {
+            match ctx.api_in::<WebSocketApi>(namespace).get_opt(name).await {
+                Ok(object) => object.is_some_and(|o| o.uid().as_ref() == Some(other_uid)),
+                // Cannot look (another namespace without RBAC): assume it is live.
+                Err(_) => true,
+            }
+        }
+        None => false,
+    };
+    if live {
+        return Err(Error::AdoptTargetOwned(format!(
+            "WebSocket API {} is managed by WebSocketApi {other}; delete that object \
+             (with deletionPolicy: Retain to keep the API) before adopting it here",
+            found.id
+        )));
+    }
+    Ok(())
 }
 
 async fn fill_status(
@@ -346,10 +400,12 @@ async fn converge_authorizers(
     let mut observed: Vec<ObservedAuthorizer> = Vec::new();
     let mut extra: Vec<ObservedAuthorizer> = Vec::new();
     for a in candidates {
-        if observed.iter().any(|o| o.settings.name == a.settings.name) {
-            extra.push(a);
-        } else {
+        if !observed.iter().any(|o| o.settings.name == a.settings.name) {
             observed.push(a);
+        } else if !status.adopted || recorded.contains(a.id.as_str()) {
+            // A second one of a name: on its own API the operator made it (a pass
+            // that could not record it); on an adopted one only if it recorded it.
+            extra.push(a);
         }
     }
     let (upserts, _) = plan_authorizers(&desired, &observed);
@@ -528,16 +584,20 @@ async fn converge_routes(
     for removal in &plan.removals {
         aws.delete_websocket_route(api_id, &removal.route_id)
             .await?;
-        if let Some(integration) = &removal.integration_id {
-            aws.delete_websocket_integration(api_id, integration)
-                .await?;
-        }
         tracing::info!(route_key = %removal.key, "deleted route");
         notes.push(("RouteDeleted", format!("deleted route {}", removal.key)));
         recorded.remove(&removal.key);
         status.routes = recorded.values().cloned().collect();
     }
-    for integration in &plan.orphan_integrations {
+    // Integrations go after every route that used them (two removed routes may
+    // share one), each once.
+    let unused: BTreeSet<&String> = plan
+        .removals
+        .iter()
+        .filter_map(|r| r.integration_id.as_ref())
+        .chain(&plan.orphan_integrations)
+        .collect();
+    for integration in unused {
         aws.delete_websocket_integration(api_id, integration)
             .await?;
         tracing::info!(integration_id = %integration, "deleted unused integration");
@@ -610,7 +670,9 @@ async fn converge_permissions(
 }
 
 /// Converge every Stage of the API and write its status. A Stage that fails gets
-/// the failure in its own condition; returns whether one failed (look again soon).
+/// the failure in its own condition and the others go on; returns whether one
+/// failed (look again soon), or the first error that concerns no single Stage's
+/// condition (a deletion or a status write), after every Stage had its turn.
 async fn converge_stages(
     obj: &WebSocketApi,
     ctx: &Context,
@@ -642,80 +704,96 @@ async fn converge_stages(
             .or_insert_with(|| stage.name_any());
     }
     let mut failed = false;
+    let mut first_error: Option<Error> = None;
     for stage in &stages {
         let object = stage.name_any();
         let stage_name = stage.spec.stage_name.clone();
-        if is_deleting(stage) {
-            // Only the Stage that holds the stage name deletes it: not one that lost
-            // a name conflict, nor one whose name another live Stage now holds.
-            let held = holds(stage);
-            let taken_by_other = stages.iter().any(|o| {
-                !is_deleting(o) && o.name_any() != object && o.spec.stage_name == stage_name
-            });
-            if stage.spec.deletion_policy == DeletionPolicy::Delete
-                && super::children::has_finalizer(stage)
-                && held
-                && !taken_by_other
-            {
-                ctx.aws.delete_websocket_stage(&api.id, &stage_name).await?;
-                notes.push((
-                    "StageDeleted",
-                    format!("deleted stage {stage_name} of WebSocket API {}", api.id),
-                ));
-            }
-            remove_finalizer(ctx, stage).await?;
-            continue;
-        }
-        add_finalizer(ctx, stage).await?;
-        if let Some(holder) = taken.get(&stage_name).filter(|h| **h != object) {
-            let readiness = Readiness::not(
-                "StageNameConflict",
-                format!("Stage {holder} already manages stage {stage_name} of this API"),
-            );
-            write_stage_status(ctx, stage, None, &readiness).await?;
-            continue;
-        }
-        let endpoint = WebSocketStageEndpoint {
-            stage_name: stage_name.clone(),
-            stage: object.clone(),
-            url: stage_url(&api.endpoint, &stage_name),
-            callback_url: callback_url(&api.endpoint, &stage_name),
-        };
-        let (readiness, deployment) = match converge_stage(ctx, &api.id, stage).await {
-            Ok((deployment, changes)) => {
-                for change in changes {
-                    notes.push(("StageUpdated", format!("stage {stage_name}: {change}")));
+        let step: Result<(), Error> = async {
+            if is_deleting(stage) {
+                // Only the Stage that holds the stage name deletes it: not one that
+                // lost a name conflict, nor one whose name another live Stage holds.
+                let taken_by_other = stages.iter().any(|o| {
+                    !is_deleting(o) && o.name_any() != object && o.spec.stage_name == stage_name
+                });
+                if stage.spec.deletion_policy == DeletionPolicy::Delete
+                    && super::children::has_finalizer(stage)
+                    && holds(stage)
+                    && !taken_by_other
+                {
+                    ctx.aws.delete_websocket_stage(&api.id, &stage_name).await?;
+                    notes.push((
+                        "StageDeleted",
+                        format!("deleted stage {stage_name} of WebSocket API {}", api.id),
+                    ));
                 }
-                endpoints.push(endpoint.clone());
-                (
-                    Readiness::ok(
+                return remove_finalizer(ctx, stage).await;
+            }
+            add_finalizer(ctx, stage).await?;
+            if let Some(holder) = taken.get(&stage_name).filter(|h| **h != object) {
+                let readiness = Readiness::not(
+                    "StageNameConflict",
+                    format!("Stage {holder} already manages stage {stage_name} of this API"),
+                );
+                return write_stage_status(ctx, stage, None, &readiness).await;
+            }
+            let endpoint = WebSocketStageEndpoint {
+                stage_name: stage_name.clone(),
+                stage: object.clone(),
+                url: stage_url(&api.endpoint, &stage_name),
+                callback_url: callback_url(&api.endpoint, &stage_name),
+            };
+            let previous = stage.status.clone().unwrap_or_default();
+            let (readiness, fields) = match converge_stage(ctx, &api.id, stage).await {
+                Ok((deployment, changes)) => {
+                    for change in changes {
+                        notes.push(("StageUpdated", format!("stage {stage_name}: {change}")));
+                    }
+                    endpoints.push(endpoint.clone());
+                    let ready = Readiness::ok(
                         "AutoDeploy",
                         format!(
                             "stage {stage_name} deploys every change of the API automatically; clients connect to {}",
                             endpoint.url
                         ),
-                    ),
-                    Some(deployment),
-                )
-            }
-            Err(err) => {
-                failed = true;
-                (Readiness::not(err.reason(), err.to_string()), None)
-            }
-        };
-        let exists = deployment.is_some();
-        let stage_status = json!({
-            "observedGeneration": stage.metadata.generation,
-            "webSocketApiId": exists.then_some(&api.id),
-            "invokeUrl": exists.then_some(&endpoint.url),
-            "callbackUrl": exists.then_some(&endpoint.callback_url),
-            "deploymentId": deployment.flatten(),
-        });
-        write_stage_status(ctx, stage, Some(stage_status), &readiness).await?;
+                    );
+                    let fields = json!({
+                        "observedGeneration": stage.metadata.generation,
+                        "webSocketApiId": &api.id,
+                        "invokeUrl": &endpoint.url,
+                        "callbackUrl": &endpoint.callback_url,
+                        "deploymentId": deployment,
+                    });
+                    (ready, fields)
+                }
+                Err(err) => {
+                    failed = true;
+                    // A stage that exists keeps what status knew of it (its API id
+                    // holds its name and binds it to domains and usage plans).
+                    let fields = json!({
+                        "observedGeneration": stage.metadata.generation,
+                        "webSocketApiId": previous.web_socket_api_id,
+                        "invokeUrl": previous.invoke_url,
+                        "callbackUrl": previous.callback_url,
+                        "deploymentId": previous.deployment_id,
+                    });
+                    (Readiness::not(err.reason(), err.to_string()), fields)
+                }
+            };
+            write_stage_status(ctx, stage, Some(fields), &readiness).await
+        }
+        .await;
+        if let Err(err) = step {
+            tracing::warn!(stage = %object, error = %err, "stage not converged");
+            failed = true;
+            first_error.get_or_insert(err);
+        }
     }
     endpoints.sort();
     status.stages = endpoints;
-    Ok(failed)
+    match first_error {
+        Some(err) => Err(err),
+        None => Ok(failed),
+    }
 }
 
 /// Create or update one stage; returns its deployment id (if AWS reports one) and

@@ -399,19 +399,21 @@ pub fn plan_routes(
         let route = routes.iter().find(|r| r.key == d.key);
         // The route's own integration, or one the operator made for this key that no
         // route targets (made just before a crash, or left by a deleted route).
-        let integration = route.and_then(integration_of).or_else(|| {
-            integrations.iter().find(|i| {
-                !targeted.contains(i.id.as_str())
-                    && i.description.as_deref() == Some(integration_description(&d.key).as_str())
-            })
+        let unused_of_ours = integrations.iter().find(|i| {
+            !targeted.contains(i.id.as_str())
+                && i.description.as_deref() == Some(integration_description(&d.key).as_str())
         });
+        // The route's integration when it fits or is the operator's to change;
+        // otherwise (someone else's, on an adopted API, which other routes may use)
+        // one of the operator's own.
+        let integration = match route.and_then(integration_of) {
+            Some(i) if integration_matches(i, d) || ours(i) => Some(i),
+            _ => unused_of_ours,
+        };
         let integration_step = match integration {
             None => Step::Create,
             Some(i) if integration_matches(i, d) => Step::Keep(i.id.clone()),
-            Some(i) if ours(i) => Step::Update(i.id.clone()),
-            // Someone else's (an adopted API's): other routes may use it, so the
-            // route gets an integration of its own instead.
-            Some(_) => Step::Create,
+            Some(i) => Step::Update(i.id.clone()),
         };
         let route_step = match route {
             None => Step::Create,
@@ -972,6 +974,18 @@ mod tests {
         assert_eq!(p.plans[0].integration, Step::Create);
         assert_eq!(p.plans[0].route_step, Step::Update("r1".into()));
         assert!(p.removals.is_empty());
+        // One of the operator's own for the key, left unused by a crash, is taken.
+        let with_ours = [ints[0].clone(), integration("mine", "u-old", "$default")];
+        let p = plan_routes(
+            &d,
+            &routes,
+            &with_ours,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            false,
+        );
+        assert_eq!(p.plans[0].integration, Step::Update("mine".into()));
+        assert!(p.orphan_integrations.is_empty());
     }
 
     /// Two-way routes get a `$default` route response and selection expression; a

@@ -40,6 +40,7 @@ local verdicts = {
   RestApiNotFound = "Degraded",       -- spec.restApiRef names no RestApi
   WebSocketApiNotFound = "Degraded",  -- a Stage's spec.webSocketApiRef names no WebSocketApi
   StageNameConflict = "Degraded",     -- another Stage already manages this stage name of the API
+  AdoptTargetOwned = "Degraded",      -- spec.apiId names an API another live object manages
   MappingNotAllowed = "Degraded",     -- a DomainName mixes WebSocket and REST stages, or maps WebSocket on EDGE
   RestApiDeleted = "Degraded",        -- the RestApi and its REST API are gone
   UserPoolNotFound = "Degraded",      -- a Cognito user pool of the Authorizer does not exist
