@@ -228,6 +228,19 @@ async fn websocket_api_end_to_end() {
             .contains(&format!("apigw-{id}-authorizer-{authorizer_id}"))
     );
     ns.wait_event("notifications", "Normal/Created").await;
+    // One Event per route made: the notes differ, so none is folded into another.
+    eventually("an Event per route", T, || async {
+        let events = ns.events_for("notifications").await;
+        ["$connect", "$disconnect", "$default", "subscribe"]
+            .iter()
+            .all(|key| {
+                events
+                    .iter()
+                    .any(|e| e.starts_with(&format!("Normal/RouteCreated: created route {key} (")))
+            })
+            .then_some(())
+    })
+    .await;
 
     // Converged: resyncs every second make no mutating call.
     tokio::time::sleep(Duration::from_secs(2)).await;

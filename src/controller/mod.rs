@@ -128,6 +128,12 @@ impl Context {
     }
 
     /// Publish an Event; failures to publish are logged, never fatal.
+    ///
+    /// kube's Recorder folds Events of one object, type, reason and action into a
+    /// series for six minutes and keeps the first note, so "created route
+    /// subscribe" would be shown again for the next route created. The action
+    /// carries a digest of the note: the same note repeats as a series, another
+    /// note is an Event of its own.
     pub async fn event<K: Resource<DynamicType = ()>>(
         &self,
         obj: &K,
@@ -136,11 +142,12 @@ impl Context {
         action: &str,
         note: String,
     ) {
+        let digest = crate::plan::stage::fingerprint(&note);
         let ev = Event {
             type_,
             reason: reason.into(),
+            action: format!("{action}-{}", &digest[..8]),
             note: Some(note),
-            action: action.into(),
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
