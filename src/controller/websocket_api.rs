@@ -109,7 +109,7 @@ async fn converge(
     let adopting = obj.spec.api_id.is_some();
     // An adopted API carries the owner tags too: a second object cannot adopt it
     // while this one exists.
-    let desired = desired_api(&obj.spec, &owner.name, Some(&owner));
+    let desired = desired_api(&obj.spec, &owner.name, &owner);
     let observed = observe(obj, ctx, status, &owner).await?;
     let mut current = observed.clone().unwrap_or_default();
     for action in plan_api(&desired, observed.as_ref().map(|o| &o.settings)) {

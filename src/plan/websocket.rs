@@ -48,17 +48,11 @@ pub fn api_key_selection_expression(source: ApiKeySource) -> &'static str {
     }
 }
 
-/// Desired settings. `owner` is None for adopted APIs, which are found by the id in
-/// their spec and get no owner tags.
-pub fn desired_api(
-    spec: &WebSocketApiSpec,
-    object_name: &str,
-    owner: Option<&Owner>,
-) -> ApiSettings {
+/// Desired settings. Adopted APIs carry the owner tags too, so no second object
+/// adopts an API one manages.
+pub fn desired_api(spec: &WebSocketApiSpec, object_name: &str, owner: &Owner) -> ApiSettings {
     let mut tags = spec.tags.clone();
-    if let Some(owner) = owner {
-        tags.extend(owner_tags(owner, "WebSocketApi"));
-    }
+    tags.extend(owner_tags(owner, "WebSocketApi"));
     ApiSettings {
         name: spec
             .api_name
@@ -745,11 +739,11 @@ mod tests {
     }
 
     /// Defaults: the object's name, `$request.body.action`, keys from the header,
-    /// owner tags with kind WebSocketApi; an adopted API gets no owner tags.
+    /// owner tags with kind WebSocketApi.
     #[test]
     fn desired_api_defaults_and_owner_tags() {
         let s = spec("routes: []\ntags: {team: photos}\n");
-        let d = desired_api(&s, "notifications", Some(&owner()));
+        let d = desired_api(&s, "notifications", &owner());
         assert_eq!(d.name, "notifications");
         assert_eq!(d.route_selection_expression, "$request.body.action");
         assert_eq!(d.api_key_selection_expression, "$request.header.x-api-key");
@@ -759,8 +753,6 @@ mod tests {
             "photos/notifications"
         );
         assert_eq!(d.tags.get("team").unwrap(), "photos");
-        let adopted = desired_api(&s, "notifications", None);
-        assert_eq!(adopted.tags.len(), 1);
     }
 
     /// A converged API plans nothing; a changed field is one UpdateApi naming only it;
@@ -768,7 +760,7 @@ mod tests {
     #[test]
     fn api_plan() {
         let s = spec("description: pushes\napiKeySource: AUTHORIZER\n");
-        let d = desired_api(&s, "n", None);
+        let d = desired_api(&s, "n", &owner());
         assert_eq!(plan_api(&d, None), vec![ApiAction::Create]);
         assert!(plan_api(&d, Some(&d)).is_empty());
         let mut o = d.clone();
