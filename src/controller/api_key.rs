@@ -409,27 +409,8 @@ async fn cleanup(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {
             aws.delete_api_key(id).await
         }
         .await;
-        if let Err(err) = result {
-            let err = Error::from(err);
-            ctx.event(
-                obj.as_ref(),
-                EventType::Warning,
-                err.reason(),
-                "Delete",
-                err.to_string(),
-            )
-            .await;
-            return Err(err);
-        }
-        tracing::info!("deleted API key");
-        ctx.event(
-            obj.as_ref(),
-            EventType::Normal,
-            "Deleted",
-            "Delete",
-            format!("deleted API key {id}"),
-        )
-        .await;
+        super::outcome::report_deletion(ctx, obj.as_ref(), result, format!("deleted API key {id}"))
+            .await?;
     }
     Ok(Action::await_change())
 }

@@ -514,26 +514,7 @@ async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
         ctx.aws.delete_domain_name(name).await
     }
     .await;
-    if let Err(err) = result {
-        let err = Error::from(err);
-        ctx.event(
-            obj.as_ref(),
-            EventType::Warning,
-            err.reason(),
-            "Delete",
-            err.to_string(),
-        )
-        .await;
-        return Err(err);
-    }
-    tracing::info!("deleted domain name");
-    ctx.event(
-        obj.as_ref(),
-        EventType::Normal,
-        "Deleted",
-        "Delete",
-        format!("deleted domain name {name} and its base path mappings"),
-    )
-    .await;
+    let deleted = format!("deleted domain name {name} and its base path mappings");
+    super::outcome::report_deletion(ctx, obj.as_ref(), result, deleted).await?;
     Ok(Action::await_change())
 }

@@ -166,6 +166,41 @@ pub async fn finish<K: OwnsStatus>(
     }
 }
 
+/// How a cleanup's deletion in AWS ends: a Warning Event with the error, which is
+/// returned so the finalizer stays and the deletion is retried; or a Normal
+/// `Deleted` Event saying what went.
+pub async fn report_deletion<K, E>(
+    ctx: &Context,
+    obj: &K,
+    result: Result<(), E>,
+    deleted: String,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()>,
+    E: Into<Error>,
+{
+    match result {
+        Ok(()) => {
+            tracing::info!("{deleted}");
+            ctx.event(obj, EventType::Normal, "Deleted", "Delete", deleted)
+                .await;
+            Ok(())
+        }
+        Err(err) => {
+            let err = err.into();
+            ctx.event(
+                obj,
+                EventType::Warning,
+                err.reason(),
+                "Delete",
+                err.to_string(),
+            )
+            .await;
+            Err(err)
+        }
+    }
+}
+
 fn ready_state(conditions: &[Condition]) -> Option<(String, String, String)> {
     conditions
         .iter()

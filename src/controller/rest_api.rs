@@ -253,27 +253,14 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
     };
     if let Some(id) = id {
         tracing::Span::current().record("rest_api_id", id.as_str());
-        if let Err(err) = ctx.aws.delete_rest_api(&id).await {
-            let err = Error::from(err);
-            ctx.event(
-                obj.as_ref(),
-                EventType::Warning,
-                err.reason(),
-                "Delete",
-                err.to_string(),
-            )
-            .await;
-            return Err(err);
-        }
-        tracing::info!("deleted REST API");
-        ctx.event(
+        let result = ctx.aws.delete_rest_api(&id).await;
+        super::outcome::report_deletion(
+            ctx,
             obj.as_ref(),
-            EventType::Normal,
-            "Deleted",
-            "Delete",
+            result,
             format!("deleted REST API {id}"),
         )
-        .await;
+        .await?;
     }
     revoke_permissions(&obj, ctx).await?;
     structure::release_children(ctx, &obj).await?;

@@ -213,26 +213,14 @@ async fn cleanup(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
         .await;
         return Ok(Action::await_change());
     }
-    if let Err(err) = delete_plan(ctx, &id).await {
-        ctx.event(
-            obj.as_ref(),
-            EventType::Warning,
-            err.reason(),
-            "Delete",
-            err.to_string(),
-        )
-        .await;
-        return Err(err);
-    }
-    tracing::info!("deleted usage plan");
-    ctx.event(
+    let result = delete_plan(ctx, &id).await;
+    super::outcome::report_deletion(
+        ctx,
         obj.as_ref(),
-        EventType::Normal,
-        "Deleted",
-        "Delete",
+        result,
         format!("deleted usage plan {id}"),
     )
-    .await;
+    .await?;
     Ok(Action::await_change())
 }
 

@@ -913,27 +913,9 @@ async fn cleanup(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error>
     };
     if let Some(id) = id {
         tracing::Span::current().record("api_id", id.as_str());
-        if let Err(err) = ctx.aws.delete_websocket_api(&id).await {
-            let err = Error::from(err);
-            ctx.event(
-                obj.as_ref(),
-                EventType::Warning,
-                err.reason(),
-                "Delete",
-                err.to_string(),
-            )
-            .await;
-            return Err(err);
-        }
-        tracing::info!("deleted WebSocket API");
-        ctx.event(
-            obj.as_ref(),
-            EventType::Normal,
-            "Deleted",
-            "Delete",
-            format!("deleted WebSocket API {id} with its routes, authorizers and stages"),
-        )
-        .await;
+        let result = ctx.aws.delete_websocket_api(&id).await;
+        let deleted = format!("deleted WebSocket API {id} with its routes, authorizers and stages");
+        super::outcome::report_deletion(ctx, obj.as_ref(), result, deleted).await?;
     }
     super::permissions::revoke_all(ctx, &status.lambda_permissions).await?;
     release_stages(ctx, &obj).await?;
