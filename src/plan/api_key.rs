@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::PatchOp;
 use super::rest_api::Owner;
-use super::usage_plan::owner_tags;
+
 use crate::api::api_key::ApiKeySpec;
 
 /// Shortest value API Gateway accepts for an API key.
@@ -56,7 +56,7 @@ pub fn desired_settings(
     usage_plans: BTreeSet<String>,
 ) -> ApiKeySettings {
     let mut tags = spec.tags.clone();
-    tags.extend(owner_tags(owner, "ApiKey"));
+    tags.extend(owner.tags("ApiKey"));
     ApiKeySettings {
         name: format!("{}-{}", owner.namespace, owner.name),
         description: spec.description.clone().unwrap_or_default(),
@@ -125,21 +125,10 @@ pub fn plan(desired: &ApiKeySettings, observed: Option<&ObservedApiKey>) -> Vec<
     if !ops.is_empty() {
         actions.push(ApiKeyAction::Update(ops));
     }
-    let to_tag: BTreeMap<String, String> = desired
-        .tags
-        .iter()
-        .filter(|(k, v)| seen.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (to_tag, to_untag) = super::tag_changes(&desired.tags, &seen.tags);
     if !to_tag.is_empty() {
         actions.push(ApiKeyAction::Tag(to_tag));
     }
-    let to_untag: Vec<String> = seen
-        .tags
-        .keys()
-        .filter(|k| !desired.tags.contains_key(*k))
-        .cloned()
-        .collect();
     if !to_untag.is_empty() {
         actions.push(ApiKeyAction::Untag(to_untag));
     }

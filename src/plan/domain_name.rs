@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::PatchOp;
 use crate::api::domain_name::DomainNameSpec;
-use crate::plan::rest_api::{KIND_TAG, OWNER_TAG, OWNER_UID_TAG, Owner};
+use crate::plan::rest_api::Owner;
 
 /// The settings of a domain name the operator converges, desired or observed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,24 +47,12 @@ impl ObservedDomain {
     }
 }
 
-/// Owner tags of a domain name the operator creates.
-pub fn owner_tags(owner: &Owner) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (OWNER_UID_TAG.to_string(), owner.uid.clone()),
-        (
-            OWNER_TAG.to_string(),
-            format!("{}/{}", owner.namespace, owner.name),
-        ),
-        (KIND_TAG.to_string(), "DomainName".to_string()),
-    ])
-}
-
 /// Desired settings from the spec; `owner` is None for an adopted domain, which
 /// keeps no owner tags.
 pub fn desired_settings(spec: &DomainNameSpec, owner: Option<&Owner>) -> DomainSettings {
     let mut tags = spec.tags.clone();
     if let Some(owner) = owner {
-        tags.extend(owner_tags(owner));
+        tags.extend(owner.tags("DomainName"));
     }
     DomainSettings {
         name: spec.domain_name.clone(),
@@ -143,24 +131,14 @@ pub fn plan_domain(
     if !ops.is_empty() {
         actions.push(DomainAction::Update(ops));
     }
-    let changed: BTreeMap<String, String> = desired
-        .tags
-        .iter()
-        .filter(|(k, v)| o.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (changed, mut removed) = super::tag_changes(&desired.tags, &o.tags);
     if !changed.is_empty() {
         actions.push(DomainAction::Tag(changed));
     }
     // The spec is authoritative for user tags. `apigw.rs/` keys are the operator's:
     // an adopted domain keeps those of the object that created it (the spec cannot
     // name them, and they say who made the domain).
-    let removed: Vec<String> = o
-        .tags
-        .keys()
-        .filter(|k| !desired.tags.contains_key(*k) && !k.starts_with("apigw.rs/"))
-        .cloned()
-        .collect();
+    removed.retain(|k| !k.starts_with("apigw.rs/"));
     if !removed.is_empty() {
         actions.push(DomainAction::Untag(removed));
     }
@@ -278,6 +256,7 @@ pub fn certificate_region(arn: &str, endpoint_type: &str, region: &str) -> Certi
 mod tests {
     use super::*;
     use crate::plan::PatchKind;
+    use crate::plan::rest_api::{KIND_TAG, OWNER_UID_TAG};
 
     fn spec(yaml: &str) -> DomainNameSpec {
         serde_yaml::from_str(yaml).expect("test spec parses")

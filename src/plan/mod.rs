@@ -51,6 +51,25 @@ impl PatchOp {
     }
 }
 
+/// Tags to set (added or changed) and tag keys to remove so `observed` becomes
+/// `desired`. `aws:` tags are AWS's own: never removed.
+pub fn tag_changes(
+    desired: &std::collections::BTreeMap<String, String>,
+    observed: &std::collections::BTreeMap<String, String>,
+) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
+    let tag = desired
+        .iter()
+        .filter(|(k, v)| observed.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let untag = observed
+        .keys()
+        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    (tag, untag)
+}
+
 /// Escape a value for use inside a patch path (`/` becomes `~1`, `~` becomes `~0`).
 pub fn escape_path_segment(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")

@@ -45,14 +45,16 @@ pub struct Owner {
 }
 
 impl Owner {
-    pub fn tags(&self) -> BTreeMap<String, String> {
+    /// The tags that say which object (of which kind) made an AWS resource; found
+    /// again by `apigw.rs/owner-uid` after a crash.
+    pub fn tags(&self, kind: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
             (OWNER_UID_TAG.to_string(), self.uid.clone()),
             (
                 OWNER_TAG.to_string(),
                 format!("{}/{}", self.namespace, self.name),
             ),
-            (KIND_TAG.to_string(), "RestApi".to_string()),
+            (KIND_TAG.to_string(), kind.to_string()),
         ])
     }
 }
@@ -84,7 +86,7 @@ pub fn desired_settings(
     }
     let mut tags = spec.tags.clone();
     if let Some(owner) = owner {
-        tags.extend(owner.tags());
+        tags.extend(owner.tags("RestApi"));
     }
     Ok(RestApiSettings {
         name: spec
@@ -126,22 +128,10 @@ pub fn plan(desired: &RestApiSettings, observed: Option<&ObservedRestApi>) -> Ve
     if !patch.is_empty() {
         actions.push(RestApiAction::Update(patch));
     }
-    let to_tag: BTreeMap<String, String> = desired
-        .tags
-        .iter()
-        .filter(|(k, v)| observed.settings.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (to_tag, to_untag) = super::tag_changes(&desired.tags, &observed.settings.tags);
     if !to_tag.is_empty() {
         actions.push(RestApiAction::Tag(to_tag));
     }
-    let to_untag: Vec<String> = observed
-        .settings
-        .tags
-        .keys()
-        .filter(|k| !desired.tags.contains_key(*k))
-        .cloned()
-        .collect();
     if !to_untag.is_empty() {
         actions.push(RestApiAction::Untag(to_untag));
     }

@@ -117,19 +117,7 @@ pub fn stage_tag_changes(
     spec: &StageSpec,
     observed: &ObservedStage,
 ) -> (BTreeMap<String, String>, Vec<String>) {
-    let to_tag = spec
-        .tags
-        .iter()
-        .filter(|(k, v)| observed.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let to_untag = observed
-        .tags
-        .keys()
-        .filter(|k| !spec.tags.contains_key(*k))
-        .cloned()
-        .collect();
-    (to_tag, to_untag)
+    super::tag_changes(&spec.tags, &observed.tags)
 }
 
 /// The UpdateStage patch operations that make the stage's settings match the spec.

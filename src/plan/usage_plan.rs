@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::rest_api::{KIND_TAG, OWNER_TAG, OWNER_UID_TAG, Owner};
+use super::rest_api::Owner;
 use super::stage::method_str;
 use super::{PatchOp, escape_path_segment};
 use crate::api::usage_plan::UsagePlanSpec;
@@ -46,18 +46,6 @@ pub struct ObservedUsagePlan {
     pub settings: UsagePlanSettings,
 }
 
-/// The owner tags of a usage plan (kind UsagePlan).
-pub fn owner_tags(owner: &Owner, kind: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (OWNER_UID_TAG.to_string(), owner.uid.clone()),
-        (
-            OWNER_TAG.to_string(),
-            format!("{}/{}", owner.namespace, owner.name),
-        ),
-        (KIND_TAG.to_string(), kind.to_string()),
-    ])
-}
-
 /// The `throttle` key of one method in a usage plan stage: `/photos/{id}/GET`.
 pub fn method_key(method: crate::api::route::HttpMethod, path: &str) -> String {
     format!("{path}/{}", method_str(method))
@@ -71,7 +59,7 @@ pub fn desired_settings(
     stages: &BTreeMap<String, StageKey>,
 ) -> UsagePlanSettings {
     let mut tags = spec.tags.clone();
-    tags.extend(owner_tags(owner, "UsagePlan"));
+    tags.extend(owner.tags("UsagePlan"));
     UsagePlanSettings {
         name: format!("{}-{}", owner.namespace, owner.name),
         description: spec.description.clone().unwrap_or_default(),
@@ -135,22 +123,10 @@ pub fn plan(
     if !ops.is_empty() {
         actions.push(UsagePlanAction::Update(ops));
     }
-    let to_tag: BTreeMap<String, String> = desired
-        .tags
-        .iter()
-        .filter(|(k, v)| observed.settings.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (to_tag, to_untag) = super::tag_changes(&desired.tags, &observed.settings.tags);
     if !to_tag.is_empty() {
         actions.push(UsagePlanAction::Tag(to_tag));
     }
-    let to_untag: Vec<String> = observed
-        .settings
-        .tags
-        .keys()
-        .filter(|k| !desired.tags.contains_key(*k))
-        .cloned()
-        .collect();
     if !to_untag.is_empty() {
         actions.push(UsagePlanAction::Untag(to_untag));
     }
@@ -268,6 +244,7 @@ fn escape_method_key(key: &str) -> String {
 mod tests {
     use super::*;
     use crate::plan::PatchKind;
+    use crate::plan::rest_api::{KIND_TAG, OWNER_UID_TAG};
 
     fn spec(yaml: &str) -> UsagePlanSpec {
         serde_yaml::from_str(yaml).expect("test spec parses")

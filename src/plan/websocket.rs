@@ -8,7 +8,7 @@ use crate::api::rest_api::ApiKeySource;
 use crate::api::stage::{LogLevel, StageSpec};
 use crate::api::websocket_api::WebSocketApiSpec;
 use crate::plan::rest_api::Owner;
-use crate::plan::usage_plan::owner_tags;
+use crate::plan::tag_changes;
 
 /// Integrations the operator makes carry this description plus their route key, so
 /// one made just before a crash is found and reused instead of made again.
@@ -52,7 +52,7 @@ pub fn api_key_selection_expression(source: ApiKeySource) -> &'static str {
 /// adopts an API one manages.
 pub fn desired_api(spec: &WebSocketApiSpec, object_name: &str, owner: &Owner) -> ApiSettings {
     let mut tags = spec.tags.clone();
-    tags.extend(owner_tags(owner, "WebSocketApi"));
+    tags.extend(owner.tags("WebSocketApi"));
     ApiSettings {
         name: spec
             .api_name
@@ -145,24 +145,6 @@ pub fn plan_api(desired: &ApiSettings, observed: Option<&ApiSettings>) -> Vec<Ap
         actions.push(ApiAction::Untag(untag));
     }
     actions
-}
-
-/// Tags to set and tag keys to remove so `observed` becomes `desired`.
-pub fn tag_changes(
-    desired: &BTreeMap<String, String>,
-    observed: &BTreeMap<String, String>,
-) -> (BTreeMap<String, String>, Vec<String>) {
-    let tag = desired
-        .iter()
-        .filter(|(k, v)| observed.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let untag = observed
-        .keys()
-        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
-    (tag, untag)
 }
 
 /// The client URL of a stage: AWS reports `wss://ID.execute-api...` as the API
