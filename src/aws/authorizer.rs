@@ -2,6 +2,7 @@
 
 use aws_sdk_apigateway::types::{AuthorizerType, PatchOperation};
 
+use super::error::NotFoundExt;
 use super::rest_api::to_sdk_patch;
 use super::{Aws, AwsError, Service};
 use crate::plan::PatchOp;
@@ -67,8 +68,8 @@ impl Aws {
                     .send()
             })
             .await;
-        match res {
-            Ok(a) => Ok(Some(observed(
+        Ok(res.found()?.map(|a| {
+            observed(
                 a.id(),
                 a.name(),
                 a.r#type(),
@@ -78,10 +79,8 @@ impl Aws {
                 a.identity_source(),
                 a.identity_validation_expression(),
                 a.authorizer_result_ttl_in_seconds(),
-            ))),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+            )
+        }))
     }
 
     /// Create an authorizer with all its settings in one call.
@@ -196,11 +195,7 @@ impl Aws {
                 }
             })
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(res.found()?.is_some())
     }
 }
 

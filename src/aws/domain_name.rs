@@ -74,11 +74,7 @@ impl Aws {
                 self.apigateway.get_domain_name().domain_name(name).send()
             })
             .await;
-        match res {
-            Ok(out) => Ok(Some(observed!(&out))),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(res.found()?.map(|out| observed!(&out)))
     }
 
     /// Create a domain name with all its settings and tags in one call.
@@ -295,11 +291,7 @@ impl Aws {
                 },
             )
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        res.gone_ok()
     }
 
     /// The domain's API mappings through API Gateway v2 (how WebSocket stages are
@@ -407,11 +399,7 @@ impl Aws {
                 }
             })
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(res.found()?.is_some())
     }
 }
 

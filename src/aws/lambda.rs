@@ -98,11 +98,7 @@ impl Aws {
                     .send()
             })
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(res.found()?.is_some())
     }
 
     /// Grant API Gateway `lambda:InvokeFunction` from `source_arn`. A statement with

@@ -6,6 +6,7 @@ use aws_sdk_apigateway::types::{
     ApiKeySourceType, EndpointConfiguration, EndpointType, Op, PatchOperation,
 };
 
+use super::error::NotFoundExt;
 use super::{Aws, AwsError, Service};
 use crate::plan::rest_api::{ObservedRestApi, RestApiSettings};
 use crate::plan::{PatchKind, PatchOp};
@@ -41,11 +42,7 @@ impl Aws {
                 self.apigateway.get_rest_api().rest_api_id(id).send()
             })
             .await;
-        match res {
-            Ok(out) => Ok(Some(observed!(out))),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(res.found()?.map(|out| observed!(out)))
     }
 
     /// Find the API carrying tag `key=value`, walking every page of GetRestApis.
