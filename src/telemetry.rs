@@ -142,13 +142,7 @@ pub async fn serve(
                     "503 Service Unavailable",
                     "controllers starting\n".to_string(),
                 ),
-                "/metrics" => (
-                    "200 OK",
-                    render_metrics(
-                        &ctx.aws.stats,
-                        ctx.leader.load(std::sync::atomic::Ordering::Relaxed),
-                    ),
-                ),
+                "/metrics" => ("200 OK", render_all(&ctx)),
                 _ => ("404 Not Found", "not found\n".to_string()),
             };
             let response = format!(

@@ -131,8 +131,10 @@ async fn converge(
 
     let mut observed = observe(obj, ctx, status, &owner, desired.value.as_deref()).await?;
     if let Some(key) = observed.as_mut() {
+        // The plans it should be on and those it was on: each read once.
         let recorded = status.usage_plans.iter().map(|p| p.usage_plan_id.clone());
-        for plan_id in plan_ids.iter().cloned().chain(recorded) {
+        let to_read: BTreeSet<String> = plan_ids.iter().cloned().chain(recorded).collect();
+        for plan_id in to_read {
             if let Some(keys) = aws.usage_plan_key_ids(&plan_id).await?
                 && keys.contains(&key.id)
             {
