@@ -245,6 +245,61 @@ fn child_changes<K: children::Child>(
         .predicate_filter(child_spec_hash::<K>, Default::default())
 }
 
+/// The changes of a kind whose reconciler writes its own status and reads AWS on
+/// every pass: spec, deletion and finalizers wake it, its own status writes do not
+/// (resyncs come from requeues). Returns the store the stream fills, for mappers.
+fn own_changes<K>(
+    ctx: &Context,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::WatchStreamExt;
+    let (reader, writer) = kube::runtime::reflector::store();
+    let changes = watcher(watched_api::<K>(ctx), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(child_spec_hash::<K>, Default::default());
+    (reader, changes)
+}
+
+/// What of a Stage matters to the objects that refer to it (DomainName,
+/// UsagePlan): its spec, deletion and finalizers, and the AWS stage its status
+/// resolved to; not its condition messages, which change on every pass while an
+/// automatic deployment waits out its debounce.
+fn stage_reference_hash(stage: &crate::api::Stage) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    child_spec_hash(stage).hash(&mut h);
+    if let Some(s) = &stage.status {
+        (&s.rest_api_id, &s.web_socket_api_id, &s.deployment_id).hash(&mut h);
+    }
+    Some(h.finish())
+}
+
+fn stage_reference_changes(
+    ctx: &Context,
+) -> impl futures::Stream<Item = Result<crate::api::Stage, watcher::Error>> + Send + 'static {
+    use kube::runtime::WatchStreamExt;
+    watcher(
+        watched_api::<crate::api::Stage>(ctx),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(stage_reference_hash, Default::default())
+}
+
 fn parent_of<K: children::Child>(
     child: K,
 ) -> Option<kube::runtime::reflector::ObjectRef<crate::api::RestApi>> {
@@ -275,17 +330,7 @@ pub async fn run(
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
-    // The RestApi's own status writes must not wake it (each pass reads AWS): only
-    // spec, deletion and finalizer changes do; resyncs come from requeues.
-    let (reader, writer) = kube::runtime::reflector::store();
-    let rest_api_changes = {
-        use kube::runtime::WatchStreamExt;
-        watcher(rest_apis, watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .applied_objects()
-            .predicate_filter(child_spec_hash::<RestApi>, Default::default())
-    };
+    let (reader, rest_api_changes) = own_changes::<RestApi>(&ctx);
     let rest_api_controller = Controller::for_stream(rest_api_changes, reader)
         .with_config(config.clone())
         .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
@@ -335,14 +380,8 @@ fn websocket_api_controller(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> impl Future<Output = ()> {
     use crate::api::{Stage, WebSocketApi};
-    use kube::runtime::WatchStreamExt;
     use kube::runtime::reflector::ObjectRef;
-    let (reader, writer) = kube::runtime::reflector::store();
-    let api_changes = watcher(watched_api::<WebSocketApi>(ctx), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(child_spec_hash::<WebSocketApi>, Default::default());
+    let (reader, api_changes) = own_changes::<WebSocketApi>(ctx);
     Controller::for_stream(api_changes, reader)
         .with_config(config)
         .watches_stream(child_changes::<Stage>(ctx), |stage: Stage| {
@@ -380,27 +419,11 @@ fn domain_name_controller(
 ) -> impl Future<Output = ()> {
     use crate::api::{DomainName, Stage};
     use kube::runtime::reflector::ObjectRef;
-    let (reader, writer) = kube::runtime::reflector::store();
-    // Like the RestApi: its own status writes do not wake it, only spec, deletion
-    // and finalizer changes; resyncs come from requeues.
-    let domain_changes = {
-        use kube::runtime::WatchStreamExt;
-        watcher(watched_api::<DomainName>(ctx), watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .applied_objects()
-            .predicate_filter(child_spec_hash::<DomainName>, Default::default())
-    };
+    let (reader, domain_changes) = own_changes::<DomainName>(ctx);
     let store = reader.clone();
-    let stage_changes = {
-        use kube::runtime::WatchStreamExt;
-        watcher(watched_api::<Stage>(ctx), watcher::Config::default())
-            .default_backoff()
-            .touched_objects()
-    };
     Controller::for_stream(domain_changes, reader)
         .with_config(config)
-        .watches_stream(stage_changes, move |stage: Stage| {
+        .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
             let ns = stage.meta().namespace.clone();
             let name = stage.meta().name.clone().unwrap_or_default();
             store
@@ -464,27 +487,23 @@ fn usage_plan_controller(
 ) -> impl Future<Output = ()> {
     use crate::api::{Stage, UsagePlan};
     use kube::runtime::reflector::ObjectRef;
-    let plans = Controller::new(watched_api::<UsagePlan>(ctx), watcher::Config::default());
-    let store = plans.store();
-    plans
+    let (reader, plan_changes) = own_changes::<UsagePlan>(ctx);
+    let store = reader.clone();
+    Controller::for_stream(plan_changes, reader)
         .with_config(config)
-        .watches(
-            watched_api::<Stage>(ctx),
-            watcher::Config::default(),
-            move |stage: Stage| {
-                let ns = stage.meta().namespace.clone();
-                let name = stage.meta().name.clone().unwrap_or_default();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|p| {
-                        p.meta().namespace == ns
-                            && p.spec.stages.iter().any(|s| s.stage_ref.name == name)
-                    })
-                    .map(|p| ObjectRef::from_obj(p.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
+        .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
+            let ns = stage.meta().namespace.clone();
+            let name = stage.meta().name.clone().unwrap_or_default();
+            store
+                .state()
+                .into_iter()
+                .filter(|p| {
+                    p.meta().namespace == ns
+                        && p.spec.stages.iter().any(|s| s.stage_ref.name == name)
+                })
+                .map(|p| ObjectRef::from_obj(p.as_ref()))
+                .collect::<Vec<_>>()
+        })
         .graceful_shutdown_on(shutdown)
         .run(
             |obj, ctx| async move {
@@ -514,9 +533,9 @@ fn api_key_controller(
     use kube::core::PartialObjectMeta;
     use kube::runtime::WatchStreamExt;
     use kube::runtime::reflector::ObjectRef;
-    let keys = Controller::new(watched_api::<ApiKey>(ctx), watcher::Config::default());
-    let by_plan = keys.store();
-    let by_secret = keys.store();
+    let (reader, key_changes) = own_changes::<ApiKey>(ctx);
+    let (by_plan, by_secret) = (reader.clone(), reader.clone());
+    let keys = Controller::for_stream(key_changes, reader);
     let secrets = watcher(
         watched_api::<PartialObjectMeta<Secret>>(ctx),
         watcher::Config::default(),
