@@ -2,7 +2,7 @@
 
 use aws_sdk_apigateway::types::{AuthorizerType, PatchOperation};
 
-use super::error::NotFoundExt;
+use super::error::{NotFoundExt, gone_or_checked};
 use super::rest_api::to_sdk_patch;
 use super::{Aws, AwsError, Service};
 use crate::plan::PatchOp;
@@ -159,17 +159,10 @@ impl Aws {
                     .send()
             })
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            // moto answers a delete of a missing id with a 500 rather than
-            // NotFoundException; a read tells the two apart.
-            Err(e) if e.is_retryable() => match self.get_authorizer(api_id, id).await? {
-                None => Ok(()),
-                Some(_) => Err(e),
-            },
-            Err(e) => Err(e),
-        }
+        gone_or_checked(res, || async {
+            Ok(self.get_authorizer(api_id, id).await?.is_some())
+        })
+        .await
     }
 
     /// Whether a Cognito user pool (by id or ARN) exists. The pool is looked up in

@@ -6,7 +6,7 @@ use aws_sdk_apigateway::types::{
     EndpointConfiguration, EndpointType, MutualTlsAuthenticationInput, SecurityPolicy,
 };
 
-use super::error::NotFoundExt;
+use super::error::{NotFoundExt, gone_or_checked};
 use super::rest_api::to_sdk_patch;
 use super::{Aws, AwsError, Service, all_pages};
 use crate::plan::PatchOp;
@@ -133,16 +133,10 @@ impl Aws {
                     .send()
             })
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            // moto may answer a delete of a missing name with a 500; a read tells.
-            Err(e) if e.is_retryable() => match self.get_domain_name(name).await? {
-                None => Ok(()),
-                Some(_) => Err(e),
-            },
-            Err(e) => Err(e),
-        }
+        gone_or_checked(res, || async {
+            Ok(self.get_domain_name(name).await?.is_some())
+        })
+        .await
     }
 
     /// The ARN TagResource and UntagResource take for a domain name.

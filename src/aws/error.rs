@@ -102,6 +102,30 @@ impl<T> NotFoundExt<T> for Result<T, AwsError> {
     }
 }
 
+/// How a delete ends when "already gone" counts as done. moto answers some deletes
+/// of a missing id with an HTML 500 instead of NotFound: after a transient error
+/// only, `still_there` reads whether the thing exists, and a gone one counts as
+/// deleted. Throttling, conflicts and refusals are returned as they are, without
+/// spending a read.
+pub async fn gone_or_checked<T, Fut>(
+    res: Result<T, AwsError>,
+    still_there: impl FnOnce() -> Fut,
+) -> Result<(), AwsError>
+where
+    Fut: std::future::Future<Output = Result<bool, AwsError>>,
+{
+    match res.gone_ok() {
+        Err(e) if e.kind == ErrorKind::Transient => {
+            if still_there().await? {
+                Err(e)
+            } else {
+                Ok(())
+            }
+        }
+        other => other,
+    }
+}
+
 fn classify<E>(err: &SdkError<E, HttpResponse>) -> (ErrorKind, String, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

@@ -1,5 +1,6 @@
 //! Models and request validators of a REST API.
 
+use super::error::gone_or_checked;
 use super::{Aws, AwsError, Service};
 use crate::plan::PatchOp;
 use crate::plan::models::{ModelAction, ObservedModel, ObservedValidator};
@@ -136,17 +137,11 @@ impl Aws {
                             .send()
                     })
                     .await;
-                // moto answers a missing id with a 500; a validator that is already gone is fine.
-                if let Err(e) = res
-                    && !e.is_not_found()
-                    && !self
-                        .get_request_validators(api_id)
-                        .await?
-                        .iter()
-                        .all(|v| &v.id != id)
-                {
-                    return Err(e);
-                }
+                gone_or_checked(res, || async {
+                    let validators = self.get_request_validators(api_id).await?;
+                    Ok(validators.iter().any(|v| &v.id == id))
+                })
+                .await?;
             }
         }
         Ok(None)

@@ -6,7 +6,7 @@ use aws_sdk_apigateway::types::{
     ApiKeySourceType, EndpointConfiguration, EndpointType, Op, PatchOperation,
 };
 
-use super::error::NotFoundExt;
+use super::error::{NotFoundExt, gone_or_checked};
 use super::{Aws, AwsError, Service};
 use crate::plan::rest_api::{ObservedRestApi, RestApiSettings};
 use crate::plan::{PatchKind, PatchOp};
@@ -156,17 +156,7 @@ impl Aws {
                 self.apigateway.delete_rest_api().rest_api_id(id).send()
             })
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            // moto answers a delete of a missing id with an HTML 500 rather than
-            // NotFoundException; a read tells the two apart.
-            Err(e) if e.is_retryable() => match self.get_rest_api(id).await? {
-                None => Ok(()),
-                Some(_) => Err(e),
-            },
-            Err(e) => Err(e),
-        }
+        gone_or_checked(res, || async { Ok(self.get_rest_api(id).await?.is_some()) }).await
     }
 }
 

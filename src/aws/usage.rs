@@ -7,7 +7,7 @@ use aws_sdk_apigateway::types::{
     ApiStage, PatchOperation, QuotaPeriodType, QuotaSettings, ThrottleSettings,
 };
 
-use super::error::NotFoundExt;
+use super::error::{NotFoundExt, gone_or_checked};
 use super::rest_api::to_sdk_patch;
 use super::{Aws, AwsError, ErrorKind, Service};
 use crate::plan::PatchOp;
@@ -217,14 +217,10 @@ impl Aws {
                 self.apigateway.delete_usage_plan().usage_plan_id(id).send()
             })
             .await;
-        match res.gone_ok() {
-            // moto answers a delete of a missing id with an HTML 500; a read tells.
-            Err(e) if e.kind == ErrorKind::Transient => match self.get_usage_plan(id).await? {
-                None => Ok(()),
-                Some(_) => Err(e),
-            },
-            other => other,
-        }
+        gone_or_checked(res, || async {
+            Ok(self.get_usage_plan(id).await?.is_some())
+        })
+        .await
     }
 
     /// The ARN TagResource and UntagResource take for a usage plan or an API key.
@@ -398,15 +394,10 @@ impl Aws {
                     .send()
             })
             .await;
-        match res.gone_ok() {
-            // moto answers a missing attachment with an HTML 500; a read tells.
-            Err(e) if e.kind == ErrorKind::Transient => {
-                match self.usage_plan_key_ids(plan_id).await? {
-                    Some(ids) if ids.contains(key_id) => Err(e),
-                    _ => Ok(()),
-                }
-            }
-            other => other,
-        }
+        gone_or_checked(res, || async {
+            let ids = self.usage_plan_key_ids(plan_id).await?;
+            Ok(ids.is_some_and(|ids| ids.contains(key_id)))
+        })
+        .await
     }
 }
