@@ -439,6 +439,22 @@ async fn websocket_retain_adopt_and_missing_references() {
     assert!(keys.contains(&"hello") && keys.contains(&"ping"));
     ns.wait_event("adopted", "Normal/Adopted").await;
 
+    // A second object naming the same API is refused, and deleting it leaves the
+    // API (which was never its own) in AWS.
+    ns.apply::<WebSocketApi>(&format!(
+        "{{apiVersion: apigw.rs/v1alpha1, kind: WebSocketApi, metadata: {{name: intruder}}, spec: {{apiId: {id}}}}}"
+    ))
+    .await;
+    let intruder = wait_ready(&apis, "intruder", "False", T).await;
+    let (reason, message) = ready_reason(&intruder);
+    assert_eq!(reason, "AdoptTargetOwned");
+    assert!(message.contains("managed by WebSocketApi"), "{message}");
+    apis.delete("intruder", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&apis, "intruder", T).await;
+    assert!(aws.get_websocket_api(&id).await.unwrap().is_some());
+
     apis.delete("adopted", &DeleteParams::default())
         .await
         .unwrap();

@@ -242,7 +242,9 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
         &obj.spec.rest_api_id,
         obj.status.as_ref().and_then(|s| s.rest_api_id.clone()),
     ) {
-        (Some(adopted), _) => Some(adopted.clone()),
+        // Only an adoption that happened: a wrong id never made that API this
+        // object's to delete.
+        (Some(adopted), recorded) => recorded.filter(|r| r == adopted),
         (None, Some(id)) => Some(id),
         // No id in status: the create may have happened just before a crash.
         (None, None) => ctx

@@ -902,7 +902,9 @@ async fn cleanup(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error>
         return Ok(Action::await_change());
     }
     let id = match (&obj.spec.api_id, status.api_id.clone()) {
-        (Some(adopted), _) => Some(adopted.clone()),
+        // Only an adoption that happened: one refused (another object's API, an
+        // HTTP API, a wrong id) never made the API this object's to delete.
+        (Some(adopted), recorded) => recorded.filter(|r| r == adopted),
         (None, Some(id)) => Some(id),
         // No id in status: the create may have happened just before a crash.
         (None, None) => ctx
