@@ -170,6 +170,9 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("stage of no API", "apiVersion: apigw.rs/v1alpha1\nkind: Stage\nmetadata: {name: x}\nspec:\n  stageName: prod\n".to_string(), "set exactly one of restApiRef (a RestApi) or webSocketApiRef"),
         ("manual deployment of a WebSocket stage", format!("{WS_STAGE}  deployment: {{policy: Manual}}"), "a WebSocket stage is always deployed automatically"),
         ("canary on a WebSocket stage", format!("{WS_STAGE}  canary: {{percentTraffic: 10}}"), "apply to RestApi stages only"),
+        ("access log format on several lines", s("  accessLog: {destinationArn: 'arn:aws:logs:us-east-1:123456789012:log-group:api', format: \"{\\\"id\\\": \\\"$context.requestId\\\"}\\n\"}"), "format must be one line"),
+        ("empty stage variable value", s("  variables: {env: ''}"), "should match"),
+        ("API key from an authorizer without one", w("  apiKeySource: AUTHORIZER\n  routes: [{routeKey: $connect, functionName: f, apiKeyRequired: true}]"), "a route with apiKeyRequired needs an authorizer"),
         ("empty route key settings", format!("{WS_STAGE}  routeKeySettings: [{{routeKey: subscribe}}]"), "must set throttling, logging or metricsEnabled"),
         ("route key settings on a REST stage", s("  routeKeySettings: [{routeKey: subscribe, metricsEnabled: true}]"), "routeKeySettings apply to WebSocket stages"),
     ]

@@ -330,6 +330,23 @@ async fn websocket_api_end_to_end() {
     })
     .await;
 
+    // An override of a route key the API does not have is a condition on that
+    // Stage, made before AWS would refuse the whole stage over it.
+    ns.apply::<Stage>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {name: notifications-dev}, spec: {webSocketApiRef: {name: notifications}, stageName: dev, routeKeySettings: [{routeKey: unsubscribe, metricsEnabled: true}]}}",
+    )
+    .await;
+    let dev = wait_ready(&stages, "notifications-dev", "False", T).await;
+    let (reason, message) = ready_reason(&dev);
+    assert_eq!(reason, "InvalidSpec");
+    assert!(message.contains("route key unsubscribe"), "{message}");
+    assert!(aws.get_websocket_stage(&id, "dev").await.unwrap().is_none());
+    stages
+        .delete("notifications-dev", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&stages, "notifications-dev", T).await;
+
     // Deleting the Stage deletes the stage; deleting the API deletes it and its grants.
     stages
         .delete("notifications-prod", &DeleteParams::default())

@@ -208,7 +208,7 @@ fn stage_variables_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema
     schemars::json_schema!({
         "type": "object",
         "maxProperties": 100,
-        "additionalProperties": {"type": "string", "maxLength": 512, "pattern": "^[A-Za-z0-9 ._~:/?#&=,-]*$"},
+        "additionalProperties": {"type": "string", "maxLength": 512, "pattern": "^[A-Za-z0-9 ._~:/?#&=,-]+$"},
         "x-kubernetes-validations": [{
             "rule": "self.all(k, k.matches('^[A-Za-z0-9_]{1,64}$'))",
             "message": "stage variable names may contain only letters, digits and '_' (at most 64)"
@@ -308,11 +308,15 @@ pub struct AccessLog {
         "message": "destinationArn must be a CloudWatch Logs group or Firehose stream ARN"
     }]))]
     pub destination_arn: String,
-    /// Log line format using `$context` variables; must include `$context.requestId`.
-    #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "self.contains('$context.requestId') || self.contains('$context.extendedRequestId')",
-        "message": "format must include $context.requestId or $context.extendedRequestId"
-    }]))]
+    /// Log line format using `$context` variables, on one line; must include
+    /// `$context.requestId`.
+    #[schemars(length(max = 3000))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self.contains('$context.requestId') || self.contains('$context.extendedRequestId')",
+         "message": "format must include $context.requestId or $context.extendedRequestId"},
+        {"rule": "!self.contains('\\n')",
+         "message": "format must be one line: in YAML write it quoted or as a folded block (>-), not a literal block (|)"}
+    ]))]
     pub format: String,
 }
 

@@ -54,6 +54,10 @@ pub const DEFAULT_ROUTE_SELECTION: &str = "$request.body.action";
     {
         "rule": "!has(self.routes) || self.routes.all(r, !has(r.authorizer) || (has(self.authorizers) && self.authorizers.exists(a, a.name == r.authorizer)))",
         "message": "a route's authorizer must name an entry of spec.authorizers"
+    },
+    {
+        "rule": "!has(self.apiKeySource) || self.apiKeySource != 'AUTHORIZER' || !has(self.routes) || self.routes.all(r, !has(r.apiKeyRequired) || !r.apiKeyRequired || has(r.authorizer))",
+        "message": "with apiKeySource AUTHORIZER the API key comes from the authorizer: a route with apiKeyRequired needs an authorizer"
     }
 ]))]
 pub struct WebSocketApiSpec {

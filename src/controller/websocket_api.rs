@@ -743,7 +743,7 @@ async fn converge_stages(
                 callback_url: callback_url(&api.endpoint, &stage_name),
             };
             let previous = stage.status.clone().unwrap_or_default();
-            let (readiness, fields) = match converge_stage(ctx, &api.id, stage).await {
+            let (readiness, fields) = match converge_stage(ctx, obj, &api.id, stage).await {
                 Ok((deployment, changes)) => {
                     for change in changes {
                         notes.push(("StageUpdated", format!("stage {stage_name}: {change}")));
@@ -766,7 +766,9 @@ async fn converge_stages(
                     (ready, fields)
                 }
                 Err(err) => {
-                    failed = true;
+                    // A spec error waits for an edit (which wakes the API); the rest
+                    // are looked at again soon.
+                    failed |= err.is_retryable();
                     // A stage that exists keeps what status knew of it (its API id
                     // holds its name and binds it to domains and usage plans).
                     let fields = json!({
@@ -800,9 +802,24 @@ async fn converge_stages(
 /// what changed.
 async fn converge_stage(
     ctx: &Context,
+    obj: &WebSocketApi,
     api_id: &str,
     stage: &Stage,
 ) -> Result<(Option<String>, Vec<String>), Error> {
+    // AWS refuses the whole UpdateStage over one override of a route it lacks.
+    for settings in &stage.spec.route_key_settings {
+        if !obj
+            .spec
+            .routes
+            .iter()
+            .any(|r| r.route_key == settings.route_key)
+        {
+            return Err(Error::Spec(SpecError::UnknownRouteKey {
+                key: settings.route_key.clone(),
+                api: obj.name_any(),
+            }));
+        }
+    }
     let aws = &ctx.aws;
     let desired = desired_stage(&stage.spec);
     let observed = aws.get_websocket_stage(api_id, &desired.name).await?;

@@ -68,6 +68,8 @@ pub enum SpecError {
     PolicyNotObject,
     #[error("{0}")]
     FunctionName(String),
+    #[error("routeKeySettings names route key {key}, which WebSocketApi {api} has no route for")]
+    UnknownRouteKey { key: String, api: String },
 }
 
 /// Desired settings from the spec. `owner` is None for adopted APIs, which are not
