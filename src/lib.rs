@@ -4,6 +4,10 @@
 //! diffing, `aws` the only code that talks to AWS, and `controller` the thin
 //! reconcilers that observe, plan, apply and report.
 
+// The reconcile futures (finalizer, tenant scope, converge) nest deeply enough
+// to pass the compiler's default layout query depth.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod aws;
 pub mod config;

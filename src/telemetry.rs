@@ -86,7 +86,40 @@ pub fn render_all(ctx: &crate::controller::Context) -> String {
         &ctx.aws.stats,
         ctx.leader.load(std::sync::atomic::Ordering::Relaxed),
     );
+    render_tenancy(&mut out, &ctx.tenancy);
     out
+}
+
+/// One limiter per AWS account and region: what went through each.
+fn render_tenancy(out: &mut String, tenancy: &crate::controller::tenancy::Tenancy) {
+    let limiters = tenancy.limiters();
+    out.push_str("# HELP apigw_aws_account_calls_total AWS calls sent, by the account and region whose quota they use.\n# TYPE apigw_aws_account_calls_total counter\n");
+    for ((account, region), limiter) in &limiters {
+        let (calls, _, _) = limiter.usage.snapshot();
+        out.push_str(&format!(
+            "apigw_aws_account_calls_total{{account=\"{account}\",region=\"{region}\"}} {calls}\n"
+        ));
+    }
+    out.push_str("# HELP apigw_aws_account_throttled_total Throttled answers, by account and region.\n# TYPE apigw_aws_account_throttled_total counter\n");
+    for ((account, region), limiter) in &limiters {
+        let (_, throttled, _) = limiter.usage.snapshot();
+        out.push_str(&format!(
+            "apigw_aws_account_throttled_total{{account=\"{account}\",region=\"{region}\"}} {throttled}\n"
+        ));
+    }
+    out.push_str("# HELP apigw_aws_account_limiter_wait_seconds_total Time calls waited for the limiter of their account and region.\n# TYPE apigw_aws_account_limiter_wait_seconds_total counter\n");
+    for ((account, region), limiter) in &limiters {
+        let (_, _, waited) = limiter.usage.snapshot();
+        out.push_str(&format!(
+            "apigw_aws_account_limiter_wait_seconds_total{{account=\"{account}\",region=\"{region}\"}} {waited:.3}\n"
+        ));
+    }
+    out.push_str("# HELP apigw_assume_role_failures_total Failed STS AssumeRole attempts, by AwsAccountBinding.\n# TYPE apigw_assume_role_failures_total counter\n");
+    for (binding, n) in tenancy.assume_failures() {
+        out.push_str(&format!(
+            "apigw_assume_role_failures_total{{binding=\"{binding}\"}} {n}\n"
+        ));
+    }
 }
 
 fn render_aws(out: &mut String, stats: &crate::aws::CallStats, leader: bool) {

@@ -88,3 +88,18 @@ pub fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "x-kubernetes-preserve-unknown-fields": true,
     })
 }
+
+/// How much the operator may do for an object.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, update and delete in AWS to match the spec (the default).
+    #[default]
+    Full,
+    /// Read AWS and report what differs from the spec and what the operator would
+    /// change (`status.plannedChanges`), never write. For watching an adopted API
+    /// while a team migrates.
+    ObserveOnly,
+    /// No AWS call at all, not even on deletion (the finalizer waits); for
+    /// incidents, for example to keep a console hotfix.
+    Paused,
+}

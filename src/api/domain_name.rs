@@ -37,6 +37,18 @@ pub const ROOT_BASE_PATH: &str = "(none)";
         priority = 1
     ),
     printcolumn(
+        name = "Account",
+        type_ = "string",
+        json_path = ".status.accountId",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Region",
+        type_ = "string",
+        json_path = ".status.region",
+        priority = 1
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -47,11 +59,30 @@ pub const ROOT_BASE_PATH: &str = "(none)";
     {"rule": "self.domainName == oldSelf.domainName",
      "message": "domainName cannot change: create a new DomainName for the other name"},
     {"rule": "self.endpoint.type == oldSelf.endpoint.type",
-     "message": "endpoint.type cannot change: create a new DomainName"}
+     "message": "endpoint.type cannot change: create a new DomainName"},
+    {"rule": "!has(self.adoptOrphaned) || !self.adoptOrphaned || (has(self.adopt) && self.adopt)",
+     "message": "adoptOrphaned needs adopt: true"}
 ]))]
 pub struct DomainNameSpec {
+    /// AWS region of this object's resources. Unset: the default region of the
+    /// namespace's AwsAccountBinding, else the operator's. A binding's
+    /// `allowedRegions` limits it. Cannot change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]$')", "message": "region must be an AWS region such as eu-west-1"},
+        {"rule": "self == oldSelf", "message": "region cannot change: create a new object in the other region"}
+    ]))]
+    pub region: Option<String>,
+
+    /// Full (default: the binding's, else Full): converge AWS to the spec.
+    /// ObserveOnly: read AWS, report drift and the planned changes, never write.
+    /// Paused: no AWS call at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::api::common::ManagementPolicy>,
+
     /// The fully qualified host name, for example `api.example.com`. Cannot change.
-    /// An existing domain name with this name in the account and region is adopted.
+    /// An existing domain name of this name is adopted only with `adopt: true`.
     #[schemars(length(min = 1, max = 253))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.matches('^(\\\\*\\\\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\\\.)+[a-z]{2,63}$')",
@@ -100,10 +131,22 @@ pub struct DomainNameSpec {
     ]))]
     pub tags: Tags,
 
+    /// Adopt an existing domain name of this name instead of creating one. Without
+    /// it an existing domain name the operator did not create for this object is
+    /// refused (`AdoptionNotRequested`), never taken over silently.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
+
+    /// With `adopt`: take over a domain name whose owner tags name an object that no
+    /// longer exists. One another live object manages is never adopted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt_orphaned: bool,
+
     /// What to do with the domain name and its mappings in AWS when this object is
-    /// deleted: Delete (default) or Retain.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// deleted: Delete or Retain. Unset: a domain name the operator created is
+    /// deleted, an adopted one is retained (with the mappings this object made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 }
 
 /// How clients reach the domain.
@@ -196,6 +239,16 @@ impl BasePathMapping {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainNameStatus {
+    /// AWS account of this object's resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// AWS region of this object's resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// With managementPolicy ObserveOnly: what the operator would change (at most
+    /// 50 lines, the first of each kind of change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_changes: Vec<String>,
     /// The `metadata.generation` the operator last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

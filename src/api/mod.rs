@@ -4,6 +4,7 @@
 // repetition as a duplicated attribute.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod account_binding;
 pub mod api_key;
 pub mod authorizer;
 pub mod common;
@@ -14,6 +15,7 @@ pub mod stage;
 pub mod usage_plan;
 pub mod websocket_api;
 
+pub use account_binding::{AwsAccountBinding, AwsAccountBindingSpec, AwsAccountBindingStatus};
 pub use api_key::{ApiKey, ApiKeySpec, ApiKeyStatus};
 pub use authorizer::{Authorizer, AuthorizerSpec, AuthorizerStatus};
 pub use common::{Condition, DeletionPolicy, LocalObjectReference};
@@ -38,6 +40,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         UsagePlan::crd(),
         ApiKey::crd(),
         WebSocketApi::crd(),
+        AwsAccountBinding::crd(),
     ]
 }
 

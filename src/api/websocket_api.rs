@@ -40,6 +40,18 @@ pub const DEFAULT_ROUTE_SELECTION: &str = "$request.body.action";
     ),
     printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.apiEndpoint"),
     printcolumn(
+        name = "Account",
+        type_ = "string",
+        json_path = ".status.accountId",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Region",
+        type_ = "string",
+        json_path = ".status.region",
+        priority = 1
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -52,6 +64,10 @@ pub const DEFAULT_ROUTE_SELECTION: &str = "$request.body.action";
         "message": "apiId cannot be added, removed or changed after creation: create a new WebSocketApi object to adopt another API"
     },
     {
+        "rule": "!has(self.adoptOrphaned) || !self.adoptOrphaned || has(self.apiId)",
+        "message": "adoptOrphaned needs apiId: it says whether the API of that id may be taken over"
+    },
+    {
         "rule": "!has(self.routes) || self.routes.all(r, !has(r.authorizer) || (has(self.authorizers) && self.authorizers.exists(a, a.name == r.authorizer)))",
         "message": "a route's authorizer must name an entry of spec.authorizers"
     },
@@ -61,6 +77,23 @@ pub const DEFAULT_ROUTE_SELECTION: &str = "$request.body.action";
     }
 ]))]
 pub struct WebSocketApiSpec {
+    /// AWS region of this object's resources. Unset: the default region of the
+    /// namespace's AwsAccountBinding, else the operator's. A binding's
+    /// `allowedRegions` limits it. Cannot change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]$')", "message": "region must be an AWS region such as eu-west-1"},
+        {"rule": "self == oldSelf", "message": "region cannot change: create a new object in the other region"}
+    ]))]
+    pub region: Option<String>,
+
+    /// Full (default: the binding's, else Full): converge AWS to the spec.
+    /// ObserveOnly: read AWS, report drift and the planned changes, never write.
+    /// Paused: no AWS call at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::api::common::ManagementPolicy>,
+
     /// Name of the API in AWS. Defaults to the object's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
@@ -128,9 +161,16 @@ pub struct WebSocketApiSpec {
     }]))]
     pub api_id: Option<String>,
 
-    /// What to do with the API in AWS when this object is deleted: Delete (default) or Retain.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// Adopt the API named by `apiId` even though its owner tags name an object that
+    /// no longer exists (an API left behind with `deletionPolicy: Retain`). An API
+    /// another live object manages is never adopted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt_orphaned: bool,
+
+    /// What to do with the API in AWS when this object is deleted: Delete or Retain.
+    /// Unset: an API the operator created is deleted, an adopted one is retained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 }
 
 fn default_route_selection() -> String {
@@ -260,6 +300,16 @@ pub struct WebSocketLambdaAuthorizer {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebSocketApiStatus {
+    /// AWS account of this object's resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// AWS region of this object's resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// With managementPolicy ObserveOnly: what the operator would change (at most
+    /// 50 lines, the first of each kind of change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_changes: Vec<String>,
     /// The `metadata.generation` the operator last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Invalid,
     /// Credentials or IAM permissions are missing; fixed outside the spec, so retried slowly.
     AccessDenied,
+    /// Not sent: the object's management policy is ObserveOnly, and this call writes.
+    Withheld,
 }
 
 impl ErrorKind {
@@ -31,6 +33,7 @@ impl ErrorKind {
             ErrorKind::Transient => "transient",
             ErrorKind::Invalid => "invalid",
             ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::Withheld => "withheld",
         }
     }
 }
@@ -51,7 +54,7 @@ pub struct AwsError {
 impl AwsError {
     /// Whether a later retry of the same request can succeed without a spec change.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self.kind, ErrorKind::Invalid)
+        !matches!(self.kind, ErrorKind::Invalid | ErrorKind::Withheld)
     }
 
     pub fn is_not_found(&self) -> bool {

@@ -171,6 +171,28 @@ impl Service {
 pub struct Limiter {
     services: HashMap<Service, TokenBucket>,
     operations: HashMap<String, TokenBucket>,
+    /// What went through this limiter, for the per-account metrics.
+    pub usage: LimiterUsage,
+}
+
+/// Counters of one limiter (one account and region).
+#[derive(Debug, Default)]
+pub struct LimiterUsage {
+    calls: std::sync::atomic::AtomicU64,
+    throttled: std::sync::atomic::AtomicU64,
+    waited_micros: std::sync::atomic::AtomicU64,
+}
+
+impl LimiterUsage {
+    /// (calls, throttled answers, seconds waited).
+    pub fn snapshot(&self) -> (u64, u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.calls.load(Relaxed),
+            self.throttled.load(Relaxed),
+            self.waited_micros.load(Relaxed) as f64 / 1e6,
+        )
+    }
 }
 
 impl Limiter {
@@ -192,6 +214,7 @@ impl Limiter {
         Limiter {
             services,
             operations,
+            usage: LimiterUsage::default(),
         }
     }
 
@@ -206,7 +229,25 @@ impl Limiter {
         if let Some(bucket) = self.services.get(&service) {
             tokio::time::sleep(bucket.reserve().await).await;
         }
-        start.elapsed()
+        let waited = start.elapsed();
+        self.usage.waited_micros.fetch_add(
+            waited.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        waited
+    }
+
+    /// One call sent through this limiter (STS calls count, but have no bucket).
+    pub fn count(&self) {
+        self.usage
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn count_throttle(&self) {
+        self.usage
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// AWS answered "too many requests": slow every caller of the service down.

@@ -1,6 +1,7 @@
 //! AWS access: client construction, the shared limiter, call accounting and
 //! small per-service facades. Nothing outside this module talks to an SDK client.
 
+pub mod assume_role;
 pub mod authorizer;
 pub mod domain_name;
 pub mod error;
@@ -15,7 +16,7 @@ pub mod websocket;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
@@ -134,8 +135,17 @@ pub struct Aws {
     sts: aws_sdk_sts::Client,
     pub region: String,
     account_id: OnceCell<String>,
-    limiter: Limiter,
-    pub stats: CallStats,
+    /// The limiter of this client's (account, region): shared by every client of
+    /// that account and region, since AWS's quotas are.
+    limiter: Arc<Limiter>,
+    /// Process-wide call counters, shared by every client.
+    pub stats: Arc<CallStats>,
+    /// What the clients were built from, to derive clients for other regions and
+    /// identities.
+    conf: aws_config::SdkConfig,
+    pub limits: LimiterSettings,
+    /// Set for an ObserveOnly reconcile: writes are not sent but noted here.
+    observe_only: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Aws {
@@ -167,7 +177,25 @@ impl Aws {
                 code: "NoRegion".into(),
                 message: "no AWS region: pass --aws-region or set AWS_REGION".into(),
             })?;
-        Ok(Aws {
+        Ok(Aws::from_conf(
+            conf,
+            region,
+            OnceCell::new(),
+            Arc::new(Limiter::new(&settings.limits)),
+            Arc::default(),
+            settings.limits.clone(),
+        ))
+    }
+
+    fn from_conf(
+        conf: aws_config::SdkConfig,
+        region: String,
+        account_id: OnceCell<String>,
+        limiter: Arc<Limiter>,
+        stats: Arc<CallStats>,
+        limits: LimiterSettings,
+    ) -> Aws {
+        Aws {
             apigateway: aws_sdk_apigateway::Client::new(&conf),
             apigatewayv2: aws_sdk_apigatewayv2::Client::new(&conf),
             lambda: aws_sdk_lambda::Client::new(&conf),
@@ -175,10 +203,71 @@ impl Aws {
             acm: aws_sdk_acm::Client::new(&conf),
             sts: aws_sdk_sts::Client::new(&conf),
             region,
-            account_id: OnceCell::new(),
-            limiter: Limiter::new(&settings.limits),
-            stats: CallStats::default(),
-        })
+            account_id,
+            limiter,
+            stats,
+            conf,
+            limits,
+            observe_only: None,
+        }
+    }
+
+    /// The same clients, refusing every write and noting it in `planned` instead:
+    /// one per ObserveOnly reconcile.
+    pub fn observe_only(&self, planned: Arc<Mutex<Vec<String>>>) -> Aws {
+        Aws {
+            apigateway: self.apigateway.clone(),
+            apigatewayv2: self.apigatewayv2.clone(),
+            lambda: self.lambda.clone(),
+            cognito: self.cognito.clone(),
+            acm: self.acm.clone(),
+            sts: self.sts.clone(),
+            region: self.region.clone(),
+            account_id: self.account_id.clone(),
+            limiter: self.limiter.clone(),
+            stats: self.stats.clone(),
+            conf: self.conf.clone(),
+            limits: self.limits.clone(),
+            observe_only: Some(planned),
+        }
+    }
+
+    /// Whether writes are withheld (ObserveOnly).
+    pub fn is_observe_only(&self) -> bool {
+        self.observe_only.is_some()
+    }
+
+    /// Note a change the operator would make (ObserveOnly's plan preview).
+    pub fn note_planned(&self, change: String) {
+        if let Some(planned) = &self.observe_only {
+            planned.lock().unwrap().push(change);
+        }
+    }
+
+    /// Clients for `region` with `credentials` (None: this client's own), an
+    /// already known `account` and the limiter of that account and region. The
+    /// call counters stay shared.
+    pub fn derive(
+        &self,
+        region: &str,
+        credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+        account: Option<String>,
+        limiter: Arc<Limiter>,
+    ) -> Aws {
+        let mut builder = self.conf.to_builder();
+        builder.set_region(Some(Region::new(region.to_string())));
+        if let Some(credentials) = credentials {
+            builder.set_credentials_provider(Some(credentials));
+        }
+        let account_id = OnceCell::new_with(account);
+        Aws::from_conf(
+            builder.build(),
+            region.to_string(),
+            account_id,
+            limiter,
+            self.stats.clone(),
+            self.limits.clone(),
+        )
     }
 
     /// Run one SDK call through the limiter and the accounting, mapping its error.
@@ -193,7 +282,25 @@ impl Aws {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        if let Some(planned) = &self.observe_only
+            && is_mutating(operation)
+        {
+            // ObserveOnly: the write is the plan, not an action.
+            planned
+                .lock()
+                .unwrap()
+                .push(format!("{operation} {resource} (withheld)"));
+            return Err(AwsError {
+                service: service.as_str(),
+                operation,
+                resource: resource.to_string(),
+                kind: ErrorKind::Withheld,
+                code: "ObserveOnly".into(),
+                message: "managementPolicy is ObserveOnly; the call was not sent".into(),
+            });
+        }
         let waited = self.limiter.acquire(service, operation).await;
+        self.limiter.count();
         let result = send().await;
         match result {
             Ok(value) => {
@@ -212,6 +319,7 @@ impl Aws {
                     .record(service, operation, err.kind.as_str(), waited);
                 if err.kind == ErrorKind::Throttled {
                     self.limiter.throttled(service, operation).await;
+                    self.limiter.count_throttle();
                 }
                 tracing::debug!(service = service.as_str(), operation, resource, error = %err, "AWS call failed");
                 Err(err)
@@ -292,5 +400,17 @@ impl Aws {
         } else {
             "aws"
         }
+    }
+}
+
+impl Aws {
+    /// The limiter of this client's account and region.
+    pub fn limiter(&self) -> Arc<Limiter> {
+        self.limiter.clone()
+    }
+
+    /// The account id, when already known (no call).
+    pub fn known_account(&self) -> Option<&str> {
+        self.account_id.get().map(String::as_str)
     }
 }

@@ -178,18 +178,39 @@ async fn converge(
         name: obj.name_any(),
     };
 
+    ctx.access
+        .certificate(&obj.spec.certificate_arn)
+        .map_err(|e| Error::ReferenceNotAllowed(e.to_string()))?;
     let observed = aws.get_domain_name(name).await?;
     // Adoption is decided when the domain is first seen: one that exists without
-    // this object's owner tag was made by someone else. Later passes keep the answer.
+    // this object's owner tag was made by someone else, and is taken only when the
+    // spec asks and the ownership rule allows. Later passes keep the answer.
     let first_sight = status.target.is_none() && !status.adopted;
     if let Some(found) = &observed
         && first_sight
         && found.settings.tags.get(OWNER_UID_TAG) != Some(&owner.uid)
     {
+        if !obj.spec.adopt {
+            return Err(Error::AdoptionNotRequested(format!(
+                "domain name {name} already exists in this account and was not created by this \
+                 object; set spec.adopt: true to adopt it"
+            )));
+        }
+        super::ownership::guard_adoption(
+            ctx,
+            &format!("domain name {name}"),
+            &found.settings.tags,
+            &owner,
+            "DomainName",
+            obj.spec.adopt_orphaned,
+        )
+        .await?;
         status.adopted = true;
         notes.push(("Adopted", format!("adopted existing domain name {name}")));
     }
-    let desired = desired_settings(&obj.spec, (!status.adopted).then_some(&owner));
+    // An adopted domain carries the owner tags too, so no other object adopts it
+    // while this one exists.
+    let desired = desired_settings(&obj.spec, Some(&owner));
 
     // The certificate is checked before a create and when it changes.
     let certificate_changes = observed
@@ -474,18 +495,23 @@ async fn check_certificate(ctx: &Context, arn: &str, endpoint_type: &str) -> Res
 
 async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
     let name = obj.spec.domain_name.as_str();
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+    let status = obj.status.clone().unwrap_or_default();
+    if crate::plan::ownership::deletion_policy(obj.spec.deletion_policy, status.adopted)
+        == DeletionPolicy::Retain
+    {
         ctx.event(
             obj.as_ref(),
             EventType::Normal,
             "Retained",
             "Delete",
-            format!("left domain name {name} and its mappings in AWS (deletionPolicy: Retain)"),
+            super::ownership::retained_note(
+                &format!("domain name {name} and its mappings"),
+                obj.spec.deletion_policy,
+            ),
         )
         .await;
         return Ok(Action::await_change());
     }
-    let status = obj.status.clone().unwrap_or_default();
     // Never created (for example the certificate was missing): nothing to delete,
     // and a domain of the same name that someone else made is not ours to remove.
     let ours = status.target.is_some() || status.adopted;

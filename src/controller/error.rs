@@ -24,6 +24,43 @@ pub enum Error {
     #[error("{0}")]
     AdoptTargetOwned(String),
 
+    #[error("{0}")]
+    AdoptTargetOrphaned(String),
+
+    #[error("{0}")]
+    AdoptionNotRequested(String),
+
+    #[error("{0}")]
+    AdoptionNotAllowed(String),
+
+    #[error("{0}")]
+    ReferenceNotAllowed(String),
+
+    #[error("{0}")]
+    RegionNotAllowed(String),
+
+    #[error("{0}")]
+    NoAccountBinding(String),
+
+    #[error("{0}")]
+    AccountBindingConflict(String),
+
+    #[error("{0}")]
+    AccountChanged(String),
+
+    #[error("managementPolicy is Paused: the operator makes no AWS call for this object{0}")]
+    Paused(&'static str),
+
+    #[error("managementPolicy is ObserveOnly: {0}")]
+    DriftDetected(String),
+
+    #[error("cannot assume IAM role {role} of AwsAccountBinding {binding}: {message}")]
+    AssumeRoleFailed {
+        role: String,
+        binding: String,
+        message: String,
+    },
+
     #[error("ACM certificate {arn} does not exist in {region}")]
     CertificateNotFound { arn: String, region: String },
 
@@ -81,6 +118,7 @@ impl Error {
                 ErrorKind::Invalid => "AwsRejected",
                 ErrorKind::NotFound => "AwsNotFound",
                 ErrorKind::Conflict | ErrorKind::Transient => "AwsUnavailable",
+                ErrorKind::Withheld => "DriftDetected",
             },
             Error::Spec(_) => "InvalidSpec",
             Error::AdoptTargetMissing(_) | Error::WebSocketAdoptTargetMissing(_) => {
@@ -88,6 +126,17 @@ impl Error {
             }
             Error::LambdaFunctionNotFound(_) => "LambdaFunctionNotFound",
             Error::AdoptTargetOwned(_) => "AdoptTargetOwned",
+            Error::AdoptTargetOrphaned(_) => "AdoptTargetOrphaned",
+            Error::AdoptionNotRequested(_) => "AdoptionNotRequested",
+            Error::AdoptionNotAllowed(_) => "AdoptionNotAllowed",
+            Error::ReferenceNotAllowed(_) => "ReferenceNotAllowed",
+            Error::RegionNotAllowed(_) => "RegionNotAllowed",
+            Error::NoAccountBinding(_) => "NoAccountBinding",
+            Error::AccountBindingConflict(_) => "AccountBindingConflict",
+            Error::AssumeRoleFailed { .. } => "AwsAccessDenied",
+            Error::AccountChanged(_) => "AccountChanged",
+            Error::Paused(_) => "Paused",
+            Error::DriftDetected(_) => "DriftDetected",
             Error::CertificateNotFound { .. } => "CertificateNotFound",
             Error::CertificateWrongRegion { .. } => "CertificateWrongRegion",
             Error::StageNotFound(_) => "StageNotFound",
@@ -117,6 +166,21 @@ impl Error {
             Error::LambdaFunctionNotFound(_) => true,
             // The other object may be deleted: looked at again slowly.
             Error::AdoptTargetOwned(_) => true,
+            // Only a spec change (adoptOrphaned, adopt) or a binding change helps;
+            // binding changes wake every object of the namespaces they match.
+            Error::AdoptTargetOrphaned(_)
+            | Error::AdoptionNotRequested(_)
+            | Error::AdoptionNotAllowed(_)
+            | Error::ReferenceNotAllowed(_)
+            | Error::RegionNotAllowed(_)
+            | Error::NoAccountBinding(_)
+            | Error::AccountBindingConflict(_)
+            | Error::AccountChanged(_)
+            | Error::Paused(_) => false,
+            // Drift is looked at again on the resync.
+            Error::DriftDetected(_) => false,
+            // A trust policy may be fixed in IAM, which sends no event: retried slowly.
+            Error::AssumeRoleFailed { .. } => true,
             // The certificate may be requested or imported yet: check again slowly.
             Error::CertificateNotFound { .. } => true,
             Error::CertificateWrongRegion { .. } => false,

@@ -15,9 +15,27 @@ macro_rules! under_finalizer {
                 crate::api::common::FINALIZER,
                 obj,
                 |event| async {
+                    use crate::controller::tenancy::Tenant;
                     match event {
-                        kube::runtime::finalizer::Event::Apply(obj) => $apply(obj, &ctx).await,
-                        kube::runtime::finalizer::Event::Cleanup(obj) => $cleanup(obj, &ctx).await,
+                        kube::runtime::finalizer::Event::Apply(obj) => {
+                            match ctx.scoped(&namespace, &obj.placement()).await {
+                                Ok(scoped) => $apply(obj, &scoped).await,
+                                Err(e) => crate::controller::outcome::refuse(obj.as_ref(), &ctx, e).await,
+                            }
+                        }
+                        kube::runtime::finalizer::Event::Cleanup(obj) => {
+                            match ctx.scoped(&namespace, &obj.placement()).await {
+                                // ObserveOnly never writes, so its deletion leaves AWS as it is.
+                                Ok(scoped) if scoped.policy == crate::api::common::ManagementPolicy::ObserveOnly => {
+                                    $cleanup(std::sync::Arc::new(obj.retained()), &scoped).await
+                                }
+                                Ok(scoped) => $cleanup(obj, &scoped).await,
+                                Err(crate::controller::Error::Paused(_)) => Err(crate::controller::Error::Paused(
+                                    "; the deletion waits (the finalizer stays) until the policy changes",
+                                )),
+                                Err(e) => Err(e),
+                            }
+                        }
                     }
                 },
             )
@@ -29,6 +47,7 @@ macro_rules! under_finalizer {
     }};
 }
 
+pub mod account_binding;
 pub mod api_key;
 pub mod children;
 pub mod conditions;
@@ -37,10 +56,12 @@ pub mod error;
 pub mod leader;
 pub mod metrics;
 pub mod outcome;
+pub mod ownership;
 pub mod permissions;
 pub mod rest_api;
 pub mod stages;
 pub mod structure;
+pub mod tenancy;
 pub mod usage_plan;
 pub mod websocket_api;
 
@@ -71,6 +92,9 @@ pub struct Settings {
     pub concurrency: u16,
     /// Longest wait between retries of a failing object.
     pub max_backoff: Duration,
+    /// Refuse objects of namespaces no AwsAccountBinding matches, instead of using
+    /// the operator's own identity for them.
+    pub require_binding: bool,
 }
 
 impl Default for Settings {
@@ -80,15 +104,37 @@ impl Default for Settings {
             resync: Duration::from_secs(600),
             concurrency: 4,
             max_backoff: Duration::from_secs(300),
+            require_binding: false,
         }
     }
 }
 
-/// What every reconcile gets.
+/// What every reconcile gets: what all share, and the AWS clients, allow-lists and
+/// management policy of the object's tenant.
 pub struct Context {
-    pub client: Client,
+    shared: Arc<Shared>,
     pub aws: Arc<Aws>,
+    pub access: crate::plan::access::Access,
+    pub policy: crate::api::common::ManagementPolicy,
+    /// ObserveOnly: the changes the operator would make.
+    planned: Option<Arc<Mutex<Vec<String>>>>,
+    /// Made by `scoped` for one object (its account and region are known).
+    pub scoped: bool,
+}
+
+impl std::ops::Deref for Context {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// What every controller shares.
+pub struct Shared {
+    pub client: Client,
     pub recorder: Recorder,
+    /// AwsAccountBindings, the clients made for them, per-account limiters.
+    pub tenancy: tenancy::Tenancy,
     pub settings: Settings,
     /// Consecutive failures per object (namespace/name), for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
@@ -107,18 +153,64 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let recorder = Recorder::new(client.clone(), reporter);
+        let tenancy = tenancy::Tenancy::new(aws.clone(), settings.require_binding);
         Arc::new(Context {
-            client,
+            shared: Arc::new(Shared {
+                client,
+                recorder,
+                tenancy,
+                settings,
+                failures: Mutex::new(HashMap::new()),
+                ready: Arc::default(),
+                leader: Arc::default(),
+                reconciles: Default::default(),
+            }),
             aws,
-            recorder,
-            settings,
-            failures: Mutex::new(HashMap::new()),
-            ready: Arc::default(),
-            leader: Arc::default(),
-            reconciles: Default::default(),
+            access: crate::plan::access::Access::unrestricted(),
+            policy: Default::default(),
+            planned: None,
+            scoped: false,
         })
     }
 
+    /// The context of one object's reconcile: its tenant's clients (per account
+    /// and region), allow-lists and management policy. Paused objects get no
+    /// context: nothing may be called in AWS for them.
+    pub async fn scoped(
+        &self,
+        namespace: &str,
+        placement: &tenancy::Placement,
+    ) -> Result<Context, Error> {
+        use crate::api::common::ManagementPolicy;
+        let scope = self.tenancy.scope(namespace, placement).await?;
+        let (aws, planned) = match scope.policy {
+            ManagementPolicy::Paused => return Err(Error::Paused("")),
+            ManagementPolicy::Full => (scope.aws, None),
+            ManagementPolicy::ObserveOnly => {
+                let planned: Arc<Mutex<Vec<String>>> = Arc::default();
+                (
+                    Arc::new(scope.aws.observe_only(planned.clone())),
+                    Some(planned),
+                )
+            }
+        };
+        Ok(Context {
+            shared: self.shared.clone(),
+            aws,
+            access: scope.access,
+            policy: scope.policy,
+            planned,
+            scoped: true,
+        })
+    }
+
+    /// ObserveOnly: the changes noted so far (None in Full).
+    pub fn planned_changes(&self) -> Option<Vec<String>> {
+        self.planned.as_ref().map(|p| p.lock().unwrap().clone())
+    }
+}
+
+impl Shared {
     /// Api handle for a namespaced kind in the object's namespace.
     pub fn api_in<K>(&self, namespace: &str) -> Api<K>
     where
@@ -325,14 +417,21 @@ pub async fn run(
     ensure_crd(&watched_api::<UsagePlan>(&ctx)).await?;
     ensure_crd(&watched_api::<ApiKey>(&ctx)).await?;
     ensure_crd(&watched_api::<WebSocketApi>(&ctx)).await?;
+    ensure_crd(&Api::<crate::api::AwsAccountBinding>::all(
+        ctx.client.clone(),
+    ))
+    .await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
     tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
+    let (bindings_changed, tenancy_reflectors) = account_binding::reflectors(&ctx);
+    let binding_status = account_binding::controller(&ctx, config.clone(), shutdown.clone());
     let (reader, rest_api_changes) = own_changes::<RestApi>(&ctx);
     let rest_api_controller = Controller::for_stream(rest_api_changes, reader)
         .with_config(config.clone())
+        .reconcile_all_on(binding_changes(&bindings_changed))
         .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
         .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
         .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
@@ -354,20 +453,28 @@ pub async fn run(
     let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
     let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
     let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
-    let domains = domain_name_controller(&ctx, config.clone(), shutdown.clone());
-    let usage_plans = usage_plan_controller(&ctx, config.clone(), shutdown.clone());
-    let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone());
-    let websocket_apis = websocket_api_controller(&ctx, config, shutdown);
-    futures::join!(
-        rest_api_controller,
-        websocket_apis,
-        routes,
-        authorizers,
-        stages,
-        domains,
-        usage_plans,
-        api_keys
-    );
+    let domains = domain_name_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
+    let usage_plans =
+        usage_plan_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
+    let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
+    let websocket_apis = websocket_api_controller(&ctx, config, shutdown, &bindings_changed);
+    // The reflectors run until the controllers stop.
+    let tenancy_reflectors = futures::future::FutureExt::fuse(Box::pin(tenancy_reflectors));
+    let controllers = async {
+        futures::join!(
+            binding_status,
+            rest_api_controller,
+            websocket_apis,
+            routes,
+            authorizers,
+            stages,
+            domains,
+            usage_plans,
+            api_keys
+        )
+    };
+    futures::pin_mut!(controllers);
+    futures::future::select(controllers, tenancy_reflectors).await;
     tracing::info!("controllers stopped");
     Ok(())
 }
@@ -378,12 +485,14 @@ fn websocket_api_controller(
     ctx: &Arc<Context>,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    bindings_changed: &tokio::sync::watch::Receiver<u64>,
 ) -> impl Future<Output = ()> {
     use crate::api::{Stage, WebSocketApi};
     use kube::runtime::reflector::ObjectRef;
     let (reader, api_changes) = own_changes::<WebSocketApi>(ctx);
     Controller::for_stream(api_changes, reader)
         .with_config(config)
+        .reconcile_all_on(binding_changes(bindings_changed))
         .watches_stream(child_changes::<Stage>(ctx), |stage: Stage| {
             let ns = stage.meta().namespace.clone()?;
             match children::Child::parent(&stage) {
@@ -416,6 +525,7 @@ fn domain_name_controller(
     ctx: &Arc<Context>,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    bindings_changed: &tokio::sync::watch::Receiver<u64>,
 ) -> impl Future<Output = ()> {
     use crate::api::{DomainName, Stage};
     use kube::runtime::reflector::ObjectRef;
@@ -423,6 +533,7 @@ fn domain_name_controller(
     let store = reader.clone();
     Controller::for_stream(domain_changes, reader)
         .with_config(config)
+        .reconcile_all_on(binding_changes(bindings_changed))
         .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
             let ns = stage.meta().namespace.clone();
             let name = stage.meta().name.clone().unwrap_or_default();
@@ -484,6 +595,7 @@ fn usage_plan_controller(
     ctx: &Arc<Context>,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    bindings_changed: &tokio::sync::watch::Receiver<u64>,
 ) -> impl Future<Output = ()> {
     use crate::api::{Stage, UsagePlan};
     use kube::runtime::reflector::ObjectRef;
@@ -491,6 +603,7 @@ fn usage_plan_controller(
     let store = reader.clone();
     Controller::for_stream(plan_changes, reader)
         .with_config(config)
+        .reconcile_all_on(binding_changes(bindings_changed))
         .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
             let ns = stage.meta().namespace.clone();
             let name = stage.meta().name.clone().unwrap_or_default();
@@ -527,6 +640,7 @@ fn api_key_controller(
     ctx: &Arc<Context>,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    bindings_changed: &tokio::sync::watch::Receiver<u64>,
 ) -> impl Future<Output = ()> {
     use crate::api::{ApiKey, UsagePlan};
     use k8s_openapi::api::core::v1::Secret;
@@ -543,6 +657,7 @@ fn api_key_controller(
     .default_backoff()
     .touched_objects();
     keys.with_config(config)
+        .reconcile_all_on(binding_changes(bindings_changed))
         .watches(
             watched_api::<UsagePlan>(ctx),
             watcher::Config::default(),
@@ -591,6 +706,20 @@ fn api_key_controller(
             ctx.clone(),
         )
         .for_each(log_result)
+}
+
+/// Each change of a binding (or of a namespace's labels) reconciles every object of
+/// a kind: which account and allow-lists apply may have changed. Bindings change
+/// rarely, and a converged object's pass costs only reads.
+fn binding_changes(
+    rx: &tokio::sync::watch::Receiver<u64>,
+) -> impl futures::Stream<Item = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    rx.mark_unchanged();
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    })
 }
 
 async fn log_result<T: std::fmt::Debug, E: std::fmt::Display>(res: Result<T, E>) {

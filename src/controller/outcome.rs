@@ -23,10 +23,13 @@ use crate::api::usage_plan::{UsagePlan, UsagePlanStatus};
 use crate::api::websocket_api::{WebSocketApi, WebSocketApiStatus};
 
 /// A status whose conditions and observed generation the reconciler keeps.
-pub trait OwnStatus: Clone + PartialEq + Serialize + Send + Sync {
+pub trait OwnStatus: Clone + Default + PartialEq + Serialize + Send + Sync {
     fn conditions(&self) -> &[Condition];
     fn conditions_mut(&mut self) -> &mut Vec<Condition>;
     fn set_observed_generation(&mut self, generation: Option<i64>);
+    /// The account and region the object's resources live in.
+    fn set_location(&mut self, account: Option<String>, region: String);
+    fn set_planned_changes(&mut self, planned: Vec<String>);
 }
 
 /// A kind whose reconciler writes its whole status with server-side apply.
@@ -54,6 +57,15 @@ macro_rules! owns_status {
             }
             fn set_observed_generation(&mut self, generation: Option<i64>) {
                 self.observed_generation = generation;
+            }
+            fn set_location(&mut self, account: Option<String>, region: String) {
+                if account.is_some() {
+                    self.account_id = account;
+                }
+                self.region = Some(region);
+            }
+            fn set_planned_changes(&mut self, planned: Vec<String>) {
+                self.planned_changes = planned;
             }
         }
         impl OwnsStatus for $kind {
@@ -101,9 +113,26 @@ pub async fn finish<K: OwnsStatus>(
     ctx: &Context,
     mut status: K::Status,
     notes: Vec<(&'static str, String)>,
-    result: Result<Option<Duration>, Error>,
-    ready: (&str, &str),
+    mut result: Result<Option<Duration>, Error>,
+    mut ready: (&str, &str),
 ) -> Result<Action, Error> {
+    if ctx.scoped {
+        status.set_location(
+            ctx.aws.known_account().map(str::to_string),
+            ctx.aws.region.clone(),
+        );
+    }
+    let observe_only = ctx.planned_changes();
+    if let Some(planned) = &observe_only {
+        result = observed_result(planned, result);
+        status.set_planned_changes(planned_lines(planned));
+        ready = (
+            "Observed",
+            "managementPolicy ObserveOnly: AWS matches the spec; nothing would change",
+        );
+    } else {
+        status.set_planned_changes(Vec::new());
+    }
     for (reason, note) in notes {
         ctx.event(obj, EventType::Normal, reason, reason, note)
             .await;
@@ -148,17 +177,18 @@ pub async fn finish<K: OwnsStatus>(
             // One Warning per state: a wait re-evaluated on every change of what it
             // waits for must not repeat its Event each time.
             if before != ready_state(status.conditions()) {
-                ctx.event(
-                    obj,
-                    EventType::Warning,
-                    err.reason(),
-                    "Reconcile",
-                    err.to_string(),
-                )
-                .await;
+                let type_ = match &err {
+                    Error::Paused(_) => EventType::Normal,
+                    _ => EventType::Warning,
+                };
+                ctx.event(obj, type_, err.reason(), "Reconcile", err.to_string())
+                    .await;
             }
             if err.is_retryable() {
                 Err(err)
+            } else if observe_only.is_some() {
+                // Drift is looked at again on every resync.
+                Ok(Action::requeue(ctx.settings.resync))
             } else {
                 Ok(Action::await_change())
             }
@@ -206,4 +236,108 @@ fn ready_state(conditions: &[Condition]) -> Option<(String, String, String)> {
         .iter()
         .find(|c| c.type_ == READY)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// End a reconcile that could not start: the binding, region or policy refused
+/// the object before any AWS call. Ready=False says why.
+pub async fn refuse<K: OwnsStatus>(obj: &K, ctx: &Context, err: Error) -> Result<Action, Error> {
+    let status = obj.current_status().cloned().unwrap_or_default();
+    finish(obj, ctx, status, Vec::new(), Err(err), ("", "")).await
+}
+
+/// Most lines `status.plannedChanges` holds.
+const PLANNED_LINES: usize = 50;
+
+fn planned_lines(planned: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in planned {
+        if !lines.contains(line) {
+            lines.push(line.clone());
+        }
+    }
+    if lines.len() > PLANNED_LINES {
+        let more = lines.len() - (PLANNED_LINES - 1);
+        lines.truncate(PLANNED_LINES - 1);
+        lines.push(format!("... and {more} more"));
+    }
+    lines
+}
+
+/// ObserveOnly: a pass that planned nothing is Ready; one that would change
+/// something (a withheld write, or changes noted by the plan) is DriftDetected;
+/// any other failure is reported as it is.
+fn observed_result(
+    planned: &[String],
+    result: Result<Option<Duration>, Error>,
+) -> Result<Option<Duration>, Error> {
+    let drift_or_converged = match &result {
+        Ok(_) => true,
+        Err(Error::Aws(e)) => e.kind == crate::aws::ErrorKind::Withheld,
+        Err(_) => false,
+    };
+    if !drift_or_converged {
+        return result;
+    }
+    if planned.is_empty() {
+        return Ok(None);
+    }
+    let lines = planned_lines(planned);
+    Err(Error::DriftDetected(format!(
+        "AWS differs from the spec; {} change(s) planned, none made (status.plannedChanges): {}",
+        lines.len(),
+        lines.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn withheld() -> Error {
+        Error::Aws(crate::aws::AwsError {
+            service: "apigateway",
+            operation: "UpdateRestApi",
+            resource: "a1".into(),
+            kind: crate::aws::ErrorKind::Withheld,
+            code: "ObserveOnly".into(),
+            message: String::new(),
+        })
+    }
+
+    /// Nothing planned: the observed object is Ready.
+    #[test]
+    fn observe_only_without_changes_is_ready() {
+        assert!(matches!(
+            observed_result(&[], Ok(Some(Duration::from_secs(5)))),
+            Ok(None)
+        ));
+    }
+
+    /// A withheld write is drift, reported with the plan, never a failure to retry.
+    #[test]
+    fn observe_only_withheld_write_is_drift() {
+        let planned = vec!["UpdateRestApi a1 (withheld)".to_string()];
+        let err = observed_result(&planned, Err(withheld())).unwrap_err();
+        assert_eq!(err.reason(), "DriftDetected");
+        assert!(err.to_string().contains("UpdateRestApi a1"), "{err}");
+    }
+
+    /// Other failures (a missing function, throttling) keep their own reason.
+    #[test]
+    fn observe_only_keeps_other_failures() {
+        let err = observed_result(&[], Err(Error::LambdaFunctionNotFound("f".into()))).unwrap_err();
+        assert_eq!(err.reason(), "LambdaFunctionNotFound");
+    }
+
+    /// The plan preview is bounded and has no repeated lines.
+    #[test]
+    fn planned_lines_are_bounded_and_unique() {
+        let many: Vec<String> = (0..80)
+            .map(|i| format!("change {i}"))
+            .chain(["change 1".to_string()])
+            .collect();
+        let lines = planned_lines(&many);
+        assert_eq!(lines.len(), PLANNED_LINES);
+        assert_eq!(lines.last().unwrap(), "... and 31 more");
+    }
 }

@@ -14,6 +14,7 @@ use super::conditions::now_rfc3339;
 use super::{Context, Error, stages, structure};
 use crate::api::common::DeletionPolicy;
 use crate::api::{RestApi, RestApiStatus};
+use crate::plan::ownership::deletion_policy;
 use crate::plan::rest_api::{
     OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan,
 };
@@ -63,11 +64,30 @@ async fn converge(
         name: obj.name_any(),
     };
     let adopting = obj.spec.rest_api_id.clone();
-    let desired = desired_settings(&obj.spec, &owner.name, adopting.is_none().then_some(&owner))?;
+    // An adopted API carries the owner tags too, so no other object can adopt it
+    // while this one exists.
+    let desired = desired_settings(&obj.spec, &owner.name, Some(&owner))?;
 
     let observed = observe(obj, ctx, status, &owner).await?;
     let actions = plan(&desired, observed.as_ref());
+    let shown_id = observed
+        .as_ref()
+        .map_or(desired.name.as_str(), |o| o.id.as_str());
+    for action in &actions {
+        aws.note_planned(action.describe(shown_id));
+    }
+    if aws.is_observe_only() && observed.is_none() {
+        // Nothing to read further: the plan is "create it".
+        return Ok(None);
+    }
     let mut current: ObservedRestApi = observed.unwrap_or_default();
+    // ObserveOnly: the settings changes are noted above; the structure is still
+    // read and planned below, so the preview covers the routes too.
+    let actions = if aws.is_observe_only() {
+        Vec::new()
+    } else {
+        actions
+    };
     for action in actions {
         match action {
             RestApiAction::Create => {
@@ -162,6 +182,15 @@ async fn observe(
             .get_rest_api(id)
             .await?
             .ok_or_else(|| Error::AdoptTargetMissing(id.clone()))?;
+        super::ownership::guard_adoption(
+            ctx,
+            &format!("REST API {id}"),
+            &found.settings.tags,
+            owner,
+            "RestApi",
+            obj.spec.adopt_orphaned,
+        )
+        .await?;
         if status.rest_api_id.as_deref() != Some(id.as_str()) {
             ctx.event(
                 obj,
@@ -221,7 +250,8 @@ async fn fill_status(
 }
 
 async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+    let adopted = obj.spec.rest_api_id.is_some();
+    if deletion_policy(obj.spec.deletion_policy, adopted) == DeletionPolicy::Retain {
         let id = obj
             .status
             .as_ref()
@@ -232,7 +262,7 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
             EventType::Normal,
             "Retained",
             "Delete",
-            format!("left REST API {id} in AWS (deletionPolicy: Retain)"),
+            super::ownership::retained_note(&format!("REST API {id}"), obj.spec.deletion_policy),
         )
         .await;
         structure::release_children(ctx, &obj).await?;

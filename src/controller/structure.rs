@@ -136,6 +136,8 @@ pub async fn converge(
         validators: &validators,
         region: &coords.region,
         partition: coords.partition,
+        account: &coords.account,
+        access: &ctx.access,
     };
     let inputs: Vec<RouteInput<'_>> = routes
         .iter()
@@ -165,6 +167,10 @@ pub async fn converge(
         .map(|r| (r.path.clone(), r.id.clone()))
         .collect();
     let actions = plan_structure(&desired, &observed);
+    for action in &actions {
+        ctx.aws
+            .note_planned(action.describe().trim_end().to_string());
+    }
     let mut structure_failure: Option<Error> = None;
     // A method AWS rejects as invalid fails its own route only; the others go on.
     let mut rejected: BTreeMap<(String, String), Error> = BTreeMap::new();
@@ -323,6 +329,21 @@ async fn converge_authorizers(
             }
         };
         let existing = find_observed(&desired.name, known_id.as_deref(), &observed);
+        let home = crate::plan::access::Home {
+            partition: coords.partition,
+            region: &coords.region,
+            account: &coords.account,
+        };
+        if let Err(refused) = ctx.access.authorizer(&a.spec, home) {
+            out.insert(
+                name,
+                AuthorizerResult::not_ready(
+                    Readiness::not("ReferenceNotAllowed", refused.to_string()),
+                    existing.map(|o| o.id.clone()),
+                ),
+            );
+            continue;
+        }
         let ops = existing.map(|o| authorizer_patch_operations(&desired, &o.settings));
         let must_write = ops.as_ref().is_none_or(|ops| !ops.is_empty());
         let new_generation =
@@ -709,6 +730,10 @@ async fn report_routes(
             Some(RouteOutcome::Invalid { message }) => {
                 (Readiness::not("InvalidSpec", message.clone()), none())
             }
+            Some(RouteOutcome::NotAllowed { message }) => (
+                Readiness::not("ReferenceNotAllowed", message.clone()),
+                none(),
+            ),
             Some(RouteOutcome::Deleting) | None => continue,
         };
         if !readiness.ready {

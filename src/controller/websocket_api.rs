@@ -25,7 +25,7 @@ use crate::api::websocket_api::{
     WebSocketStageEndpoint,
 };
 use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
-use crate::plan::rest_api::{OWNER_TAG, OWNER_UID_TAG, Owner, SpecError};
+use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
 use crate::plan::websocket::{
     ApiAction, AuthorizerAction, AuthorizerSettings, DEFAULT_TIMEOUT_MILLIS, DesiredRoute,
     ObservedApi, ObservedAuthorizer, ObservedIntegration, ObservedRoute, ResponseStep, StageAction,
@@ -107,6 +107,7 @@ async fn converge(
         name: obj.name_any(),
     };
     let adopting = obj.spec.api_id.is_some();
+    references_allowed(obj, ctx).await?;
     // An adopted API carries the owner tags too: a second object cannot adopt it
     // while this one exists.
     let desired = desired_api(&obj.spec, &owner.name, &owner);
@@ -188,6 +189,37 @@ async fn converge(
     Ok(retry.then_some(STAGE_RETRY))
 }
 
+/// Every function and role the spec names, against the namespace's allow-lists,
+/// before anything is made: a refused reference refuses the whole API.
+async fn references_allowed(obj: &WebSocketApi, ctx: &Context) -> Result<(), Error> {
+    if ctx.access.binding.is_none() {
+        return Ok(());
+    }
+    let account = ctx.aws.account_id().await?.to_string();
+    let home = crate::plan::access::Home {
+        partition: ctx.aws.partition(),
+        region: &ctx.aws.region,
+        account: &account,
+    };
+    let refused = |e: crate::plan::access::NotAllowed| Error::ReferenceNotAllowed(e.to_string());
+    for route in &obj.spec.routes {
+        ctx.access
+            .function_named(&route.function_name, home)
+            .map_err(refused)?;
+    }
+    for lambda in obj
+        .spec
+        .authorizers
+        .iter()
+        .filter_map(|a| a.lambda.as_ref())
+    {
+        ctx.access
+            .function_named(&lambda.function_name, home)
+            .map_err(refused)?;
+    }
+    Ok(())
+}
+
 /// Authorizers, integrations, routes, route responses and invoke permissions.
 /// Returns the functions that do not exist.
 async fn converge_structure(
@@ -244,7 +276,15 @@ async fn observe(
             .await?
             .filter(|a| a.protocol == "WEBSOCKET")
             .ok_or_else(|| Error::WebSocketAdoptTargetMissing(id.clone()))?;
-        check_not_owned_by_another(ctx, &found, owner).await?;
+        super::ownership::guard_adoption(
+            ctx,
+            &format!("WebSocket API {id}"),
+            &found.settings.tags,
+            owner,
+            "WebSocketApi",
+            obj.spec.adopt_orphaned,
+        )
+        .await?;
         if status.api_id.as_deref() != Some(id.as_str()) {
             ctx.event(
                 obj,
@@ -287,39 +327,6 @@ async fn observe(
         tracing::info!("found WebSocket API by owner tag");
     }
     Ok(found)
-}
-
-/// An API another WebSocketApi object manages (its owner tags name a live object
-/// with that uid) is not adopted: two writers would undo each other. Tags of an
-/// object that is gone (it was deleted with `deletionPolicy: Retain`) do not count.
-async fn check_not_owned_by_another(
-    ctx: &Context,
-    found: &ObservedApi,
-    owner: &Owner,
-) -> Result<(), Error> {
-    let tags = &found.settings.tags;
-    let Some(other_uid) = tags.get(OWNER_UID_TAG).filter(|u| **u != owner.uid) else {
-        return Ok(());
-    };
-    let other = tags.get(OWNER_TAG).cloned().unwrap_or_default();
-    let live = match other.split_once('/') {
-        Some((namespace, name)) => {
-            match ctx.api_in::<WebSocketApi>(namespace).get_opt(name).await {
-                Ok(object) => object.is_some_and(|o| o.uid().as_ref() == Some(other_uid)),
-                // Cannot look (another namespace without RBAC): assume it is live.
-                Err(_) => true,
-            }
-        }
-        None => false,
-    };
-    if live {
-        return Err(Error::AdoptTargetOwned(format!(
-            "WebSocket API {} is managed by WebSocketApi {other}; delete that object \
-             (with deletionPolicy: Retain to keep the API) before adopting it here",
-            found.id
-        )));
-    }
-    Ok(())
 }
 
 async fn fill_status(
@@ -905,14 +912,20 @@ async fn release_stages(ctx: &Context, obj: &WebSocketApi) -> Result<(), Error> 
 
 async fn cleanup(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
     let status = obj.status.clone().unwrap_or_default();
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+    let adopted = obj.spec.api_id.is_some();
+    if crate::plan::ownership::deletion_policy(obj.spec.deletion_policy, adopted)
+        == DeletionPolicy::Retain
+    {
         let id = status.api_id.clone().unwrap_or_else(|| "(none)".into());
         ctx.event(
             obj.as_ref(),
             EventType::Normal,
             "Retained",
             "Delete",
-            format!("left WebSocket API {id} in AWS (deletionPolicy: Retain)"),
+            super::ownership::retained_note(
+                &format!("WebSocket API {id}"),
+                obj.spec.deletion_policy,
+            ),
         )
         .await;
         release_stages(ctx, &obj).await?;

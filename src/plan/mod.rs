@@ -1,11 +1,13 @@
 //! Pure planning: desired spec + observed AWS state -> the actions that converge them.
 //! No I/O here; everything is unit-tested, and a converged resource plans nothing.
 
+pub mod access;
 pub mod api_key;
 pub mod authorizer;
 pub mod domain_name;
 pub mod lambda;
 pub mod models;
+pub mod ownership;
 pub mod rest_api;
 pub mod routes;
 pub mod stage;

@@ -72,8 +72,8 @@ pub enum SpecError {
     UnknownRouteKey { key: String, api: String },
 }
 
-/// Desired settings from the spec. `owner` is None for adopted APIs, which are not
-/// tagged with an owner: they are found by their id in the spec.
+/// Desired settings from the spec. `owner` adds the owner tags; the controller
+/// always passes it (an adopted API is tagged too, so no second object adopts it).
 pub fn desired_settings(
     spec: &RestApiSpec,
     object_name: &str,
@@ -118,6 +118,35 @@ pub enum RestApiAction {
     Tag(BTreeMap<String, String>),
     /// UntagResource with these keys.
     Untag(Vec<String>),
+}
+
+impl RestApiAction {
+    /// One line for the plan preview (ObserveOnly).
+    pub fn describe(&self, api: &str) -> String {
+        match self {
+            RestApiAction::Create => format!("create REST API {api}"),
+            RestApiAction::Update(ops) => format!(
+                "update REST API {api}: {}",
+                ops.iter()
+                    .map(|o| match &o.value {
+                        Some(v) => format!("{} -> {v}", o.path),
+                        None => format!("{} removed", o.path),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            RestApiAction::Tag(tags) => format!(
+                "tag REST API {api}: {}",
+                tags.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            RestApiAction::Untag(keys) => {
+                format!("untag REST API {api}: {}", keys.join(", "))
+            }
+        }
+    }
 }
 
 /// Plan the actions that turn `observed` into `desired`. Converged means an empty plan.

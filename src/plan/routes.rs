@@ -117,6 +117,10 @@ pub struct DesiredContext<'a> {
     /// Region of service integrations that name none.
     pub region: &'a str,
     pub partition: &'a str,
+    /// Account of the API, to complete bare function names for the allow-lists.
+    pub account: &'a str,
+    /// What the namespace's AwsAccountBinding allows routes to name.
+    pub access: &'a crate::plan::access::Access,
 }
 
 /// How each route came out of planning.
@@ -134,6 +138,8 @@ pub enum RouteOutcome {
     AuthorizerNotReady { name: String },
     /// The spec cannot be turned into a method.
     Invalid { message: String },
+    /// It names a function or role the namespace's AwsAccountBinding does not allow.
+    NotAllowed { message: String },
     /// Deleting: its method goes (or stays, with deletionPolicy Retain).
     Deleting,
 }
@@ -224,6 +230,11 @@ pub fn desired_structure(routes: &[RouteInput<'_>], ctx: &DesiredContext<'_>) ->
             );
             continue;
         }
+        if let Err(message) = references_allowed(route.spec, ctx) {
+            out.outcomes
+                .insert(route.name.to_string(), RouteOutcome::NotAllowed { message });
+            continue;
+        }
         match method_settings(route.name, route.spec, ctx) {
             Ok(settings) => {
                 record_variables(&route.spec.path, route.name, &mut variables);
@@ -256,6 +267,27 @@ pub fn desired_structure(routes: &[RouteInput<'_>], ctx: &DesiredContext<'_>) ->
             .or_insert_with(|| preflight_method(&entries));
     }
     out
+}
+
+/// The Lambda function and credentials role a route names, against the
+/// namespace's allow-lists. A name that does not parse is left to method_settings.
+fn references_allowed(spec: &RouteSpec, ctx: &DesiredContext<'_>) -> Result<(), String> {
+    if let Some(lambda) = &spec.integration.lambda {
+        let home = crate::plan::access::Home {
+            partition: ctx.partition,
+            region: ctx.region,
+            account: ctx.account,
+        };
+        ctx.access
+            .function_named(&lambda.function_name, home)
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(aws) = &spec.integration.aws {
+        ctx.access
+            .role(&aws.credentials_role_arn)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn record_variables(path: &str, route: &str, variables: &mut BTreeMap<String, (String, String)>) {
@@ -655,6 +687,38 @@ pub enum StructureAction {
     DeleteResource { path: String },
 }
 
+impl StructureAction {
+    /// One line for the plan preview (ObserveOnly).
+    pub fn describe(&self) -> String {
+        match self {
+            StructureAction::CreateResource { path } => format!("create resource {path}"),
+            StructureAction::DeleteMethod { path, verb } => format!("delete method {verb} {path}"),
+            StructureAction::PutMethod {
+                path,
+                verb,
+                settings,
+            } => {
+                let integration = settings
+                    .integration
+                    .as_ref()
+                    .map(|i| {
+                        format!(
+                            ", integration {} {}",
+                            i.type_,
+                            i.uri.as_deref().unwrap_or("")
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "put method {verb} {path} (authorization {}{integration})",
+                    settings.authorization_type
+                )
+            }
+            StructureAction::DeleteResource { path } => format!("delete resource {path}"),
+        }
+    }
+}
+
 /// Plan the structure: create missing resources top-down, replace methods that
 /// differ, remove the methods of deleted routes and the resources they leave empty.
 /// Methods and resources no Route mentions are left alone (they may be hand-made,
@@ -809,6 +873,9 @@ mod tests {
     static VALIDATORS: std::sync::LazyLock<BTreeMap<String, String>> =
         std::sync::LazyLock::new(|| BTreeMap::from([("apigw-body".to_string(), "v1".to_string())]));
 
+    static OPEN: std::sync::LazyLock<crate::plan::access::Access> =
+        std::sync::LazyLock::new(crate::plan::access::Access::unrestricted);
+
     fn ctx(authorizers: &BTreeMap<String, AuthorizerState>) -> DesiredContext<'_> {
         DesiredContext {
             authorizers,
@@ -816,6 +883,55 @@ mod tests {
             validators: &VALIDATORS,
             region: "us-east-1",
             partition: "aws",
+            account: "123456789012",
+            access: &OPEN,
+        }
+    }
+
+    /// A route naming a function or role outside the binding's allow-lists is not
+    /// part of the API (no method, no permission), and says which value and binding.
+    #[test]
+    fn routes_outside_the_allow_lists_are_refused() {
+        let access = crate::plan::access::Access {
+            binding: Some("team-a".into()),
+            functions: Some(vec![
+                "arn:aws:lambda:*:123456789012:function:team-a-*".into(),
+            ]),
+            roles: Some(vec![]),
+            ..crate::plan::access::Access::unrestricted()
+        };
+        let authorizers = BTreeMap::new();
+        let ctx = DesiredContext {
+            access: &access,
+            ..ctx(&authorizers)
+        };
+        let ok = route(
+            "{restApiRef: {name: a}, method: GET, path: /a, integration: {lambda: {functionName: team-a-get}}}",
+        );
+        let other = route(
+            "{restApiRef: {name: a}, method: GET, path: /b, integration: {lambda: {functionName: team-b-get}}}",
+        );
+        let role = route(
+            "{restApiRef: {name: a}, method: POST, path: /q, integration: {aws: {service: sqs, path: 123456789012/q, credentialsRoleArn: 'arn:aws:iam::123456789012:role/admin'}}}",
+        );
+        let desired = desired_structure(
+            &[
+                input("ok", &ok),
+                input("other", &other),
+                input("role", &role),
+            ],
+            &ctx,
+        );
+        assert!(matches!(
+            desired.outcomes["ok"],
+            RouteOutcome::Accepted { .. }
+        ));
+        assert_eq!(desired.methods.len(), 1);
+        for name in ["other", "role"] {
+            let RouteOutcome::NotAllowed { message } = &desired.outcomes[name] else {
+                panic!("{name}: {:?}", desired.outcomes[name]);
+            };
+            assert!(message.contains("AwsAccountBinding team-a"), "{message}");
         }
     }
 

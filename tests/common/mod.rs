@@ -242,6 +242,7 @@ impl Operator {
             resync,
             concurrency: 4,
             max_backoff: Duration::from_secs(3),
+            require_binding: false,
         };
         let ctx = Context::new(client, aws, settings);
         let run_ctx = ctx.clone();

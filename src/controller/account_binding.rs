@@ -1,0 +1,215 @@
+//! AwsAccountBindings: the reflectors every tenant lookup reads (bindings and
+//! namespace labels), and the status of each binding (its account, the namespaces
+//! it matches, whether its role can be assumed and whether another binding
+//! claims one of its namespaces). It may touch: AwsAccountBinding status only.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::conditions::{READY, condition, now_rfc3339, set_condition};
+use super::tenancy::Placement;
+use super::{Context, Error};
+use crate::api::account_binding::{AwsAccountBinding, AwsAccountBindingStatus};
+use crate::plan::access::binds;
+
+/// The reflectors of bindings and namespace labels, and a counter that moves on
+/// every change of either that can change a tenant's scope.
+pub fn reflectors(
+    ctx: &Arc<Context>,
+) -> (
+    tokio::sync::watch::Receiver<u64>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    let Some((binding_writer, namespace_writer)) = ctx.tenancy.take_writers() else {
+        // A second run() of one Context: the first one's reflectors fill the stores.
+        return (
+            rx,
+            futures::future::Either::Left(futures::future::ready(())),
+        );
+    };
+    let bump = {
+        let tx = tx.clone();
+        move || tx.send_modify(|n| *n += 1)
+    };
+    let bump_ns = bump.clone();
+    let bindings = watcher(
+        Api::<AwsAccountBinding>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(binding_writer)
+    .applied_objects()
+    .predicate_filter(
+        |b: &AwsAccountBinding| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            b.metadata.generation.hash(&mut h);
+            b.metadata.deletion_timestamp.is_some().hash(&mut h);
+            Some(h.finish())
+        },
+        Default::default(),
+    )
+    .for_each(move |event| {
+        match event {
+            Ok(_) => bump(),
+            Err(e) => tracing::warn!(error = %e, "watching AwsAccountBindings failed; retrying"),
+        }
+        futures::future::ready(())
+    });
+    let namespaces = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(namespace_writer)
+    .applied_objects()
+    .predicate_filter(
+        |n: &PartialObjectMeta<Namespace>| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            n.metadata.labels.hash(&mut h);
+            Some(h.finish())
+        },
+        Default::default(),
+    )
+    .for_each(move |event| {
+        match event {
+            Ok(_) => bump_ns(),
+            Err(e) => tracing::warn!(error = %e, "watching Namespaces failed; retrying"),
+        }
+        futures::future::ready(())
+    });
+    let run = async move {
+        futures::join!(bindings, namespaces);
+    };
+    (rx, futures::future::Either::Right(run))
+}
+
+/// Writes each binding's status.
+pub fn controller(
+    ctx: &Arc<Context>,
+    config: controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    Controller::new(
+        Api::<AwsAccountBinding>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .with_config(config)
+    .graceful_shutdown_on(shutdown)
+    .run(
+        |obj, ctx| async move {
+            ctx.reconciles
+                .measure(
+                    "AwsAccountBinding",
+                    obj.as_ref(),
+                    reconcile(obj.clone(), ctx.clone()),
+                )
+                .await
+        },
+        |_obj, err, ctx| {
+            tracing::warn!(error = %err, "AwsAccountBinding status failed; will retry");
+            Action::requeue(ctx.settings.resync.min(std::time::Duration::from_secs(60)))
+        },
+        ctx.clone(),
+    )
+    .for_each(|_| futures::future::ready(()))
+}
+
+async fn reconcile(obj: Arc<AwsAccountBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
+    use tracing::Instrument;
+    let span =
+        tracing::info_span!("reconcile", kind = "AwsAccountBinding", object_name = %obj.name_any());
+    report(obj, ctx).instrument(span).await
+}
+
+async fn report(obj: Arc<AwsAccountBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = obj.name_any();
+    let matched: Vec<String> = ctx
+        .tenancy
+        .namespaces
+        .state()
+        .iter()
+        .filter_map(|n| {
+            let ns = n.metadata.name.clone()?;
+            let labels = n.metadata.labels.clone().unwrap_or_default();
+            binds(&obj.spec, &ns, &labels).then_some(ns)
+        })
+        .collect();
+    let mut status = obj.status.clone().unwrap_or_default();
+    status.observed_generation = obj.metadata.generation;
+    status.namespaces = (!matched.is_empty()).then(|| matched.join(","));
+    let verdict = check(&ctx, &name, &matched).await;
+    let now = now_rfc3339();
+    let generation = obj.metadata.generation;
+    let ready = match verdict {
+        Ok(account) => {
+            status.account_id = Some(account.clone());
+            condition(
+                READY,
+                true,
+                "Bound",
+                format!("{} namespace(s) use account {account}", matched.len()),
+                generation,
+                &now,
+            )
+        }
+        Err(e) => condition(READY, false, e.reason(), e.to_string(), generation, &now),
+    };
+    set_condition(&mut status.conditions, ready);
+    write_status(&ctx, &obj, &status).await?;
+    Ok(Action::requeue(ctx.settings.resync))
+}
+
+/// The account the binding resolves to, checked through a namespace it matches
+/// (the role assumed, the region allowed); a namespace it shares with another
+/// binding is a conflict on both.
+async fn check(ctx: &Context, name: &str, matched: &[String]) -> Result<String, Error> {
+    for ns in matched {
+        if let Err(e) = ctx.tenancy.binding_of(ns) {
+            return Err(e);
+        }
+    }
+    let Some(first) = matched.first() else {
+        return Err(Error::NoAccountBinding(format!(
+            "AwsAccountBinding {name} matches no namespace yet"
+        )));
+    };
+    let scope = ctx.tenancy.scope(first, &Placement::default()).await?;
+    Ok(scope.aws.account_id().await?.to_string())
+}
+
+async fn write_status(
+    ctx: &Context,
+    obj: &AwsAccountBinding,
+    status: &AwsAccountBindingStatus,
+) -> Result<(), Error> {
+    if obj.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<AwsAccountBinding> = Api::all(ctx.client.clone());
+    let patch = json!({
+        "apiVersion": "apigw.rs/v1alpha1",
+        "kind": "AwsAccountBinding",
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(crate::api::common::FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("patch AwsAccountBinding status"))?;
+    Ok(())
+}
