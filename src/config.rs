@@ -15,8 +15,16 @@ pub struct RunArgs {
     #[arg(long, env = "APIGW_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "APIGW_WATCH_NAMESPACE")]
+    #[arg(long, env = "APIGW_WATCH_NAMESPACE", conflicts_with = "namespaces")]
     pub namespace: Option<String>,
+    /// Watch only these namespaces, comma-separated (each with watches of its own,
+    /// so the operator needs a Role in each, no ClusterRole for namespaced kinds).
+    #[arg(long, env = "APIGW_WATCH_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Refuse objects of namespaces that no AwsAccountBinding matches (condition
+    /// NoAccountBinding, no AWS call) instead of using the operator's own identity.
+    #[arg(long, env = "APIGW_REQUIRE_ACCOUNT_BINDING", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub require_account_binding: bool,
     /// AWS region (default: the SDK's chain: AWS_REGION, profile, instance metadata).
     #[arg(long, env = "APIGW_AWS_REGION")]
     pub aws_region: Option<String>,
@@ -113,6 +121,13 @@ impl RunArgs {
     pub fn controller_settings(&self) -> controller::Settings {
         controller::Settings {
             namespace: self.namespace.clone(),
+            namespaces: self
+                .namespaces
+                .iter()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            require_binding: self.require_account_binding,
             resync: self.resync_period,
             concurrency: self.concurrency.max(1),
             ..Default::default()
@@ -167,6 +182,29 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("0s").is_err());
+    }
+
+    /// `--namespaces a,b` watches each; `--require-account-binding` alone means true.
+    #[test]
+    fn namespace_lists_and_the_binding_flag_parse() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let cli = Cli::parse_from([
+            "x",
+            "--namespaces",
+            "team-a, team-b",
+            "--require-account-binding",
+        ]);
+        let settings = cli.run.controller_settings();
+        assert_eq!(settings.namespaces, vec!["team-a", "team-b"]);
+        assert!(settings.require_binding);
+        let cli = Cli::parse_from(["x"]);
+        assert!(!cli.run.controller_settings().require_binding);
+        assert!(Cli::try_parse_from(["x", "--namespace", "a", "--namespaces", "b"]).is_err());
     }
 
     #[test]

@@ -157,6 +157,42 @@ const TERMINAL: &[(&str, &str)] = &[
         "SecretNotUsable",
         "the value of key value in Secret partner-key has 8 characters; API Gateway needs at least 20",
     ),
+    (
+        "AdoptTargetOrphaned",
+        "REST API a1b2c3d4e5 was made by RestApi team-a/photos, which no longer exists; set spec.adoptOrphaned: true to take it over",
+    ),
+    (
+        "AdoptionNotRequested",
+        "domain name api.example.com already exists in this account and was not created by this object; set spec.adopt: true to adopt it",
+    ),
+    (
+        "AdoptionNotAllowed",
+        "REST API a1b2c3d4e5 exists already and AwsAccountBinding team-a does not allow adoption in this namespace",
+    ),
+    (
+        "ReferenceNotAllowed",
+        "Lambda function arn:aws:lambda:us-east-1:111111111111:function:payroll is not allowed for this namespace: AwsAccountBinding team-a does not list it in spec.allowedLambdaFunctions",
+    ),
+    (
+        "RegionNotAllowed",
+        "spec.region us-west-2 is not allowed for this namespace: AwsAccountBinding team-a allows eu-west-1",
+    ),
+    (
+        "NoAccountBinding",
+        "no AwsAccountBinding matches namespace team-c, and the operator requires one (--require-account-binding): nothing is called in AWS until the platform team binds it",
+    ),
+    (
+        "AccountBindingConflict",
+        "namespace team-a is matched by AwsAccountBindings a and b; a namespace may be bound once: narrow their namespaces or namespaceSelector",
+    ),
+    (
+        "AccountChanged",
+        "the AWS resources of this object are in account 111111111111 region us-east-1, but its namespace now maps to account 222222222222 region us-east-1",
+    ),
+    (
+        "DriftDetected",
+        "managementPolicy is ObserveOnly: AWS differs from the spec; 1 change(s) planned, none made (status.plannedChanges): update REST API a1b2c3d4e5: /description -> new",
+    ),
 ];
 
 fn script_path(file: &str) -> String {
@@ -228,7 +264,7 @@ fn health(file: &str, yaml: &str) -> Health {
         message: hs.get("message").expect("message is a string"),
     };
     assert!(
-        ["Healthy", "Progressing", "Degraded"].contains(&health.status.as_str()),
+        ["Healthy", "Progressing", "Degraded", "Suspended"].contains(&health.status.as_str()),
         "{file}: {health:?}"
     );
     health
@@ -478,6 +514,24 @@ fn terminal_reasons_are_degraded_with_the_condition_message() {
     }
 }
 
+/// A paused object is Suspended: nobody forgot it, someone stopped it.
+#[test]
+fn paused_is_suspended() {
+    for (kind, file) in KINDS {
+        let yaml = sample(
+            kind,
+            2,
+            2,
+            "False",
+            "Paused",
+            "managementPolicy is Paused: the operator makes no AWS call for this object",
+        );
+        let health = health(file, &yaml);
+        assert_eq!(health.status, "Suspended", "{file}");
+        assert!(health.message.contains("Paused"), "{file}: {health:?}");
+    }
+}
+
 /// A reason the scripts do not know (a newer operator, a bug) is shown, not hidden.
 #[test]
 fn unknown_reason_is_degraded() {
@@ -625,7 +679,9 @@ fn every_reason_the_operator_writes_is_decided() {
     }
     let body = script("restapi.lua");
     for reason in &reasons {
-        let decided = TRANSIENT.iter().chain(TERMINAL).any(|(r, _)| r == reason);
+        // Paused is neither: it is Suspended (paused_is_suspended).
+        let decided =
+            TRANSIENT.iter().chain(TERMINAL).any(|(r, _)| r == reason) || reason == "Paused";
         assert!(decided, "{reason} is in neither TRANSIENT nor TERMINAL");
         assert!(
             body.contains(&format!("  {reason} = \"")),

@@ -84,8 +84,11 @@ use crate::aws::Aws;
 /// Controller settings, from flags.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Watch only this namespace; None watches all.
+    /// Watch only this namespace; None watches all (unless `namespaces` is set).
     pub namespace: Option<String>,
+    /// Watch only these namespaces, each with watches of its own (so the operator
+    /// needs Roles only there).
+    pub namespaces: Vec<String>,
     /// Period of the resync that finds drift made behind the operator's back.
     pub resync: Duration,
     /// Reconciles running at once per kind.
@@ -101,6 +104,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             namespace: None,
+            namespaces: Vec::new(),
             resync: Duration::from_secs(600),
             concurrency: 4,
             max_backoff: Duration::from_secs(300),
@@ -134,7 +138,7 @@ pub struct Shared {
     pub client: Client,
     pub recorder: Recorder,
     /// AwsAccountBindings, the clients made for them, per-account limiters.
-    pub tenancy: tenancy::Tenancy,
+    pub tenancy: Arc<tenancy::Tenancy>,
     pub settings: Settings,
     /// Consecutive failures per object (namespace/name), for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
@@ -143,7 +147,7 @@ pub struct Shared {
     /// Whether this replica holds the leader Lease (`/metrics`).
     pub leader: Arc<std::sync::atomic::AtomicBool>,
     /// Reconciles by kind, for `/metrics`.
-    pub reconciles: metrics::ReconcileStats,
+    pub reconciles: Arc<metrics::ReconcileStats>,
 }
 
 impl Context {
@@ -153,7 +157,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let recorder = Recorder::new(client.clone(), reporter);
-        let tenancy = tenancy::Tenancy::new(aws.clone(), settings.require_binding);
+        let tenancy = Arc::new(tenancy::Tenancy::new(aws.clone(), settings.require_binding));
         Arc::new(Context {
             shared: Arc::new(Shared {
                 client,
@@ -201,6 +205,32 @@ impl Context {
             policy: scope.policy,
             planned,
             scoped: true,
+        })
+    }
+
+    /// The same controllers' context for one namespace of a `namespaces` list:
+    /// shared tenancy, metrics, readiness and leadership, watches of its own.
+    fn for_namespace(&self, namespace: &str) -> Arc<Context> {
+        let shared = &self.shared;
+        let mut settings = shared.settings.clone();
+        settings.namespace = Some(namespace.to_string());
+        settings.namespaces = Vec::new();
+        Arc::new(Context {
+            shared: Arc::new(Shared {
+                client: shared.client.clone(),
+                recorder: shared.recorder.clone(),
+                tenancy: shared.tenancy.clone(),
+                settings,
+                failures: Mutex::new(HashMap::new()),
+                ready: shared.ready.clone(),
+                leader: shared.leader.clone(),
+                reconciles: shared.reconciles.clone(),
+            }),
+            aws: self.aws.clone(),
+            access: self.access.clone(),
+            policy: self.policy,
+            planned: None,
+            scoped: false,
         })
     }
 
@@ -405,33 +435,77 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    use crate::api::{
-        ApiKey, Authorizer, DomainName, RestApi, Route, Stage, UsagePlan, WebSocketApi,
+    let scopes: Vec<Arc<Context>> = if ctx.settings.namespaces.is_empty() {
+        vec![ctx.clone()]
+    } else {
+        ctx.settings
+            .namespaces
+            .iter()
+            .map(|ns| ctx.for_namespace(ns))
+            .collect()
     };
-    let rest_apis = watched_api::<RestApi>(&ctx);
-    ensure_crd(&rest_apis).await?;
-    ensure_crd(&watched_api::<Route>(&ctx)).await?;
-    ensure_crd(&watched_api::<Authorizer>(&ctx)).await?;
-    ensure_crd(&watched_api::<Stage>(&ctx)).await?;
-    ensure_crd(&watched_api::<DomainName>(&ctx)).await?;
-    ensure_crd(&watched_api::<UsagePlan>(&ctx)).await?;
-    ensure_crd(&watched_api::<ApiKey>(&ctx)).await?;
-    ensure_crd(&watched_api::<WebSocketApi>(&ctx)).await?;
+    for scope in &scopes {
+        ensure_crds(scope).await?;
+    }
     ensure_crd(&Api::<crate::api::AwsAccountBinding>::all(
         ctx.client.clone(),
     ))
     .await?;
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
-    tracing::info!(namespace = ?ctx.settings.namespace, "controllers starting");
+    tracing::info!(namespace = ?ctx.settings.namespace, namespaces = ?ctx.settings.namespaces, "controllers starting");
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 
-    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
+    let shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>> = Box::pin(shutdown);
+    let shutdown = futures::future::FutureExt::shared(shutdown);
+    // Bindings and namespace labels are read once for all namespaces.
     let (bindings_changed, tenancy_reflectors) = account_binding::reflectors(&ctx);
     let binding_status = account_binding::controller(&ctx, config.clone(), shutdown.clone());
+    let kinds = futures::future::join_all(scopes.iter().map(|scope| {
+        kind_controllers(
+            scope.clone(),
+            config.clone(),
+            shutdown.clone(),
+            bindings_changed.clone(),
+        )
+    }));
+    // The reflectors run until the controllers stop.
+    let tenancy_reflectors = futures::future::FutureExt::fuse(Box::pin(tenancy_reflectors));
+    let controllers = async {
+        futures::join!(binding_status, kinds);
+    };
+    futures::pin_mut!(controllers);
+    futures::future::select(controllers, tenancy_reflectors).await;
+    tracing::info!("controllers stopped");
+    Ok(())
+}
+
+async fn ensure_crds(ctx: &Context) -> anyhow::Result<()> {
+    use crate::api::{
+        ApiKey, Authorizer, DomainName, RestApi, Route, Stage, UsagePlan, WebSocketApi,
+    };
+    ensure_crd(&watched_api::<RestApi>(ctx)).await?;
+    ensure_crd(&watched_api::<Route>(ctx)).await?;
+    ensure_crd(&watched_api::<Authorizer>(ctx)).await?;
+    ensure_crd(&watched_api::<Stage>(ctx)).await?;
+    ensure_crd(&watched_api::<DomainName>(ctx)).await?;
+    ensure_crd(&watched_api::<UsagePlan>(ctx)).await?;
+    ensure_crd(&watched_api::<ApiKey>(ctx)).await?;
+    ensure_crd(&watched_api::<WebSocketApi>(ctx)).await
+}
+
+/// The controllers of every namespaced kind, watching what `ctx` watches.
+async fn kind_controllers(
+    ctx: Arc<Context>,
+    config: controller::Config,
+    shutdown: futures::future::Shared<std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+    bindings_changed: tokio::sync::watch::Receiver<u64>,
+) {
+    use crate::api::{Authorizer, RestApi, Route, Stage};
+    let bindings_changed = &bindings_changed;
     let (reader, rest_api_changes) = own_changes::<RestApi>(&ctx);
     let rest_api_controller = Controller::for_stream(rest_api_changes, reader)
         .with_config(config.clone())
-        .reconcile_all_on(binding_changes(&bindings_changed))
+        .reconcile_all_on(binding_changes(bindings_changed))
         .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
         .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
         .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
@@ -458,25 +532,16 @@ pub async fn run(
         usage_plan_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
     let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
     let websocket_apis = websocket_api_controller(&ctx, config, shutdown, &bindings_changed);
-    // The reflectors run until the controllers stop.
-    let tenancy_reflectors = futures::future::FutureExt::fuse(Box::pin(tenancy_reflectors));
-    let controllers = async {
-        futures::join!(
-            binding_status,
-            rest_api_controller,
-            websocket_apis,
-            routes,
-            authorizers,
-            stages,
-            domains,
-            usage_plans,
-            api_keys
-        )
-    };
-    futures::pin_mut!(controllers);
-    futures::future::select(controllers, tenancy_reflectors).await;
-    tracing::info!("controllers stopped");
-    Ok(())
+    futures::join!(
+        rest_api_controller,
+        websocket_apis,
+        routes,
+        authorizers,
+        stages,
+        domains,
+        usage_plans,
+        api_keys
+    );
 }
 
 /// WebSocketApis: the one writer of each API and of its Stages, woken by changes of

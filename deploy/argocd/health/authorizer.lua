@@ -11,6 +11,7 @@
 --              already on its way).
 -- Degraded:    Ready=False for a reason that stays until someone edits a spec
 --              or fixes the AWS account; also any reason not listed here.
+-- Suspended:   managementPolicy Paused: the operator makes no AWS call.
 -- The message is always the Ready condition's own message.
 
 -- Every Ready=False reason the operator writes, decided once for all kinds.
@@ -51,6 +52,17 @@ local verdicts = {
   UsagePlanNotFound = "Degraded",     -- spec.usagePlanRefs names no UsagePlan (attached once one is created)
   SecretNotFound = "Degraded",        -- the ApiKey's Secret or key is missing
   SecretNotUsable = "Degraded",       -- the value is too short or not text, or the generated Secret's name is taken
+  AdoptTargetOrphaned = "Degraded",   -- the API or domain was made by an object that is gone: set adoptOrphaned to take it over
+  AdoptionNotRequested = "Degraded",  -- a DomainName of that name exists and spec.adopt is not set
+  AdoptionNotAllowed = "Degraded",    -- the namespace's AwsAccountBinding forbids adoption
+  ReferenceNotAllowed = "Degraded",   -- a function, role, user pool or certificate outside the AwsAccountBinding's allow-lists
+  RegionNotAllowed = "Degraded",      -- spec.region is not among the AwsAccountBinding's regions
+  NoAccountBinding = "Degraded",      -- the operator requires an AwsAccountBinding and none matches the namespace
+  AccountBindingConflict = "Degraded", -- two AwsAccountBindings match the namespace
+  AccountChanged = "Degraded",        -- the binding now points elsewhere than where the object's resources are
+  DriftDetected = "Degraded",         -- managementPolicy ObserveOnly: AWS differs from the spec (status.plannedChanges)
+  -- Deliberately stopped: no AWS call until someone changes managementPolicy.
+  Paused = "Suspended",               -- managementPolicy Paused
 }
 
 local hs = {}
