@@ -4,7 +4,10 @@
 //! built-in kind exactly. Also: wrong values fail with values.schema.json's
 //! message, the chart's CRDs are the repository's, every flag of `apigw-operator
 //! run` is wired with the binary's own default, and the RBAC grants exactly what
-//! the code uses.
+//! the code uses, in each of the three watch modes: all namespaces (a
+//! ClusterRole), one namespace (`watchNamespace`) and a list of them
+//! (`watchNamespaces`), the last two with a Role per watched namespace and a
+//! ClusterRole for cluster-scoped reads only.
 //!
 //! Needs `helm` and `kubectl` on PATH and KUBECONFIG (`scripts/test-env install
 //! helm`, `scripts/test-env up`, `eval "$(scripts/test-env env)"`; `scripts/test`
@@ -45,6 +48,7 @@ leaderElection:
   namespace: WATCH_NS
   leaseName: apigw-operator-b
   leaseDuration: 20s
+requireAccountBinding: true
 logFormat: json
 logLevel: info,apigw_operator=debug
 metrics:
@@ -58,6 +62,16 @@ serviceAccount:
 extraEnv:
   - {name: AWS_STS_REGIONAL_ENDPOINTS, value: regional}
 "#;
+
+/// CUSTOM_VALUES watching a list of namespaces instead of one.
+fn custom_list_values(first: &str, second: &str) -> String {
+    let values = CUSTOM_VALUES.replace(
+        "watchNamespace: WATCH_NS",
+        &format!("watchNamespaces: [{first}, {second}]"),
+    );
+    assert_ne!(values, CUSTOM_VALUES, "CUSTOM_VALUES sets watchNamespace");
+    values.replace("WATCH_NS", first)
+}
 
 /// Run a program with optional stdin; (success, stdout, stderr).
 fn run(program: &str, args: &[&str], stdin: Option<&str>, hint: &str) -> (bool, String, String) {
@@ -252,8 +266,11 @@ async fn ensure_crds() {
 
 #[test]
 fn chart_lints_strictly() {
-    for (what, values) in [("default", ""), ("custom", CUSTOM_VALUES)] {
-        let values = values.replace("WATCH_NS", "team-a");
+    for (what, values) in [
+        ("default", String::new()),
+        ("custom", CUSTOM_VALUES.replace("WATCH_NS", "team-a")),
+        ("custom list", custom_list_values("team-a", "team-b")),
+    ] {
         let (ok, out, err) = run(
             "helm",
             &[
@@ -342,23 +359,14 @@ async fn custom_values_pass_a_server_dry_run() {
         &release_ns.0,
         &CUSTOM_VALUES.replace("WATCH_NS", &watch_ns.0),
     );
-    // A watch namespace means no cluster-wide grant at all.
-    let k = kinds(&docs);
-    assert!(
-        !k.contains("ClusterRole") && !k.contains("ClusterRoleBinding"),
-        "{k:?}"
-    );
-    let roles = of_kind(&docs, "Role");
-    assert!(
-        roles
-            .iter()
-            .any(|r| r["metadata"]["namespace"] == watch_ns.0.as_str()),
-        "a Role in the watched namespace"
-    );
+    // A watch namespace: the namespaced rules in a Role there, and cluster-wide
+    // only the reads of cluster-scoped objects.
+    check_rbac(&docs, &release_ns.0, Some(&[watch_ns.0.as_str()]));
 
     let a = args(&docs);
     for expected in [
         format!("--namespace={}", watch_ns.0),
+        "--require-account-binding=true".into(),
         "--aws-region=eu-west-1".into(),
         "--aws-endpoint-url=http://moto.example:5000".into(),
         "--aws-operation-limits=CreateDeployment=0.1/1,DeleteRestApi=0.02/1".into(),
@@ -435,6 +443,69 @@ async fn custom_values_pass_a_server_dry_run() {
     server_dry_run(&rest);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_namespaces_list_passes_a_server_dry_run() {
+    ensure_crds().await;
+    let release_ns = Namespace::new("ops");
+    let team_a = Namespace::new("team-a");
+    let team_b = Namespace::new("team-b");
+    let docs = render_ok(
+        "apigw",
+        &release_ns.0,
+        &custom_list_values(&team_a.0, &team_b.0),
+    );
+    check_rbac(&docs, &release_ns.0, Some(&[&team_a.0, &team_b.0]));
+    let a = args(&docs);
+    assert!(
+        a.contains(&format!("--namespaces={},{}", team_a.0, team_b.0)),
+        "{a:?}"
+    );
+    assert!(
+        !a.iter().any(|a| a.starts_with("--namespace=")),
+        "--namespace and --namespaces together: {a:?}"
+    );
+    // Every object, the Roles in both watched namespaces and the ClusterRole of
+    // cluster-scoped reads included (the ServiceMonitor's CRD is not on the
+    // test server).
+    let rest: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] != "ServiceMonitor")
+        .collect();
+    server_dry_run(&rest);
+}
+
+/// watchNamespace is the one-namespace shorthand of watchNamespaces: both set
+/// is refused at render time (also with RBAC off: the Deployment's flags would
+/// be ambiguous too), naming both values.
+#[test]
+fn watch_namespace_and_watch_namespaces_together_fail() {
+    for values in [
+        "watchNamespace: team-a\nwatchNamespaces: [team-b, team-c]",
+        "watchNamespace: team-a\nwatchNamespaces: [team-a]",
+        "watchNamespace: team-a\nwatchNamespaces: [team-b]\nrbac: {create: false}",
+    ] {
+        match render("apigw-operator", "apigw-system", values) {
+            Ok(_) => panic!("{values:?} was accepted"),
+            Err(e) => assert!(
+                e.contains(
+                    "set watchNamespace (one namespace) or watchNamespaces (a list), not both"
+                ) && e.contains("watchNamespace=team-a"),
+                "{values:?}: not the chart's message:\n{e}"
+            ),
+        }
+    }
+    // Either alone renders; an empty list is the default (all namespaces).
+    for values in [
+        "watchNamespace: team-a",
+        "watchNamespaces: [team-a]",
+        "watchNamespace: team-a\nwatchNamespaces: []",
+        "watchNamespace: ''\nwatchNamespaces: [team-a, team-b]",
+    ] {
+        render("apigw-operator", "apigw-system", values)
+            .unwrap_or_else(|e| panic!("{values:?} rejected: {e}"));
+    }
+}
+
 #[test]
 fn wrong_values_fail_with_the_schema_message() {
     let cases = [
@@ -463,6 +534,19 @@ fn wrong_values_fail_with_the_schema_message() {
         ("aws: {region: Europe}", "at '/aws/region'"),
         ("aws: {endpointUrl: 'moto:5000'}", "at '/aws/endpointUrl'"),
         ("watchNamespace: Team_A", "at '/watchNamespace'"),
+        (
+            "watchNamespaces: [team-a, Team_B]",
+            "at '/watchNamespaces/1'",
+        ),
+        ("watchNamespaces: ['']", "at '/watchNamespaces/0'"),
+        (
+            "watchNamespaces: [team-a, team-a]",
+            "at '/watchNamespaces': items at 0 and 1 are equal",
+        ),
+        (
+            "watchNamespaces: team-a,team-b",
+            "at '/watchNamespaces': got string, want array",
+        ),
         (
             "concurrency: 0",
             "at '/concurrency': minimum: got 0, want 1",
@@ -548,6 +632,13 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
         "apigw-system",
         &CUSTOM_VALUES.replace("WATCH_NS", "team-a"),
     ));
+    // --namespace and --namespaces exclude each other, so the list mode is a
+    // rendering of its own.
+    let custom_list = args(&render_ok(
+        "apigw-operator",
+        "apigw-system",
+        &custom_list_values("team-a", "team-b"),
+    ));
     assert_eq!(defaults[0], "run");
     let value_of = |args: &[String], flag: &str| {
         args.iter()
@@ -564,11 +655,13 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
         // running outside the cluster.
         if flag == "kubeconfig" {
             assert!(value_of(&custom, flag).is_none());
+            assert!(value_of(&custom_list, flag).is_none());
             continue;
         }
         assert!(
-            value_of(&custom, flag).is_some(),
-            "--{flag} cannot be set from the chart's values (custom args: {custom:?})"
+            value_of(&custom, flag).is_some() || value_of(&custom_list, flag).is_some(),
+            "--{flag} cannot be set from the chart's values (custom args: {custom:?}, \
+             with watchNamespaces: {custom_list:?})"
         );
         let binary_default: Vec<String> = arg
             .get_default_values()
@@ -589,7 +682,16 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
         }
     }
     assert_eq!(custom[0], "run");
-    for a in defaults[1..].iter().chain(&custom[1..]) {
+    assert_eq!(custom_list[0], "run");
+    assert!(
+        custom_list.contains(&"--namespaces=team-a,team-b".to_string()),
+        "{custom_list:?}"
+    );
+    for a in defaults[1..]
+        .iter()
+        .chain(&custom[1..])
+        .chain(&custom_list[1..])
+    {
         let flag = a
             .strip_prefix("--")
             .and_then(|a| a.split_once('='))
@@ -602,8 +704,10 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
     }
 }
 
-/// What src/controller asks of the API server, per (API group, resource), and
-/// why. The chart's RBAC must grant exactly this.
+/// What src/controller asks of the API server about namespaced objects, per
+/// (API group, resource), and why. The chart's RBAC must grant exactly this, in
+/// the ClusterRole when watching all namespaces, else in a Role in each watched
+/// namespace (and nowhere else).
 ///
 /// - list, watch: every kind is watched (`watcher` in controller/mod.rs:
 ///   the RestApi controller, `child_changes`, `reference_controller`); list also
@@ -625,7 +729,7 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
 ///   changes (`api_key_controller` in controller/mod.rs); create writes a value AWS
 ///   generated into a new Secret owned by the ApiKey, patch corrects it. No update
 ///   or delete: the generated Secret goes with its ApiKey by garbage collection.
-fn code_uses() -> BTreeSet<(String, String, String)> {
+fn namespaced_uses() -> BTreeSet<(String, String, String)> {
     const KINDS: [&str; 8] = [
         "restapis",
         "routes",
@@ -651,10 +755,45 @@ fn code_uses() -> BTreeSet<(String, String, String)> {
     uses
 }
 
-/// Leader election on the Lease `apigw-operator` in the release namespace:
-/// create it once, then get and update (renew, take over) that one Lease.
+/// What the operator asks of cluster-scoped objects, per (API group, resource):
+/// granted by a ClusterRole in every mode (a Role cannot), and in no Role.
+///
+/// - awsaccountbindings (apigw.rs, cluster-scoped): list and watch, the
+///   `watcher`s of `Api::<AwsAccountBinding>::all` in controller/account_binding.rs
+///   (the reflector tenancy resolves namespaces with, and the status controller),
+///   list also by `ensure_crd` (limit 1) in controller/mod.rs; get, as for the
+///   namespaced kinds, so a single-object read never fails at run time. Never
+///   create, update, patch or delete: their spec is the platform team's.
+/// - awsaccountbindings/status: patch, the server-side apply of the status
+///   (`patch_status` in controller/account_binding.rs: account id, the
+///   namespaces matched, Ready). update is granted as the tenancy issue asks,
+///   though no code replaces a binding's status today.
+/// - namespaces: list and watch, the metadata-only `watcher` of
+///   `PartialObjectMeta<Namespace>` that resolves the label selectors of
+///   bindings (and follows label changes); get as above. Read only.
+fn cluster_scoped_uses() -> BTreeSet<(String, String, String)> {
+    let mut uses = BTreeSet::new();
+    let mut add = |group: &str, resource: &str, verbs: &[&str]| {
+        for verb in verbs {
+            uses.insert((group.to_string(), resource.to_string(), verb.to_string()));
+        }
+    };
+    add("apigw.rs", "awsaccountbindings", &["get", "list", "watch"]);
+    add(
+        "apigw.rs",
+        "awsaccountbindings/status",
+        &["patch", "update"],
+    );
+    add("", "namespaces", &["get", "list", "watch"]);
+    uses
+}
+
+/// Leader election on the Lease `lease` (`apigw-operator` by default) in the
+/// release namespace (or leaderElection.namespace): create it once, then get
+/// and update (renew, take over) that one Lease.
 /// (group, resource, verb, resourceNames)
-fn leader_election_uses() -> BTreeSet<(String, String, String, Vec<String>)> {
+fn leader_election_uses(lease: &str) -> BTreeSet<(String, String, String, Vec<String>)> {
+    let name = lease;
     let lease = |verb: &str, names: &[&str]| {
         (
             "coordination.k8s.io".to_string(),
@@ -665,8 +804,8 @@ fn leader_election_uses() -> BTreeSet<(String, String, String, Vec<String>)> {
     };
     [
         lease("create", &[]),
-        lease("get", &["apigw-operator"]),
-        lease("update", &["apigw-operator"]),
+        lease("get", &[name]),
+        lease("update", &[name]),
     ]
     .into_iter()
     .collect()
@@ -724,76 +863,215 @@ fn without_names(
         .collect()
 }
 
-#[test]
-fn rbac_grants_exactly_what_the_code_uses() {
-    // All namespaces: one ClusterRole for the watched kinds, the Lease in a Role.
-    let release_ns = "apigw-system";
-    let docs = render_ok("apigw-operator", release_ns, "");
-    let cluster_role = one(&docs, "ClusterRole");
+/// The RBAC of one rendering, checked whole: `watched` None means all
+/// namespaces. Every Role and ClusterRole is bound to the chart's
+/// ServiceAccount and grants exactly its table; Secrets (like every namespaced
+/// rule) only in the watched namespaces' Roles when namespaces are watched; one
+/// ClusterRole in every mode, with the cluster-scoped reads (and, watching all
+/// namespaces, the namespaced rules too); no two objects of a kind share a
+/// name in a namespace.
+fn check_rbac(docs: &[Value], release_ns: &str, watched: Option<&[&str]>) {
+    let sa = one(docs, "ServiceAccount");
+    let subjects = json!([{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": release_ns}]);
+    let mut names = BTreeSet::new();
+    for d in docs {
+        let key = (
+            d["kind"].as_str().unwrap().to_string(),
+            d["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            d["metadata"]["name"].as_str().unwrap().to_string(),
+        );
+        assert!(names.insert(key.clone()), "two objects {key:?}");
+    }
+    let bound_by = |role: &Value, binding_kind: &str| -> Value {
+        let found: Vec<_> = of_kind(docs, binding_kind)
+            .into_iter()
+            .filter(|b| {
+                b["roleRef"]["name"] == role["metadata"]["name"]
+                    && b["metadata"]["namespace"] == role["metadata"]["namespace"]
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "one {binding_kind} of {}", role["metadata"]);
+        assert_eq!(found[0]["roleRef"]["kind"], role["kind"]);
+        assert_eq!(
+            found[0]["subjects"], subjects,
+            "{binding_kind} of {}",
+            role["metadata"]["name"]
+        );
+        found[0].clone()
+    };
+
+    // The ClusterRole: one in every mode.
+    let cluster_role = one(docs, "ClusterRole");
+    let expected: BTreeSet<_> = match watched {
+        None => namespaced_uses()
+            .union(&cluster_scoped_uses())
+            .cloned()
+            .collect(),
+        Some(_) => cluster_scoped_uses(),
+    };
     assert_exactly(
         &without_names(grants(cluster_role)),
-        &code_uses(),
+        &expected,
         "ClusterRole",
     );
-    let binding = one(&docs, "ClusterRoleBinding");
-    assert_eq!(binding["roleRef"]["name"], cluster_role["metadata"]["name"]);
-    let sa = one(&docs, "ServiceAccount");
-    assert_eq!(
-        binding["subjects"],
-        json!([{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": release_ns}])
-    );
-    let lease_role = one(&docs, "Role");
-    assert_eq!(lease_role["metadata"]["namespace"], release_ns);
+    if watched.is_some() {
+        // Tenants install one release per namespace, under the same name.
+        assert!(
+            cluster_role["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("-{release_ns}")),
+            "ClusterRole name {} carries the release namespace",
+            cluster_role["metadata"]["name"]
+        );
+    }
+    bound_by(cluster_role, "ClusterRoleBinding");
+    assert_eq!(of_kind(docs, "ClusterRoleBinding").len(), 1);
+
+    // Roles: the leader election's in the Lease's namespace, and one in each
+    // watched namespace.
+    let roles = of_kind(docs, "Role");
+    let watched = watched.unwrap_or(&[]);
+    assert_eq!(roles.len(), 1 + watched.len(), "Roles: {roles:?}");
+    assert_eq!(of_kind(docs, "RoleBinding").len(), roles.len());
+    let is_lease = |r: &Value| {
+        r["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-leader-election")
+    };
+    let lease_roles: Vec<&Value> = roles.iter().copied().filter(|r| is_lease(r)).collect();
+    assert_eq!(lease_roles.len(), 1);
+    // The Lease's namespace: --lease-namespace, else the release namespace.
+    let lease_ns = args(docs)
+        .iter()
+        .find_map(|a| a.strip_prefix("--lease-namespace=").map(str::to_string))
+        .unwrap_or_else(|| release_ns.to_string());
+    assert_eq!(lease_roles[0]["metadata"]["namespace"], lease_ns.as_str());
+    let lease_name = args(docs)
+        .iter()
+        .find_map(|a| a.strip_prefix("--lease-name=").map(str::to_string))
+        .expect("--lease-name");
     assert_exactly(
-        &grants(lease_role),
-        &leader_election_uses(),
+        &grants(lease_roles[0]),
+        &leader_election_uses(&lease_name),
         "leader-election Role",
     );
-    let lease_binding = one(&docs, "RoleBinding");
-    assert_eq!(
-        lease_binding["roleRef"]["name"],
-        lease_role["metadata"]["name"]
-    );
-    assert_eq!(lease_binding["subjects"], binding["subjects"]);
-
-    // One namespace: the same rules in a Role there, nothing cluster-wide.
-    let docs = render_ok("apigw-operator", release_ns, "watchNamespace: team-a");
-    assert!(of_kind(&docs, "ClusterRole").is_empty());
-    assert!(of_kind(&docs, "ClusterRoleBinding").is_empty());
-    let roles = of_kind(&docs, "Role");
-    assert_eq!(roles.len(), 2);
-    for role in roles {
-        let binding = of_kind(&docs, "RoleBinding")
-            .into_iter()
-            .find(|b| b["roleRef"]["name"] == role["metadata"]["name"])
-            .expect("each Role is bound");
-        assert_eq!(
-            binding["metadata"]["namespace"],
-            role["metadata"]["namespace"]
+    bound_by(lease_roles[0], "RoleBinding");
+    for ns in watched {
+        let in_ns: Vec<_> = roles
+            .iter()
+            .filter(|r| r["metadata"]["namespace"] == *ns && !is_lease(r))
+            .collect();
+        assert_eq!(in_ns.len(), 1, "one Role in watched namespace {ns}");
+        assert_exactly(
+            &without_names(grants(in_ns[0])),
+            &namespaced_uses(),
+            &format!("Role in watched namespace {ns}"),
         );
-        assert_eq!(binding["subjects"][0]["namespace"], release_ns);
-        if role["metadata"]["namespace"] == "team-a" {
-            assert_exactly(
-                &without_names(grants(role)),
-                &code_uses(),
-                "Role in the watched namespace",
-            );
-        } else {
-            assert_eq!(role["metadata"]["namespace"], release_ns);
-            assert_exactly(
-                &grants(role),
-                &leader_election_uses(),
-                "leader-election Role",
-            );
-        }
+        bound_by(in_ns[0], "RoleBinding");
     }
 
-    // rbac.create=false leaves RBAC to the platform.
-    let docs = render_ok("apigw-operator", release_ns, "rbac: {create: false}");
-    for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] {
+    // Secrets: only where they are watched.
+    for role in of_kind(docs, "ClusterRole")
+        .into_iter()
+        .chain(of_kind(docs, "Role"))
+    {
+        let secrets = grants(role)
+            .iter()
+            .any(|(g, r, _, _)| g.is_empty() && r == "secrets");
+        let may = match role["kind"].as_str().unwrap() {
+            "ClusterRole" => watched.is_empty(),
+            _ => watched
+                .iter()
+                .any(|ns| role["metadata"]["namespace"] == *ns && !is_lease(role)),
+        };
         assert!(
-            of_kind(&docs, kind).is_empty(),
-            "{kind} with rbac.create=false"
+            !secrets || may,
+            "{} {} grants Secrets",
+            role["kind"],
+            role["metadata"]
         );
+    }
+}
+
+/// The operator's --namespace / --namespaces flags in a rendering.
+fn namespace_flags(docs: &[Value]) -> Vec<String> {
+    args(docs)
+        .into_iter()
+        .filter(|a| a.starts_with("--namespace=") || a.starts_with("--namespaces="))
+        .collect()
+}
+
+#[test]
+fn rbac_grants_exactly_what_the_code_uses() {
+    let release_ns = "apigw-system";
+    // All namespaces: one ClusterRole for the watched kinds and the cluster-scoped
+    // reads, the Lease in a Role.
+    let docs = render_ok("apigw-operator", release_ns, "");
+    check_rbac(&docs, release_ns, None);
+    assert_eq!(
+        one(&docs, "ClusterRole")["metadata"]["name"],
+        "apigw-operator"
+    );
+    assert!(namespace_flags(&docs).is_empty());
+
+    // One namespace: the namespaced rules in a Role there; cluster-wide only the
+    // cluster-scoped reads.
+    let docs = render_ok("apigw-operator", release_ns, "watchNamespace: team-a");
+    check_rbac(&docs, release_ns, Some(&["team-a"]));
+    assert_eq!(namespace_flags(&docs), ["--namespace=team-a"]);
+
+    // A list: a Role and RoleBinding in each, --namespaces with all of them.
+    let docs = render_ok(
+        "apigw-operator",
+        release_ns,
+        "watchNamespaces: [team-a, team-b, team-c]",
+    );
+    check_rbac(&docs, release_ns, Some(&["team-a", "team-b", "team-c"]));
+    assert_eq!(
+        namespace_flags(&docs),
+        ["--namespaces=team-a,team-b,team-c"]
+    );
+    // A list of one is still the list flag.
+    let docs = render_ok("apigw-operator", release_ns, "watchNamespaces: [team-a]");
+    check_rbac(&docs, release_ns, Some(&["team-a"]));
+    assert_eq!(namespace_flags(&docs), ["--namespaces=team-a"]);
+    // The release namespace among the watched ones: its Role and the Lease's
+    // are two Roles with names of their own.
+    let docs = render_ok(
+        "apigw-operator",
+        release_ns,
+        "watchNamespaces: [apigw-system, team-b]",
+    );
+    check_rbac(&docs, release_ns, Some(&["apigw-system", "team-b"]));
+
+    // Two releases of the same name for two teams, each in its own namespace:
+    // their cluster-wide objects do not collide.
+    let cluster_names = |ns: &str, values: &str| -> BTreeSet<String> {
+        let docs = render_ok("apigw-operator", ns, values);
+        of_kind(&docs, "ClusterRole")
+            .into_iter()
+            .chain(of_kind(&docs, "ClusterRoleBinding"))
+            .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let a = cluster_names("ops-a", "watchNamespaces: [team-a]");
+    let b = cluster_names("ops-b", "watchNamespace: team-b");
+    assert!(a.is_disjoint(&b), "{a:?} and {b:?}");
+
+    // rbac.create=false leaves RBAC to the platform, in every mode.
+    for values in [
+        "rbac: {create: false}",
+        "rbac: {create: false}\nwatchNamespace: team-a",
+        "rbac: {create: false}\nwatchNamespaces: [team-a, team-b]",
+    ] {
+        let docs = render_ok("apigw-operator", release_ns, values);
+        for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] {
+            assert!(of_kind(&docs, kind).is_empty(), "{kind} with {values:?}");
+        }
     }
 }

@@ -3,6 +3,11 @@
 //! `Aws::call(service, "Operation", ...)` in src/aws/ (it applies the rate
 //! limiter and counts the call), so the string literals passed there are the
 //! complete list.
+//!
+//! One permission is not a call of its own and has a table of its own (IMPLIED):
+//! `iam:PassRole`, which AWS checks on the operator during the calls that hand a
+//! role to API Gateway. Every resource ARN starts `arn:*:` so that one policy
+//! serves every partition.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -171,7 +176,40 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
     // Start-up identity check (src/aws/mod.rs): STS answers it for any caller,
     // even one with an explicit deny.
     ("Sts", "GetCallerIdentity", None),
+    // The role of an AwsAccountBinding, assumed with the operator's own identity
+    // (src/aws/assume_role.rs); only roles named apigw-operator-*
+    // (docs/multi-account-iam.md).
+    ("Sts", "AssumeRole", Some("sts:AssumeRole")),
 ];
+
+/// Permissions AWS checks on the caller during another call, rather than as a
+/// call of their own: (IAM action, evidence) with the evidence as (file in
+/// src/aws/, operation called there, code in that file that passes the role).
+/// `iam:PassRole`: API Gateway makes the caller pass the role it will act as,
+/// the `credentials` of an integration and the `authorizerCredentials` of an
+/// authorizer (REST and WebSocket). `implied_permissions_are_used` fails when the
+/// evidence is gone, so a permission nothing needs any more does not linger.
+const IMPLIED: &[(&str, &[(&str, &str, &str)])] = &[(
+    "iam:PassRole",
+    &[
+        ("resources.rs", "PutIntegration", ".set_credentials("),
+        (
+            "authorizer.rs",
+            "CreateAuthorizer",
+            ".set_authorizer_credentials(",
+        ),
+        (
+            "websocket.rs",
+            "CreateAuthorizer",
+            ".set_authorizer_credentials_arn(",
+        ),
+        (
+            "websocket.rs",
+            "UpdateAuthorizer",
+            ".authorizer_credentials_arn(",
+        ),
+    ],
+)];
 
 /// (service, operation, file) for every `self.call(Service::X, "Operation", ...)` in src/aws/.
 fn calls_in_source() -> BTreeSet<(String, String, String)> {
@@ -222,6 +260,12 @@ fn calls_in_source() -> BTreeSet<(String, String, String)> {
     calls
 }
 
+/// The text of src/aws/`file`.
+fn source(file: &str) -> String {
+    let path = format!("{}/src/aws/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 fn policy() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/iam-policy.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("docs/iam-policy.json"))
@@ -256,6 +300,17 @@ fn allowed() -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     allowed
+}
+
+/// The statements allowing `action`.
+fn statements_allowing(action: &str) -> Vec<Value> {
+    policy()["Statement"]
+        .as_array()
+        .expect("Statement list")
+        .iter()
+        .filter(|s| as_strings(&s["Action"]).iter().any(|a| a == action))
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -355,21 +410,21 @@ fn policy_allows_every_call() {
     // tags of APIs, stages, plans and keys, Lambda functions with any qualifier,
     // user pools.
     let apigw = [
-        "arn:aws:apigateway:*::/restapis",
-        "arn:aws:apigateway:*::/restapis/*",
-        "arn:aws:apigateway:*::/apis",
-        "arn:aws:apigateway:*::/apis/*",
-        "arn:aws:apigateway:*::/usageplans",
-        "arn:aws:apigateway:*::/usageplans/*",
-        "arn:aws:apigateway:*::/apikeys",
-        "arn:aws:apigateway:*::/apikeys/*",
-        "arn:aws:apigateway:*::/tags/*",
+        "arn:*:apigateway:*::/restapis",
+        "arn:*:apigateway:*::/restapis/*",
+        "arn:*:apigateway:*::/apis",
+        "arn:*:apigateway:*::/apis/*",
+        "arn:*:apigateway:*::/usageplans",
+        "arn:*:apigateway:*::/usageplans/*",
+        "arn:*:apigateway:*::/apikeys",
+        "arn:*:apigateway:*::/apikeys/*",
+        "arn:*:apigateway:*::/tags/*",
     ];
     // Domain names: the collection (CreateDomainName) and each name with its
     // base path mappings.
     let domains = [
-        "arn:aws:apigateway:*::/domainnames",
-        "arn:aws:apigateway:*::/domainnames/*",
+        "arn:*:apigateway:*::/domainnames",
+        "arn:*:apigateway:*::/domainnames/*",
     ];
     for verb in ["GET", "POST", "PATCH", "DELETE"] {
         let resources = &allowed[&format!("apigateway:{verb}")];
@@ -379,7 +434,7 @@ fn policy_allows_every_call() {
     }
     assert_eq!(
         allowed["acm:DescribeCertificate"],
-        BTreeSet::from(["arn:aws:acm:*:*:certificate/*".to_string()])
+        BTreeSet::from(["arn:*:acm:*:*:certificate/*".to_string()])
     );
     for verb in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         let resources = &allowed[&format!("apigateway:{verb}")];
@@ -395,19 +450,28 @@ fn policy_allows_every_call() {
     ] {
         assert_eq!(
             allowed[action],
-            BTreeSet::from(["arn:aws:lambda:*:*:function:*".to_string()]),
+            BTreeSet::from(["arn:*:lambda:*:*:function:*".to_string()]),
             "{action}"
         );
     }
     assert_eq!(
         allowed["cognito-idp:DescribeUserPool"],
-        BTreeSet::from(["arn:aws:cognito-idp:*:*:userpool/*".to_string()])
+        BTreeSet::from(["arn:*:cognito-idp:*:*:userpool/*".to_string()])
+    );
+    // The operator assumes only the per-account roles named for it.
+    assert_eq!(
+        allowed["sts:AssumeRole"],
+        BTreeSet::from(["arn:*:iam::*:role/apigw-operator-*".to_string()])
     );
 }
 
 #[test]
 fn policy_allows_nothing_the_code_does_not_call() {
-    let needed: BTreeSet<&str> = ACTIONS.iter().filter_map(|(_, _, a)| *a).collect();
+    let needed: BTreeSet<&str> = ACTIONS
+        .iter()
+        .filter_map(|(_, _, a)| *a)
+        .chain(IMPLIED.iter().map(|(a, _)| *a))
+        .collect();
     let extra: Vec<String> = allowed()
         .into_keys()
         .filter(|a| !needed.contains(a.as_str()))
@@ -419,5 +483,76 @@ fn policy_allows_nothing_the_code_does_not_call() {
     // And no resource is a bare "*".
     for (action, resources) in allowed() {
         assert!(!resources.contains("*"), "{action} on every resource");
+    }
+}
+
+/// One policy for every partition (`aws`, `aws-cn`, `aws-us-gov`): IAM accepts
+/// a wildcard in any ARN segment but the service, so `arn:*:` matches them all,
+/// where `arn:aws:` would silently grant nothing in China or GovCloud. (A
+/// `${AWS::Partition}` is CloudFormation's, not IAM's, and has no place here.)
+#[test]
+fn resources_are_partition_agnostic() {
+    for (action, resources) in allowed() {
+        for r in resources {
+            assert!(
+                r.starts_with("arn:*:"),
+                "{action} on {r}: write the partition as arn:*:"
+            );
+        }
+    }
+}
+
+#[test]
+fn implied_permissions_are_used() {
+    let called = calls_in_source();
+    for (action, evidence) in IMPLIED {
+        for (file, operation, code) in *evidence {
+            let service = "ApiGateway".to_string();
+            assert!(
+                called.contains(&(service, operation.to_string(), file.to_string())),
+                "{action}: src/aws/{file} no longer calls {operation}; update IMPLIED"
+            );
+            assert!(
+                source(file).contains(code),
+                "{action}: src/aws/{file} no longer has {code:?} (the role passed by \
+                 {operation}); update IMPLIED, or drop {action} from the table and the policy"
+            );
+        }
+    }
+}
+
+/// PassRole is limited to the roles that serve as credentials (`apigw-*` by
+/// convention, which docs/multi-account-iam.md tells the platform team to
+/// narrow) and to API Gateway as the service they are passed to: a PassRole
+/// without that condition would let the operator hand the roles to any service.
+#[test]
+fn pass_role_is_limited_to_api_gateway() {
+    let statements = statements_allowing("iam:PassRole");
+    assert_eq!(
+        statements.len(),
+        1,
+        "one PassRole statement: {statements:?}"
+    );
+    let s = &statements[0];
+    assert_eq!(
+        as_strings(&s["Action"]),
+        ["iam:PassRole"],
+        "PassRole alone: {s}"
+    );
+    assert_eq!(
+        as_strings(&s["Resource"]),
+        ["arn:*:iam::*:role/apigw-*"],
+        "{s}"
+    );
+    assert_eq!(
+        s["Condition"],
+        serde_json::json!({"StringEquals": {"iam:PassedToService": "apigateway.amazonaws.com"}}),
+        "{s}"
+    );
+    // No other statement carries a condition this test does not look at.
+    for statement in policy()["Statement"].as_array().unwrap() {
+        if statement != s {
+            assert!(statement.get("Condition").is_none(), "{statement}");
+        }
     }
 }

@@ -65,6 +65,62 @@ them); install each release in its own namespace.
 {{- end }}
 
 {{/*
+The namespaces the operator watches, comma-separated; empty means all of them.
+watchNamespace is the one-namespace shorthand of watchNamespaces, so setting
+both is refused rather than guessing which one wins. Every template that
+depends on the watched namespaces (RBAC, the Deployment's flags, NOTES) goes
+through here, so the check runs whatever is rendered.
+*/}}
+{{- define "apigw-operator.watchedNamespaces" -}}
+{{- if and .Values.watchNamespace .Values.watchNamespaces }}
+{{- fail (printf "set watchNamespace (one namespace) or watchNamespaces (a list), not both: got watchNamespace=%s and watchNamespaces=%s; for several namespaces put them all in watchNamespaces" .Values.watchNamespace (join "," .Values.watchNamespaces)) }}
+{{- end }}
+{{- if .Values.watchNamespaces }}
+{{- join "," .Values.watchNamespaces }}
+{{- else }}
+{{- .Values.watchNamespace }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the ClusterRole (and its binding). Watching all namespaces it is the
+full name, as before. Watching some namespaces it holds only the cluster-scoped
+reads, and tenants typically install one release per team, each in its own
+namespace and often under the same release name: the release namespace in the
+name keeps their cluster-wide objects apart.
+*/}}
+{{- define "apigw-operator.clusterRoleName" -}}
+{{- if include "apigw-operator.watchedNamespaces" . }}
+{{- printf "%s-%s" (include "apigw-operator.fullname" .) .Release.Namespace }}
+{{- else }}
+{{- include "apigw-operator.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules for cluster-scoped objects, needed in every mode (a Role cannot grant
+them): AwsAccountBindings (cluster-scoped, apigw.rs) say which AWS account and
+role serve which namespaces; the operator watches them and writes their status.
+Namespaces are read because a binding selects them by label. tests/helm.rs holds
+the table and checks it.
+*/}}
+{{- define "apigw-operator.clusterRules" -}}
+# AwsAccountBindings: watched (list, watch) and read (get). The operator never
+# writes their spec.
+- apiGroups: ["apigw.rs"]
+  resources: ["awsaccountbindings"]
+  verbs: ["get", "list", "watch"]
+# Their status: which namespaces a binding serves, whether its role could be assumed.
+- apiGroups: ["apigw.rs"]
+  resources: ["awsaccountbindings/status"]
+  verbs: ["patch", "update"]
+# Namespaces, for the label selectors of bindings. Read only.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{/*
 Rules for the watched objects: exactly what src/controller uses (tests/helm.rs
 holds the table and checks it). Shared by the ClusterRole and the namespaced Role.
 */}}
