@@ -202,8 +202,10 @@ async fn certificate_problems_are_conditions() {
     ns.delete().await;
 }
 
-/// Retain leaves the domain in AWS; a new object for the same name adopts it and
-/// says so; deleting that one (Delete) removes the domain.
+/// Retain leaves the domain in AWS; a new object for the same name is refused
+/// until it asks to adopt (adopt) and to take over what a deleted object made
+/// (adoptOrphaned); then it adopts and says so; deleting that one (Delete)
+/// removes the domain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retain_then_adopt() {
     let client = client().await;
@@ -213,12 +215,13 @@ async fn retain_then_adopt() {
     let domains = ns.api::<DomainName>();
     let name = format!("kept.{}.example.com", ns.name);
     let cert = seed_certificate(&name, "us-east-1");
-    let manifest = |object: &str, policy: &str| {
+    let manifest = |object: &str, policy: &str, adopt: &str| {
         format!(
-            "{{apiVersion: apigw.rs/v1alpha1, kind: DomainName, metadata: {{name: {object}}}, spec: {{domainName: {name}, certificateArn: {cert}, deletionPolicy: {policy}}}}}"
+            "{{apiVersion: apigw.rs/v1alpha1, kind: DomainName, metadata: {{name: {object}}}, spec: {{domainName: {name}, certificateArn: {cert}, deletionPolicy: {policy}{adopt}}}}}"
         )
     };
-    ns.apply::<DomainName>(&manifest("kept", "Retain")).await;
+    ns.apply::<DomainName>(&manifest("kept", "Retain", ""))
+        .await;
     let ready = wait_ready(&domains, "kept", "True", T).await;
     assert!(!ready.status.unwrap().adopted);
     domains
@@ -231,7 +234,25 @@ async fn retain_then_adopt() {
         "Retain leaves the domain name"
     );
 
-    ns.apply::<DomainName>(&manifest("again", "Delete")).await;
+    ns.apply::<DomainName>(&manifest("again", "Delete", ""))
+        .await;
+    let refused = wait_ready(&domains, "again", "False", T).await;
+    assert_eq!(ready_reason(&refused).0, "AdoptionNotRequested");
+    ns.apply::<DomainName>(&manifest("again", "Delete", ", adopt: true"))
+        .await;
+    let orphan = wait_ready(&domains, "again", "False", T).await;
+    let (reason, message) = ready_reason(&orphan);
+    assert_eq!(reason, "AdoptTargetOrphaned");
+    assert!(
+        message.contains(&format!("DomainName {}/kept", ns.name)),
+        "{message}"
+    );
+    ns.apply::<DomainName>(&manifest(
+        "again",
+        "Delete",
+        ", adopt: true, adoptOrphaned: true",
+    ))
+    .await;
     let adopted = wait_ready(&domains, "again", "True", T).await;
     assert_eq!(ready_reason(&adopted).0, "Adopted");
     let status = adopted.status.unwrap();

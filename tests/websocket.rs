@@ -375,8 +375,8 @@ async fn websocket_api_end_to_end() {
     ns.delete().await;
 }
 
-/// Retain leaves the API in AWS; a new object adopts it by id and converges the
-/// routes its spec names. A Stage of a missing WebSocketApi and a route whose
+/// Retain leaves the API in AWS; a new object adopts it by id (adoptOrphaned: the
+/// owner tags name the deleted object) and converges the routes its spec names. A Stage of a missing WebSocketApi and a route whose
 /// function does not exist say so in their conditions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_retain_adopt_and_missing_references() {
@@ -440,6 +440,8 @@ async fn websocket_retain_adopt_and_missing_references() {
         metadata: {{name: adopted}}
         spec:
           apiId: {id}
+          adoptOrphaned: true
+          deletionPolicy: Delete
           description: adopted
           routes:
             - {{routeKey: $default, functionName: ws-echo}}

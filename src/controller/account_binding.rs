@@ -3,6 +3,7 @@
 //! it matches, whether its role can be assumed and whether another binding
 //! claims one of its namespaces). It may touch: AwsAccountBinding status only.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -43,49 +44,64 @@ pub fn reflectors(
         move || tx.send_modify(|n| *n += 1)
     };
     let bump_ns = bump.clone();
+    // Only changes after the first list count (the controllers reconcile every
+    // object at start anyway), and only those that can change a scope: a binding's
+    // spec or deletion, a namespace's labels; not the binding's own status writes.
+    let mut generations: HashMap<String, Option<i64>> = HashMap::new();
     let bindings = watcher(
         Api::<AwsAccountBinding>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
     .reflect(binding_writer)
-    .applied_objects()
-    .predicate_filter(
-        |b: &AwsAccountBinding| {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            b.metadata.generation.hash(&mut h);
-            b.metadata.deletion_timestamp.is_some().hash(&mut h);
-            Some(h.finish())
-        },
-        Default::default(),
-    )
     .for_each(move |event| {
         match event {
-            Ok(_) => bump(),
+            Ok(watcher::Event::Apply(b)) => {
+                let name = b.name_any();
+                let generation = b.metadata.generation;
+                let deleting = b.metadata.deletion_timestamp.is_some();
+                if deleting || generations.insert(name, generation) != Some(generation) {
+                    bump();
+                }
+            }
+            Ok(watcher::Event::Delete(b)) => {
+                generations.remove(&b.name_any());
+                bump();
+            }
+            Ok(watcher::Event::InitApply(b)) => {
+                generations.insert(b.name_any(), b.metadata.generation);
+            }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "watching AwsAccountBindings failed; retrying"),
         }
         futures::future::ready(())
     });
+    let mut labels: HashMap<String, Option<BTreeMap<String, String>>> = HashMap::new();
     let namespaces = watcher(
         Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
     .reflect(namespace_writer)
-    .applied_objects()
-    .predicate_filter(
-        |n: &PartialObjectMeta<Namespace>| {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            n.metadata.labels.hash(&mut h);
-            Some(h.finish())
-        },
-        Default::default(),
-    )
     .for_each(move |event| {
         match event {
-            Ok(_) => bump_ns(),
+            Ok(watcher::Event::Apply(n)) => {
+                // A new namespace without labels matches no selector it did not
+                // match before (names are matched at reconcile).
+                let now = n.metadata.labels.clone().filter(|l| !l.is_empty());
+                let before = labels.insert(n.name_any(), now.clone()).flatten();
+                if before != now {
+                    bump_ns();
+                }
+            }
+            Ok(watcher::Event::Delete(n)) => {
+                labels.remove(&n.name_any());
+            }
+            Ok(watcher::Event::InitApply(n)) => {
+                let now = n.metadata.labels.clone().filter(|l| !l.is_empty());
+                labels.insert(n.name_any(), now);
+            }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "watching Namespaces failed; retrying"),
         }
         futures::future::ready(())
@@ -102,29 +118,37 @@ pub fn controller(
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> impl Future<Output = ()> {
-    Controller::new(
+    // Its own status writes do not wake it (a failing check whose message changes
+    // would otherwise loop); resyncs come from the requeue.
+    let (reader, writer) = kube::runtime::reflector::store();
+    let changes = watcher(
         Api::<AwsAccountBinding>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
-    .with_config(config)
-    .graceful_shutdown_on(shutdown)
-    .run(
-        |obj, ctx| async move {
-            ctx.reconciles
-                .measure(
-                    "AwsAccountBinding",
-                    obj.as_ref(),
-                    reconcile(obj.clone(), ctx.clone()),
-                )
-                .await
-        },
-        |_obj, err, ctx| {
-            tracing::warn!(error = %err, "AwsAccountBinding status failed; will retry");
-            Action::requeue(ctx.settings.resync.min(std::time::Duration::from_secs(60)))
-        },
-        ctx.clone(),
-    )
-    .for_each(|_| futures::future::ready(()))
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(kube::runtime::predicates::generation, Default::default());
+    Controller::for_stream(changes, reader)
+        .with_config(config)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| async move {
+                ctx.reconciles
+                    .measure(
+                        "AwsAccountBinding",
+                        obj.as_ref(),
+                        reconcile(obj.clone(), ctx.clone()),
+                    )
+                    .await
+            },
+            |_obj, err, ctx| {
+                tracing::warn!(error = %err, "AwsAccountBinding status failed; will retry");
+                Action::requeue(ctx.settings.resync.min(std::time::Duration::from_secs(60)))
+            },
+            ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()))
 }
 
 async fn reconcile(obj: Arc<AwsAccountBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -136,6 +160,7 @@ async fn reconcile(obj: Arc<AwsAccountBinding>, ctx: Arc<Context>) -> Result<Act
 
 async fn report(obj: Arc<AwsAccountBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = obj.name_any();
+    ctx.tenancy.wait_for_stores().await?;
     let matched: Vec<String> = ctx
         .tenancy
         .namespaces

@@ -199,18 +199,19 @@ async fn converge(
         super::ownership::guard_adoption(
             ctx,
             &format!("domain name {name}"),
+            super::ownership::Target::DomainName(name),
             &found.settings.tags,
             &owner,
-            "DomainName",
+            true,
             obj.spec.adopt_orphaned,
         )
         .await?;
         status.adopted = true;
         notes.push(("Adopted", format!("adopted existing domain name {name}")));
     }
-    // An adopted domain carries the owner tags too, so no other object adopts it
-    // while this one exists.
-    let desired = desired_settings(&obj.spec, Some(&owner));
+    // An adopted domain keeps the tags it has (as an adopted RestApi): its adopter
+    // is found through the cluster instead.
+    let desired = desired_settings(&obj.spec, (!status.adopted).then_some(&owner));
 
     // The certificate is checked before a create and when it changes.
     let certificate_changes = observed

@@ -33,6 +33,19 @@ macro_rules! under_finalizer {
                                 Err(crate::controller::Error::Paused(_)) => Err(crate::controller::Error::Paused(
                                     "; the deletion waits (the finalizer stays) until the policy changes",
                                 )),
+                                // Refused before it made anything (no binding, a region
+                                // or role it may not use): nothing in AWS to delete.
+                                Err(e) if !e.is_retryable() && !obj.has_resource() => {
+                                    ctx.event(
+                                        obj.as_ref(),
+                                        kube::runtime::events::EventType::Normal,
+                                        "Deleted",
+                                        "Delete",
+                                        format!("nothing to delete in AWS: the object never had a resource there ({})", e.reason()),
+                                    )
+                                    .await;
+                                    Ok(kube::runtime::controller::Action::await_change())
+                                }
                                 Err(e) => Err(e),
                             }
                         }

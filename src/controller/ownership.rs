@@ -12,15 +12,32 @@ use crate::api::{DomainName, RestApi, WebSocketApi};
 use crate::plan::ownership::{Claim, Liveness, Refusal, judge};
 use crate::plan::rest_api::Owner;
 
-/// Refuse to adopt `what` (a resource with `tags`) unless the rule allows it.
+/// What an adopting object names.
+pub enum Target<'a> {
+    RestApi(&'a str),
+    WebSocketApi(&'a str),
+    DomainName(&'a str),
+}
+
+/// Refuse to adopt `target` (a resource with `tags`) unless the rule allows it.
+/// `what` names it in messages ("REST API a1b2c3d4e5"). On the first adoption
+/// (`first`) the cluster is also searched for a live object that already holds it:
+/// owner tags are written on adoption only where the AWS API tags the resource
+/// kind after creation, and a resource adopted by another object may carry none.
 pub async fn guard_adoption(
     ctx: &Context,
     what: &str,
+    target: Target<'_>,
     tags: &BTreeMap<String, String>,
     adopter: &Owner,
-    adopter_kind: &str,
+    first: bool,
     adopt_orphaned: bool,
 ) -> Result<(), Error> {
+    let adopter_kind = match target {
+        Target::RestApi(_) => "RestApi",
+        Target::WebSocketApi(_) => "WebSocketApi",
+        Target::DomainName(_) => "DomainName",
+    };
     let claim = Claim::of(tags, &adopter.uid);
     if !ctx.access.adoption && claim != Claim::Ours {
         return Err(Error::AdoptionNotAllowed(format!(
@@ -35,10 +52,86 @@ pub async fn guard_adoption(
         }
         _ => Liveness::Alive,
     };
-    judge(what, &claim, liveness, adopt_orphaned, adopter_kind).map_err(|refusal| match refusal {
-        Refusal::OwnedByLiveObject { .. } => Error::AdoptTargetOwned(refusal.to_string()),
-        Refusal::Orphaned { .. } => Error::AdoptTargetOrphaned(refusal.to_string()),
-    })
+    judge(what, &claim, liveness, adopt_orphaned, adopter_kind).map_err(
+        |refusal| match refusal {
+            Refusal::OwnedByLiveObject { .. } => Error::AdoptTargetOwned(refusal.to_string()),
+            Refusal::Orphaned { .. } => Error::AdoptTargetOrphaned(refusal.to_string()),
+        },
+    )?;
+    if first && let Some(holder) = live_holder(ctx, &target, &adopter.uid).await {
+        return Err(Error::AdoptTargetOwned(
+            Refusal::OwnedByLiveObject {
+                what: what.to_string(),
+                kind: adopter_kind.to_string(),
+                owner: holder,
+            }
+            .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Another live object of the kind, in any namespace, whose status holds the
+/// target: `namespace/name`. One cluster-wide list, made only on a first adoption.
+/// Without the RBAC to list every namespace the owner tags are the only guard.
+async fn live_holder(ctx: &Context, target: &Target<'_>, our_uid: &str) -> Option<String> {
+    fn holder<K: kube::Resource>(
+        objects: Vec<K>,
+        our_uid: &str,
+        holds: impl Fn(&K) -> bool,
+    ) -> Option<String> {
+        objects
+            .iter()
+            .filter(|o| {
+                o.meta().uid.as_deref() != Some(our_uid) && o.meta().deletion_timestamp.is_none()
+            })
+            .find(|o| holds(o))
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o.meta().namespace.as_deref().unwrap_or_default(),
+                    o.meta().name.as_deref().unwrap_or_default()
+                )
+            })
+    }
+    let params = kube::api::ListParams::default();
+    let client = ctx.client.clone();
+    let found = match target {
+        Target::RestApi(id) => kube::Api::<RestApi>::all(client)
+            .list(&params)
+            .await
+            .map(|l| {
+                holder(l.items, our_uid, |o| {
+                    o.status.as_ref().and_then(|s| s.rest_api_id.as_deref()) == Some(*id)
+                })
+            }),
+        Target::WebSocketApi(id) => kube::Api::<WebSocketApi>::all(client)
+            .list(&params)
+            .await
+            .map(|l| {
+                holder(l.items, our_uid, |o| {
+                    o.status.as_ref().and_then(|s| s.api_id.as_deref()) == Some(*id)
+                })
+            }),
+        Target::DomainName(name) => kube::Api::<DomainName>::all(client)
+            .list(&params)
+            .await
+            .map(|l| {
+                holder(l.items, our_uid, |o| {
+                    o.spec.domain_name == *name
+                        && o.status
+                            .as_ref()
+                            .is_some_and(|s| s.target.is_some() || s.adopted)
+                })
+            }),
+    };
+    match found {
+        Ok(holder) => holder,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list objects in every namespace; only owner tags guard this adoption");
+            None
+        }
+    }
 }
 
 /// Whether `namespace/name` of `kind` exists with `uid`.

@@ -64,9 +64,9 @@ async fn converge(
         name: obj.name_any(),
     };
     let adopting = obj.spec.rest_api_id.clone();
-    // An adopted API carries the owner tags too, so no other object can adopt it
-    // while this one exists.
-    let desired = desired_settings(&obj.spec, &owner.name, Some(&owner))?;
+    // An adopted API keeps the tags it has (API Gateway can tag a REST API after
+    // creation, moto cannot): its adopter is found through the cluster instead.
+    let desired = desired_settings(&obj.spec, &owner.name, adopting.is_none().then_some(&owner))?;
 
     let observed = observe(obj, ctx, status, &owner).await?;
     let actions = plan(&desired, observed.as_ref());
@@ -185,9 +185,10 @@ async fn observe(
         super::ownership::guard_adoption(
             ctx,
             &format!("REST API {id}"),
+            super::ownership::Target::RestApi(id),
             &found.settings.tags,
             owner,
-            "RestApi",
+            status.rest_api_id.as_deref() != Some(id.as_str()),
             obj.spec.adopt_orphaned,
         )
         .await?;

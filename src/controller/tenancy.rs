@@ -172,7 +172,7 @@ impl Tenancy {
 
     /// Reconciles start before the first list of bindings may have arrived; a
     /// namespace judged unbound meanwhile would act in the wrong account.
-    async fn wait_for_stores(&self) -> Result<(), Error> {
+    pub async fn wait_for_stores(&self) -> Result<(), Error> {
         let ready = async {
             let _ = self.bindings.wait_until_ready().await;
             let _ = self.namespaces.wait_until_ready().await;
@@ -276,6 +276,8 @@ impl Tenancy {
 /// A kind that owns AWS resources and so lives in a tenant's account and region.
 pub trait Tenant {
     fn placement(&self) -> Placement;
+    /// Whether the status records an AWS resource of the object.
+    fn has_resource(&self) -> bool;
     /// The object as if its spec said `deletionPolicy: Retain` (deleting an
     /// ObserveOnly object leaves AWS as it is).
     fn retained(&self) -> Self;
@@ -284,6 +286,9 @@ pub trait Tenant {
 macro_rules! tenant {
     ($kind:ty, |$status:ident| $has_resource:expr, |$spec:ident| $retain:expr) => {
         impl Tenant for $kind {
+            fn has_resource(&self) -> bool {
+                self.status.as_ref().is_some_and(|$status| $has_resource)
+            }
             fn placement(&self) -> Placement {
                 let recorded = self.status.as_ref().and_then(|$status| {
                     let account = $status.account_id.clone()?;

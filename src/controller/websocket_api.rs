@@ -279,9 +279,10 @@ async fn observe(
         super::ownership::guard_adoption(
             ctx,
             &format!("WebSocket API {id}"),
+            super::ownership::Target::WebSocketApi(id),
             &found.settings.tags,
             owner,
-            "WebSocketApi",
+            status.api_id.as_deref() != Some(id.as_str()),
             obj.spec.adopt_orphaned,
         )
         .await?;

@@ -47,8 +47,8 @@ impl ObservedDomain {
     }
 }
 
-/// Desired settings from the spec; `owner` adds the owner tags (the controller
-/// always passes it: an adopted domain is tagged too).
+/// Desired settings from the spec; `owner` adds the owner tags; None for an
+/// adopted domain, which keeps the tags it has (its adopter is found in the cluster).
 pub fn desired_settings(spec: &DomainNameSpec, owner: Option<&Owner>) -> DomainSettings {
     let mut tags = spec.tags.clone();
     if let Some(owner) = owner {

@@ -72,8 +72,8 @@ pub enum SpecError {
     UnknownRouteKey { key: String, api: String },
 }
 
-/// Desired settings from the spec. `owner` adds the owner tags; the controller
-/// always passes it (an adopted API is tagged too, so no second object adopts it).
+/// Desired settings from the spec. `owner` adds the owner tags; None for an adopted
+/// API, which keeps the tags it has (its adopter is found in the cluster).
 pub fn desired_settings(
     spec: &RestApiSpec,
     object_name: &str,
@@ -159,7 +159,10 @@ pub fn plan(desired: &RestApiSettings, observed: Option<&ObservedRestApi>) -> Ve
     if !patch.is_empty() {
         actions.push(RestApiAction::Update(patch));
     }
-    let (to_tag, to_untag) = super::tag_changes(&desired.tags, &observed.settings.tags);
+    let (to_tag, mut to_untag) = super::tag_changes(&desired.tags, &observed.settings.tags);
+    // `apigw.rs/` tags say which object made the API: an adopted API keeps its
+    // maker's (so a retained, re-adopted API is still known as an orphan).
+    to_untag.retain(|k| !k.starts_with("apigw.rs/"));
     if !to_tag.is_empty() {
         actions.push(RestApiAction::Tag(to_tag));
     }

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -236,14 +238,31 @@ impl Operator {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
+        Self::start_custom(client, namespace, resync, aws_settings, |_| {}).await
+    }
+
+    /// An operator with its settings changed by `adjust` (for example to require
+    /// account bindings).
+    pub async fn start_custom(
+        client: Client,
+        namespace: &str,
+        resync: Duration,
+        aws_settings: AwsSettings,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Operator {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let aws = Arc::new(Aws::connect(&aws_settings).await.expect("AWS clients"));
-        let settings = Settings {
+        let mut settings = Settings {
             namespace: Some(namespace.to_string()),
             resync,
             concurrency: 4,
             max_backoff: Duration::from_secs(3),
-            require_binding: false,
+            ..Default::default()
         };
+        adjust(&mut settings);
         let ctx = Context::new(client, aws, settings);
         let run_ctx = ctx.clone();
         let handle = tokio::spawn(async move {

@@ -1,0 +1,206 @@
+//! A recording HTTP proxy in front of moto, on 127.0.0.1: every request the
+//! operator sends is logged (method, path, STS/Query action) before it is
+//! forwarded, so tests count AWS calls where AWS would see them, not with the
+//! operator's own counters. It can also refuse STS AssumeRole for chosen roles
+//! (403 AccessDenied), as IAM does for a role whose trust policy does not name
+//! the caller.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One request as the proxy saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    /// `Action=` of a Query-protocol request (STS), else empty.
+    pub action: String,
+}
+
+impl Seen {
+    /// Whether the request changes something (API Gateway and Lambda are REST:
+    /// reads are GET; STS reads are the ones that never write).
+    pub fn is_write(&self) -> bool {
+        if !self.action.is_empty() {
+            return false;
+        }
+        self.method != "GET" && self.method != "HEAD"
+    }
+}
+
+pub struct Proxy {
+    pub url: String,
+    log: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Forward to `upstream` (`http://127.0.0.1:PORT`); AssumeRole of a role ARN
+    /// containing any of `deny_roles` answers 403.
+    pub async fn start(upstream: &str, deny_roles: &[&str]) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let deny: Arc<Vec<String>> = Arc::new(deny_roles.iter().map(|r| r.to_string()).collect());
+        let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let task_log = log.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((conn, _)) = listener.accept().await else {
+                    return;
+                };
+                let (upstream, deny, log) = (upstream.clone(), deny.clone(), task_log.clone());
+                tokio::spawn(async move {
+                    let _ = serve(conn, &upstream, &deny, &log).await;
+                });
+            }
+        });
+        Proxy { url, log, task }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Requests from now on: `since(mark)` with `mark = proxy.mark()`.
+    pub fn mark(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    pub fn since(&self, mark: usize) -> Vec<Seen> {
+        self.log.lock().unwrap()[mark..].to_vec()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One request per connection: read it, forward it with `Connection: close`,
+/// copy the answer back, close. The SDK opens a new connection for the next one.
+async fn serve(
+    mut conn: TcpStream,
+    upstream: &str,
+    deny: &[String],
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0u8; 8192];
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = find(&buf, b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let mut chunk = [0u8; 8192];
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+    let mut request_line = head.lines().next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_string();
+    let path = request_line.next().unwrap_or_default().to_string();
+    let action = form_value(&body, "Action").unwrap_or_default();
+    log.lock().unwrap().push(Seen {
+        method,
+        path,
+        action: action.clone(),
+    });
+    if action == "AssumeRole" {
+        let role = form_value(&body, "RoleArn").unwrap_or_default();
+        if deny.iter().any(|d| role.contains(d.as_str())) {
+            let xml = format!(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+                 <Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/operator is not authorized \
+                 to perform: sts:AssumeRole on resource: {role}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+            );
+            let answer = format!(
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+            conn.write_all(answer.as_bytes()).await?;
+            return conn.shutdown().await;
+        }
+    }
+    // Forwarded as sent, but closed after one answer.
+    let mut forwarded = String::new();
+    for line in head[..head_end - 4].split("\r\n") {
+        let name = line.split(':').next().unwrap_or_default();
+        if !name.eq_ignore_ascii_case("connection") {
+            forwarded.push_str(line);
+            forwarded.push_str("\r\n");
+        }
+    }
+    forwarded.push_str("Connection: close\r\n\r\n");
+    let mut up = TcpStream::connect(upstream).await?;
+    up.write_all(forwarded.as_bytes()).await?;
+    up.write_all(&buf[head_end..]).await?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer).await?;
+    conn.write_all(&answer).await?;
+    conn.shutdown().await
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A value of an `application/x-www-form-urlencoded` body, decoded.
+fn form_value(body: &str, key: &str) -> Option<String> {
+    body.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => out.push(b),
+                    Err(_) => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
