@@ -189,7 +189,8 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
 /// the `credentials` of an integration and the `authorizerCredentials` of an
 /// authorizer (REST and WebSocket). `implied_permissions_are_used` fails when the
 /// evidence is gone, so a permission nothing needs any more does not linger.
-const IMPLIED: &[(&str, &[(&str, &str, &str)])] = &[(
+type Evidence = (&'static str, &'static str, &'static str);
+const IMPLIED: &[(&str, &[Evidence])] = &[(
     "iam:PassRole",
     &[
         ("resources.rs", "PutIntegration", ".set_credentials("),

@@ -202,9 +202,7 @@ async fn report(obj: Arc<AwsAccountBinding>, ctx: Arc<Context>) -> Result<Action
 /// binding is a conflict on both.
 async fn check(ctx: &Context, name: &str, matched: &[String]) -> Result<String, Error> {
     for ns in matched {
-        if let Err(e) = ctx.tenancy.binding_of(ns) {
-            return Err(e);
-        }
+        ctx.tenancy.binding_of(ns)?;
     }
     let Some(first) = matched.first() else {
         return Err(Error::NoAccountBinding(format!(

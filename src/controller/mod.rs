@@ -540,11 +540,11 @@ async fn kind_controllers(
     let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
     let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
     let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
-    let domains = domain_name_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
+    let domains = domain_name_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
     let usage_plans =
-        usage_plan_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
-    let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone(), &bindings_changed);
-    let websocket_apis = websocket_api_controller(&ctx, config, shutdown, &bindings_changed);
+        usage_plan_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
+    let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
+    let websocket_apis = websocket_api_controller(&ctx, config, shutdown, bindings_changed);
     futures::join!(
         rest_api_controller,
         websocket_apis,

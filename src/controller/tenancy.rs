@@ -43,18 +43,19 @@ struct ClientKey {
     region: String,
 }
 
+/// The writing ends of the binding and namespace stores.
+pub type StoreWriters = (
+    Writer<AwsAccountBinding>,
+    Writer<PartialObjectMeta<Namespace>>,
+);
+
 /// The bindings, the clients made for them and the per-account limiters.
 pub struct Tenancy {
     base: Arc<Aws>,
     require_binding: bool,
     pub bindings: Store<AwsAccountBinding>,
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
-    writers: Mutex<
-        Option<(
-            Writer<AwsAccountBinding>,
-            Writer<PartialObjectMeta<Namespace>>,
-        )>,
-    >,
+    writers: Mutex<Option<StoreWriters>>,
     clients: Mutex<HashMap<ClientKey, Arc<Aws>>>,
     limiters: Mutex<BTreeMap<(String, String), Arc<Limiter>>>,
     /// Failed AssumeRole attempts by binding, for `/metrics`.
@@ -83,12 +84,7 @@ impl Tenancy {
     }
 
     /// The stores' writers, once, for the reflectors `controller::run` starts.
-    pub fn take_writers(
-        &self,
-    ) -> Option<(
-        Writer<AwsAccountBinding>,
-        Writer<PartialObjectMeta<Namespace>>,
-    )> {
+    pub fn take_writers(&self) -> Option<StoreWriters> {
         self.writers.lock().unwrap().take()
     }
 
