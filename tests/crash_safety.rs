@@ -7,9 +7,9 @@ use std::time::Duration;
 use apigw_operator::api::RestApi;
 use apigw_operator::plan::rest_api::OWNER_UID_TAG;
 use common::*;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::DeleteParams;
-use kube::{Client, ResourceExt};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -77,6 +77,37 @@ subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
 "
     ))
     .await;
+    // What the chart grants cluster-wide in every mode: reading AwsAccountBindings
+    // and namespace labels (which account a namespace uses), binding status.
+    let cluster = PatchParams::apply("kubectl-test").force();
+    let reads: ClusterRole = serde_yaml::from_str(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: apigw-test-tenancy-reads}
+rules:
+- {apiGroups: [apigw.rs], resources: [awsaccountbindings], verbs: [get, list, watch]}
+- {apiGroups: [apigw.rs], resources: [awsaccountbindings/status], verbs: [patch]}
+- {apiGroups: [''], resources: [namespaces], verbs: [get, list, watch]}
+",
+    )
+    .unwrap();
+    Api::<ClusterRole>::all(ns.client.clone())
+        .patch("apigw-test-tenancy-reads", &cluster, &Patch::Apply(&reads))
+        .await
+        .expect("apply ClusterRole");
+    let bound: ClusterRoleBinding = serde_yaml::from_str(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {user}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: apigw-test-tenancy-reads}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
+"
+    ))
+    .unwrap();
+    Api::<ClusterRoleBinding>::all(ns.client.clone())
+        .patch(&user, &cluster, &Patch::Apply(&bound))
+        .await
+        .expect("apply ClusterRoleBinding");
     let mut config = kube_config().await;
     config.auth_info.impersonate = Some(user);
     Client::try_from(config).unwrap()

@@ -77,6 +77,11 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
             "{WEBSOCKET}  routes: [{{routeKey: $connect, functionName: connect, authorizer: a}}]\n  authorizers:\n  - name: a\n{body}"
         )
     };
+    let b = |spec: &str| {
+        format!(
+            "apiVersion: apigw.rs/v1alpha1\nkind: AwsAccountBinding\nmetadata: {{name: schema-case}}\nspec: {spec}\n"
+        )
+    };
     let d = |body: &str| {
         format!("{DOMAIN}  domainName: api.example.com\n  certificateArn: {CERT}\n{body}")
     };
@@ -92,6 +97,16 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("reserved operator tag", r("  tags: {'apigw.rs/owner': me}"), "reserved"),
         ("malformed adopted id", r("  restApiId: ABC"), "restApiId must be a REST API id"),
         ("unknown deletion policy", r("  deletionPolicy: Keep"), "Unsupported value: \"Keep\""),
+        ("adoptOrphaned without an id", r("  adoptOrphaned: true"), "adoptOrphaned needs restApiId"),
+        ("malformed region", r("  region: Mars"), "region must be an AWS region"),
+        ("unknown management policy", r("  managementPolicy: Sometimes"), "Unsupported value: \"Sometimes\""),
+        ("WebSocket adoptOrphaned without an id", w("  adoptOrphaned: true\n  routes: [{routeKey: $default, functionName: f}]"), "adoptOrphaned needs apiId"),
+        ("domain adoptOrphaned without adopt", d("  adoptOrphaned: true"), "adoptOrphaned needs adopt: true"),
+        // AwsAccountBinding (cluster-scoped)
+        ("binding that matches nothing", b("{}"), "a binding must match namespaces"),
+        ("external id without a role", b("{namespaces: [a], externalId: abc}"), "externalId is sent with AssumeRole: it needs roleArn"),
+        ("malformed role ARN", b("{namespaces: [a], roleArn: 'role/admin'}"), "roleArn must be an IAM role ARN"),
+        ("default region outside the allowed ones", b("{namespaces: [a], region: eu-west-1, allowedRegions: [us-east-1]}"), "allowedRegions must include the default region"),
         ("unknown API key source", r("  apiKeySource: QUERY"), "Unsupported value: \"QUERY\""),
         ("unknown field", r("  descripton: typo"), ".spec.descripton: field not declared in schema"),
         // Route
@@ -212,7 +227,7 @@ async fn immutable_fields_are_rejected_on_update() {
     let client = client().await;
     let ns = TestNamespace::new(&client, "immutable").await;
     let originals = [
-        format!("{RESTAPI}  endpoint: {{type: PRIVATE}}"),
+        format!("{RESTAPI}  endpoint: {{type: PRIVATE}}\n  region: us-east-1"),
         format!("{STAGE}  stageName: prod"),
         format!("{ROUTE}  method: GET\n  path: /p\n  integration: {{mock: {{}}}}"),
         format!("{AUTHORIZER}  lambda: {{functionName: auth}}"),
@@ -229,6 +244,11 @@ async fn immutable_fields_are_rejected_on_update() {
             "PRIVATE to EDGE",
             format!("{RESTAPI}  endpoint: {{type: EDGE}}"),
             "cannot change a PRIVATE API to EDGE",
+        ),
+        (
+            "moving an API to another region",
+            format!("{RESTAPI}  endpoint: {{type: PRIVATE}}\n  region: eu-west-1"),
+            "region cannot change",
         ),
         (
             "adopting after creation",
