@@ -514,6 +514,73 @@ fn terminal_reasons_are_degraded_with_the_condition_message() {
     }
 }
 
+/// Each script's verdict table is the one `controller::reasons` generates, and
+/// the test lists above agree with the registry's classes. With
+/// UPDATE_ARGOCD_DOC=1 the scripts are rewritten from the registry.
+#[test]
+fn verdict_tables_are_generated_from_the_registry() {
+    use apigw_operator::controller::reasons::{Class, argocd_verdicts, lookup};
+    let expected = argocd_verdicts();
+    for (_, file) in KINDS {
+        let text = script(file);
+        let start = text.find("local verdicts = {").expect("verdict table");
+        let end = start + text[start..].find("\n}").expect("table end") + 2;
+        if text[start..end] != expected && std::env::var_os("UPDATE_ARGOCD_DOC").is_some() {
+            let updated = format!("{}{}{}", &text[..start], expected, &text[end..]);
+            std::fs::write(script_path(file), updated).expect("rewrite script");
+            continue;
+        }
+        assert_eq!(
+            text[start..end],
+            expected,
+            "{file}: the verdict table differs from controller::reasons; run `UPDATE_ARGOCD_DOC=1 cargo test --test argocd_health`"
+        );
+    }
+    for (reason, _) in TRANSIENT {
+        let class = lookup(reason)
+            .unwrap_or_else(|| panic!("{reason} is not in the registry"))
+            .class;
+        assert!(
+            matches!(class, Class::Transient | Class::Waiting),
+            "{reason}: {class:?}"
+        );
+    }
+    for (reason, _) in TERMINAL {
+        let class = lookup(reason)
+            .unwrap_or_else(|| panic!("{reason} is not in the registry"))
+            .class;
+        assert_eq!(class, Class::NeedsUser, "{reason}");
+    }
+}
+
+/// The docs' reason table is the registry's.
+#[test]
+fn docs_reason_table_is_generated_from_the_registry() {
+    let path = doc_path();
+    let doc = std::fs::read_to_string(&path).expect("docs/argocd.md");
+    let (begin, end) = ("<!-- reasons:begin -->\n", "<!-- reasons:end -->");
+    let start = doc
+        .find(begin)
+        .expect("docs/argocd.md has a reasons:begin marker")
+        + begin.len();
+    let stop = doc
+        .find(end)
+        .expect("docs/argocd.md has a reasons:end marker");
+    let expected = apigw_operator::controller::reasons::docs_table();
+    if doc[start..stop] != expected && std::env::var_os("UPDATE_ARGOCD_DOC").is_some() {
+        std::fs::write(
+            &path,
+            format!("{}{}{}", &doc[..start], expected, &doc[stop..]),
+        )
+        .expect("write doc");
+        return;
+    }
+    assert!(
+        doc[start..stop] == expected,
+        "docs/argocd.md's reason table differs from controller::reasons; run `UPDATE_ARGOCD_DOC=1 cargo test --test argocd_health`"
+    );
+}
+
 /// A paused object is Suspended: nobody forgot it, someone stopped it.
 #[test]
 fn paused_is_suspended() {
@@ -682,6 +749,10 @@ fn every_reason_the_operator_writes_is_decided() {
         // Paused is neither: it is Suspended (paused_is_suspended).
         let decided =
             TRANSIENT.iter().chain(TERMINAL).any(|(r, _)| r == reason) || reason == "Paused";
+        assert!(
+            apigw_operator::controller::reasons::lookup(reason).is_some(),
+            "{reason} is not in controller::reasons::REASONS"
+        );
         assert!(decided, "{reason} is in neither TRANSIENT nor TERMINAL");
         assert!(
             body.contains(&format!("  {reason} = \"")),

@@ -5,10 +5,48 @@
 use crate::api::Condition;
 
 pub const READY: &str = "Ready";
+/// kstatus: work is under way (a transient failure, or waiting for something on its way).
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus: progress stopped until someone acts.
+pub const STALLED: &str = "Stalled";
 
 /// Insert or update `new` in `conditions`, keeping the old transition time when the
-/// status did not change.
-pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) {
+/// status did not change. Setting `Ready` also sets the kstatus conditions it
+/// implies (so Flux, kstatus and `kubectl wait --for=condition=Stalled` judge the
+/// object as Argo CD does): `Reconciling` or `Stalled` while Ready is False, by the
+/// reason's class, and neither once it is True (kstatus reads an absent abnormal
+/// condition as False).
+pub fn set_condition(conditions: &mut Vec<Condition>, new: Condition) {
+    if new.type_ == READY {
+        let failing = (new.status == "False").then(|| {
+            super::reasons::lookup(&new.reason)
+                .map_or(super::reasons::Class::NeedsUser, |r| r.class)
+        });
+        let derived = match failing {
+            Some(super::reasons::Class::Transient | super::reasons::Class::Waiting) => {
+                Some(RECONCILING)
+            }
+            Some(super::reasons::Class::NeedsUser) => Some(STALLED),
+            Some(super::reasons::Class::Suspended) | None => None,
+        };
+        conditions.retain(|c| {
+            !((c.type_ == RECONCILING || c.type_ == STALLED) && Some(c.type_.as_str()) != derived)
+        });
+        if let Some(type_) = derived {
+            let implied = Condition {
+                type_: type_.to_string(),
+                status: "True".to_string(),
+                ..new.clone()
+            };
+            upsert(conditions, new);
+            upsert(conditions, implied);
+            return;
+        }
+    }
+    upsert(conditions, new);
+}
+
+fn upsert(conditions: &mut Vec<Condition>, mut new: Condition) {
     match conditions.iter_mut().find(|c| c.type_ == new.type_) {
         Some(existing) => {
             if existing.status == new.status {
@@ -48,6 +86,40 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ready(ok: bool, reason: &str) -> Condition {
+        condition(READY, ok, reason, "m", Some(3), "2026-01-01T00:00:00Z")
+    }
+
+    fn types(conds: &[Condition]) -> Vec<(&str, &str)> {
+        conds
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect()
+    }
+
+    /// Ready=False for a transient or waiting reason is Reconciling; for one that
+    /// needs a person, Stalled; Ready=True drops both; Paused is neither.
+    #[test]
+    fn ready_implies_the_kstatus_conditions() {
+        let mut conds = Vec::new();
+        set_condition(&mut conds, ready(false, "AwsThrottled"));
+        assert_eq!(types(&conds), [("Ready", "False"), ("Reconciling", "True")]);
+        set_condition(&mut conds, ready(false, "MethodConflict"));
+        assert_eq!(types(&conds), [("Ready", "False"), ("Stalled", "True")]);
+        assert_eq!(conds[1].reason, "MethodConflict");
+        assert_eq!(conds[1].observed_generation, Some(3));
+        set_condition(&mut conds, ready(false, "SomethingNew"));
+        assert_eq!(
+            types(&conds),
+            [("Ready", "False"), ("Stalled", "True")],
+            "unknown reasons stall"
+        );
+        set_condition(&mut conds, ready(true, "Available"));
+        assert_eq!(types(&conds), [("Ready", "True")]);
+        set_condition(&mut conds, ready(false, "Paused"));
+        assert_eq!(types(&conds), [("Ready", "False")]);
+    }
 
     /// Re-asserting the same status keeps lastTransitionTime, so status is byte-identical.
     #[test]

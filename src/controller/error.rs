@@ -200,17 +200,9 @@ impl Error {
         }
     }
 
-    /// Base delay before the first retry: throttling waits longer than a blip.
+    /// Base delay before the first retry, from the reason registry: throttling
+    /// waits longer than a blip, what only a person can fix is looked at slowly.
     pub fn base_backoff_secs(&self) -> u64 {
-        match self.reason() {
-            "AwsThrottled" => 10,
-            "AwsAccessDenied"
-            | "AdoptTargetMissing"
-            | "AdoptTargetOwned"
-            | "CertificateNotFound" => 60,
-            "LambdaFunctionNotFound" => 30,
-            "StageNotReady" | "UsagePlanNotReady" => 5,
-            _ => 2,
-        }
+        super::reasons::lookup(self.reason()).map_or(2, |r| r.backoff_secs)
     }
 }

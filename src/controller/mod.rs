@@ -71,6 +71,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod ownership;
 pub mod permissions;
+pub mod reasons;
 pub mod rest_api;
 pub mod stages;
 pub mod structure;
