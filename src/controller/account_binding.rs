@@ -77,6 +77,7 @@ pub fn reflectors(
         futures::future::ready(())
     });
     let mut labels: HashMap<String, Option<BTreeMap<String, String>>> = HashMap::new();
+    let selectors = ctx.tenancy.bindings.clone();
     let namespaces = watcher(
         Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()),
         watcher::Config::default(),
@@ -90,7 +91,12 @@ pub fn reflectors(
                 // match before (names are matched at reconcile).
                 let now = n.metadata.labels.clone().filter(|l| !l.is_empty());
                 let before = labels.insert(n.name_any(), now.clone()).flatten();
-                if before != now {
+                // Labels matter only to bindings that select by them.
+                let selected = selectors
+                    .state()
+                    .iter()
+                    .any(|b| b.spec.namespace_selector.is_some());
+                if before != now && selected {
                     bump_ns();
                 }
             }

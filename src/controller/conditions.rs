@@ -13,37 +13,33 @@ pub const STALLED: &str = "Stalled";
 /// Insert or update `new` in `conditions`, keeping the old transition time when the
 /// status did not change. Setting `Ready` also sets the kstatus conditions it
 /// implies (so Flux, kstatus and `kubectl wait --for=condition=Stalled` judge the
-/// object as Argo CD does): `Reconciling` or `Stalled` while Ready is False, by the
-/// reason's class, and neither once it is True (kstatus reads an absent abnormal
-/// condition as False).
+/// object as Argo CD does): while Ready is False, `Reconciling=True` or
+/// `Stalled=True` by the reason's class; otherwise both False. Both are always
+/// present once Ready is: two writers apply a child's conditions (the API's
+/// reconciler and the reference controller), and an entry one of them drops would
+/// be left half-owned by the other under server-side apply.
 pub fn set_condition(conditions: &mut Vec<Condition>, new: Condition) {
-    if new.type_ == READY {
-        let failing = (new.status == "False").then(|| {
-            super::reasons::lookup(&new.reason)
-                .map_or(super::reasons::Class::NeedsUser, |r| r.class)
-        });
-        let derived = match failing {
-            Some(super::reasons::Class::Transient | super::reasons::Class::Waiting) => {
-                Some(RECONCILING)
-            }
-            Some(super::reasons::Class::NeedsUser) => Some(STALLED),
-            Some(super::reasons::Class::Suspended) | None => None,
-        };
-        conditions.retain(|c| {
-            !((c.type_ == RECONCILING || c.type_ == STALLED) && Some(c.type_.as_str()) != derived)
-        });
-        if let Some(type_) = derived {
-            let implied = Condition {
-                type_: type_.to_string(),
-                status: "True".to_string(),
-                ..new.clone()
-            };
-            upsert(conditions, new);
-            upsert(conditions, implied);
-            return;
-        }
+    if new.type_ != READY {
+        upsert(conditions, new);
+        return;
     }
+    let failing = (new.status == "False").then(|| {
+        super::reasons::lookup(&new.reason).map_or(super::reasons::Class::NeedsUser, |r| r.class)
+    });
+    let reconciling = matches!(
+        failing,
+        Some(super::reasons::Class::Transient | super::reasons::Class::Waiting)
+    );
+    let stalled = failing == Some(super::reasons::Class::NeedsUser);
+    let implied = |type_: &str, on: bool| Condition {
+        type_: type_.to_string(),
+        status: if on { "True" } else { "False" }.to_string(),
+        ..new.clone()
+    };
+    let (reconciling, stalled) = (implied(RECONCILING, reconciling), implied(STALLED, stalled));
     upsert(conditions, new);
+    upsert(conditions, reconciling);
+    upsert(conditions, stalled);
 }
 
 fn upsert(conditions: &mut Vec<Condition>, mut new: Condition) {
@@ -99,26 +95,51 @@ mod tests {
     }
 
     /// Ready=False for a transient or waiting reason is Reconciling; for one that
-    /// needs a person, Stalled; Ready=True drops both; Paused is neither.
+    /// needs a person, Stalled; Ready=True (and Paused) neither. The three are
+    /// always present, in this order.
     #[test]
     fn ready_implies_the_kstatus_conditions() {
         let mut conds = Vec::new();
         set_condition(&mut conds, ready(false, "AwsThrottled"));
-        assert_eq!(types(&conds), [("Ready", "False"), ("Reconciling", "True")]);
-        set_condition(&mut conds, ready(false, "MethodConflict"));
-        assert_eq!(types(&conds), [("Ready", "False"), ("Stalled", "True")]);
-        assert_eq!(conds[1].reason, "MethodConflict");
-        assert_eq!(conds[1].observed_generation, Some(3));
-        set_condition(&mut conds, ready(false, "SomethingNew"));
         assert_eq!(
             types(&conds),
-            [("Ready", "False"), ("Stalled", "True")],
-            "unknown reasons stall"
+            [
+                ("Ready", "False"),
+                ("Reconciling", "True"),
+                ("Stalled", "False")
+            ]
         );
+        set_condition(&mut conds, ready(false, "MethodConflict"));
+        assert_eq!(
+            types(&conds),
+            [
+                ("Ready", "False"),
+                ("Reconciling", "False"),
+                ("Stalled", "True")
+            ]
+        );
+        assert_eq!(conds[2].reason, "MethodConflict");
+        assert_eq!(conds[2].observed_generation, Some(3));
+        set_condition(&mut conds, ready(false, "SomethingNew"));
+        assert_eq!(conds[2].status, "True", "unknown reasons stall");
         set_condition(&mut conds, ready(true, "Available"));
-        assert_eq!(types(&conds), [("Ready", "True")]);
+        assert_eq!(
+            types(&conds),
+            [
+                ("Ready", "True"),
+                ("Reconciling", "False"),
+                ("Stalled", "False")
+            ]
+        );
         set_condition(&mut conds, ready(false, "Paused"));
-        assert_eq!(types(&conds), [("Ready", "False")]);
+        assert_eq!(
+            types(&conds),
+            [
+                ("Ready", "False"),
+                ("Reconciling", "False"),
+                ("Stalled", "False")
+            ]
+        );
     }
 
     /// Re-asserting the same status keeps lastTransitionTime, so status is byte-identical.
@@ -143,7 +164,7 @@ mod tests {
                 "2026-02-02T00:00:00Z",
             ),
         );
-        assert_eq!(conds.len(), 1);
+        assert_eq!(conds.len(), 3, "Ready, Reconciling, Stalled");
         assert_eq!(conds[0].last_transition_time, "2026-01-01T00:00:00Z");
         assert_eq!(conds[0].observed_generation, Some(2));
     }

@@ -33,6 +33,12 @@ macro_rules! under_finalizer {
                                 Err(crate::controller::Error::Paused(_)) => Err(crate::controller::Error::Paused(
                                     "; the deletion waits (the finalizer stays) until the policy changes",
                                 )),
+                                // Refused, but what it made stays in AWS anyway: let it go
+                                // without touching AWS (every write would be withheld).
+                                Err(e) if !e.is_retryable() && obj.retains() => {
+                                    tracing::info!(reason = e.reason(), "tenant scope refused; deleting without AWS (Retain)");
+                                    $cleanup(obj, &ctx.withholding()).await
+                                }
                                 // Refused before it made anything (no binding, a region
                                 // or role it may not use): nothing in AWS to delete.
                                 Err(e) if !e.is_retryable() && !obj.has_resource() => {
@@ -246,6 +252,19 @@ impl Context {
             planned: None,
             scoped: false,
         })
+    }
+
+    /// This context with every AWS write withheld (the cleanup of a retained object
+    /// whose tenant scope is refused).
+    fn withholding(&self) -> Context {
+        Context {
+            shared: self.shared.clone(),
+            aws: Arc::new(self.aws.observe_only(Arc::default())),
+            access: self.access.clone(),
+            policy: crate::api::common::ManagementPolicy::ObserveOnly,
+            planned: None,
+            scoped: false,
+        }
     }
 
     /// ObserveOnly: the changes noted so far (None in Full).

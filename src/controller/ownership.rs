@@ -58,7 +58,7 @@ pub async fn guard_adoption(
             Refusal::Orphaned { .. } => Error::AdoptTargetOrphaned(refusal.to_string()),
         },
     )?;
-    if first && let Some(holder) = live_holder(ctx, &target, &adopter.uid).await {
+    if first && let Some(holder) = live_holder(ctx, &target, &adopter.uid).await? {
         return Err(Error::AdoptTargetOwned(
             Refusal::OwnedByLiveObject {
                 what: what.to_string(),
@@ -71,10 +71,69 @@ pub async fn guard_adoption(
     Ok(())
 }
 
-/// Another live object of the kind, in any namespace, whose status holds the
-/// target: `namespace/name`. One cluster-wide list, made only on a first adoption.
-/// Without the RBAC to list every namespace the owner tags are the only guard.
-async fn live_holder(ctx: &Context, target: &Target<'_>, our_uid: &str) -> Option<String> {
+/// Another live object of the kind whose status holds the target in the same
+/// account and region: `namespace/name`. One list of every namespace (or of each
+/// watched namespace, when the operator may list only those), made only on a
+/// first adoption. When it cannot look, it refuses: an adoption it cannot check
+/// could give an API two owners.
+async fn live_holder(
+    ctx: &Context,
+    target: &Target<'_>,
+    our_uid: &str,
+) -> Result<Option<String>, Error> {
+    let here = (
+        ctx.aws.known_account().map(str::to_string),
+        ctx.aws.region.clone(),
+    );
+    // Objects that record no location are from before bindings: the operator's
+    // own account and region, which is where an unbound object is too.
+    let same_place = |account: &Option<String>, region: &Option<String>| {
+        let account_differs = matches!((account, &here.0), (Some(a), Some(b)) if a != b);
+        let region_differs = region.as_ref().is_some_and(|r| *r != here.1);
+        !account_differs && !region_differs
+    };
+    let namespaces: Vec<Option<String>> = match (&ctx.settings.namespace, &ctx.settings.namespaces)
+    {
+        (None, list) if list.is_empty() => vec![None],
+        (Some(one), _) => vec![Some(one.clone())],
+        (None, list) => list.iter().cloned().map(Some).collect(),
+    };
+    let mut lists = Vec::new();
+    for ns in namespaces {
+        lists.push(list_holders(ctx, target, ns.as_deref(), our_uid, &same_place).await);
+    }
+    let mut found = None;
+    for list in lists {
+        match list {
+            Ok(Some(holder)) => found = Some(holder),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Error::AdoptTargetOwned(format!(
+                    "cannot check that no other object manages it ({e}); the operator needs to list \
+                     the objects of this kind in the namespaces it watches"
+                )));
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn list_holders(
+    ctx: &Context,
+    target: &Target<'_>,
+    namespace: Option<&str>,
+    our_uid: &str,
+    same_place: &impl Fn(&Option<String>, &Option<String>) -> bool,
+) -> Result<Option<String>, kube::Error> {
+    fn api<K>(ctx: &Context, namespace: Option<&str>) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match namespace {
+            Some(ns) => kube::Api::namespaced(ctx.client.clone(), ns),
+            None => kube::Api::all(ctx.client.clone()),
+        }
+    }
     fn holder<K: kube::Resource>(
         objects: Vec<K>,
         our_uid: &str,
@@ -95,43 +154,39 @@ async fn live_holder(ctx: &Context, target: &Target<'_>, our_uid: &str) -> Optio
             })
     }
     let params = kube::api::ListParams::default();
-    let client = ctx.client.clone();
-    let found = match target {
-        Target::RestApi(id) => kube::Api::<RestApi>::all(client)
-            .list(&params)
-            .await
-            .map(|l| {
-                holder(l.items, our_uid, |o| {
-                    o.status.as_ref().and_then(|s| s.rest_api_id.as_deref()) == Some(*id)
+    Ok(match target {
+        Target::RestApi(id) => holder(
+            api::<RestApi>(ctx, namespace).list(&params).await?.items,
+            our_uid,
+            |o| {
+                o.status.as_ref().is_some_and(|s| {
+                    s.rest_api_id.as_deref() == Some(*id) && same_place(&s.account_id, &s.region)
                 })
-            }),
-        Target::WebSocketApi(id) => kube::Api::<WebSocketApi>::all(client)
-            .list(&params)
-            .await
-            .map(|l| {
-                holder(l.items, our_uid, |o| {
-                    o.status.as_ref().and_then(|s| s.api_id.as_deref()) == Some(*id)
+            },
+        ),
+        Target::WebSocketApi(id) => holder(
+            api::<WebSocketApi>(ctx, namespace)
+                .list(&params)
+                .await?
+                .items,
+            our_uid,
+            |o| {
+                o.status.as_ref().is_some_and(|s| {
+                    s.api_id.as_deref() == Some(*id) && same_place(&s.account_id, &s.region)
                 })
-            }),
-        Target::DomainName(name) => kube::Api::<DomainName>::all(client)
-            .list(&params)
-            .await
-            .map(|l| {
-                holder(l.items, our_uid, |o| {
-                    o.spec.domain_name == *name
-                        && o.status
-                            .as_ref()
-                            .is_some_and(|s| s.target.is_some() || s.adopted)
-                })
-            }),
-    };
-    match found {
-        Ok(holder) => holder,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list objects in every namespace; only owner tags guard this adoption");
-            None
-        }
-    }
+            },
+        ),
+        Target::DomainName(name) => holder(
+            api::<DomainName>(ctx, namespace).list(&params).await?.items,
+            our_uid,
+            |o| {
+                o.spec.domain_name == *name
+                    && o.status.as_ref().is_some_and(|s| {
+                        (s.target.is_some() || s.adopted) && same_place(&s.account_id, &s.region)
+                    })
+            },
+        ),
+    })
 }
 
 /// Whether `namespace/name` of `kind` exists with `uid`.

@@ -13,7 +13,7 @@ pub enum Class {
     Waiting,
     /// Stays until someone edits a spec or fixes the account.
     NeedsUser,
-    /// Deliberately stopped (managementPolicy Paused).
+    /// Deliberately not converging (managementPolicy ObserveOnly with drift, Paused).
     Suspended,
 }
 
@@ -36,7 +36,7 @@ impl Class {
                 "Terminal: nothing changes until a spec is edited or the account is fixed."
             }
             Class::Suspended => {
-                "Deliberately stopped: no AWS call until someone changes managementPolicy."
+                "Deliberately not converging: nothing is written until someone changes managementPolicy."
             }
         }
     }
@@ -314,9 +314,9 @@ pub const REASONS: &[Reason] = &[
     ),
     r(
         "DriftDetected",
-        NeedsUser,
+        Suspended,
         2,
-        "managementPolicy ObserveOnly: AWS differs from the spec (status.plannedChanges)",
+        "managementPolicy ObserveOnly: AWS differs from the spec (status.plannedChanges); nothing is changed by design",
     ),
     r("Paused", Suspended, 2, "managementPolicy Paused"),
 ];

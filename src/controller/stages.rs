@@ -69,7 +69,8 @@ pub async fn converge(
     for stage in stages {
         let name = stage.spec.stage_name.clone();
         if is_deleting(stage) {
-            if stage.spec.deletion_policy == DeletionPolicy::Delete {
+            // ObserveOnly writes nothing: a deleted Stage is left in AWS, as Retain.
+            if stage.spec.deletion_policy == DeletionPolicy::Delete && !ctx.aws.is_observe_only() {
                 ctx.aws.delete_stage(api_id, &name).await?;
                 tracing::info!(stage = %name, "deleted stage");
                 if let Some(id) = observed

@@ -568,13 +568,31 @@ async fn converge_permissions(
         .filter_map(|r| r.spec.integration.lambda.as_ref())
         .filter_map(|l| FunctionRef::parse(&l.function_name).ok())
         .collect();
+    let previous = previous_grants(obj);
     let authorizer_functions: Vec<(String, FunctionRef)> = inputs
         .authorizers
         .iter()
         .filter(|a| !is_deleting(*a))
         .filter_map(|a| {
-            let id = authorizer_results.get(&a.name_any())?.id.clone()?;
-            let f = authorizer_permission_function(&a.spec).ok()??;
+            let result = authorizer_results.get(&a.name_any())?;
+            let id = result.id.clone()?;
+            let refused = result
+                .readiness
+                .as_ref()
+                .is_some_and(|r| r.reason == "ReferenceNotAllowed");
+            let f = if refused {
+                // Not updated in AWS, so it still calls the function it was granted
+                // for: that grant stays, and the refused function gets none.
+                let statement = crate::plan::lambda::authorizer_statement_id(api_id, &id);
+                let grant = previous.iter().find(|g| g.statement_id == statement)?;
+                let named = match &grant.qualifier {
+                    Some(q) => format!("{}:{q}", grant.function),
+                    None => grant.function.clone(),
+                };
+                FunctionRef::parse(&named).ok()?
+            } else {
+                authorizer_permission_function(&a.spec).ok()??
+            };
             Some((id, f))
         })
         .collect();
@@ -585,7 +603,7 @@ async fn converge_permissions(
         &route_functions,
         &authorizer_functions,
     );
-    let previously: BTreeSet<GrantKey> = previous_grants(obj)
+    let previously: BTreeSet<GrantKey> = previous
         .into_iter()
         .map(|g| (g.function, g.qualifier, g.statement_id))
         .collect();

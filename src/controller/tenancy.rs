@@ -25,8 +25,9 @@ use crate::plan::access::{Access, binding_for, region_for};
 pub struct Placement {
     pub region: Option<String>,
     pub policy: Option<ManagementPolicy>,
-    /// (account, region) recorded in status, when the object has AWS resources.
-    pub recorded: Option<(String, String)>,
+    /// (account, region) recorded in status, when the object has AWS resources
+    /// (None inside: not recorded, as by versions before bindings).
+    pub recorded: Option<(Option<String>, Option<String>)>,
 }
 
 /// What one reconcile works with.
@@ -93,10 +94,20 @@ impl Tenancy {
         &self,
         namespace: &str,
     ) -> Result<Option<(String, AwsAccountBindingSpec)>, Error> {
+        // A namespace the reflector has not seen yet (created together with the
+        // object) may carry the labels a binding selects: never judged unbound.
         let labels = self
             .namespaces
             .get(&ObjectRef::new(namespace))
-            .and_then(|n| n.metadata.labels.clone())
+            .ok_or_else(|| Error::Kube {
+                operation: "read namespace labels",
+                source: kube::Error::Service(
+                    format!("namespace {namespace} is not in the namespace cache yet").into(),
+                ),
+            })?
+            .metadata
+            .labels
+            .clone()
             .unwrap_or_default();
         let bindings = self.bindings.state();
         let named: Vec<(String, &AwsAccountBindingSpec)> = bindings
@@ -128,6 +139,14 @@ impl Tenancy {
                  (--require-account-binding): nothing is called in AWS until the platform team binds it"
             )));
         }
+        let policy = placement
+            .policy
+            .or_else(|| binding.as_ref().and_then(|(_, s)| s.management_policy))
+            .unwrap_or_default();
+        // Paused means no AWS call at all, not even AssumeRole.
+        if policy == ManagementPolicy::Paused {
+            return Err(Error::Paused(""));
+        }
         let binding_ref = binding.as_ref().map(|(n, s)| (n.as_str(), s));
         let region = region_for(placement.region.as_deref(), binding_ref, &self.base.region)
             .map_err(Error::RegionNotAllowed)?;
@@ -144,13 +163,14 @@ impl Tenancy {
             Some((name, spec)) => Access::from_binding(name, spec),
             None => Access::unrestricted(),
         };
-        let policy = placement
-            .policy
-            .or_else(|| binding.as_ref().and_then(|(_, s)| s.management_policy))
-            .unwrap_or_default();
         if let Some((account, old_region)) = &placement.recorded {
+            // Objects from before bindings existed record no location: their
+            // resources are where the operator's own identity and region put them.
+            let base_account = self.base.account_id().await?.to_string();
+            let account = account.as_deref().unwrap_or(&base_account);
+            let old_region = old_region.as_deref().unwrap_or(&self.base.region);
             let now = aws.known_account().unwrap_or_default();
-            if account != now || *old_region != region {
+            if account != now || old_region != region {
                 return Err(Error::AccountChanged(format!(
                     "this object's AWS resources are in account {account} region {old_region}, but its \
                      namespace now maps to account {now} region {region}; the operator neither makes a \
@@ -274,22 +294,27 @@ pub trait Tenant {
     fn placement(&self) -> Placement;
     /// Whether the status records an AWS resource of the object.
     fn has_resource(&self) -> bool;
+    /// Whether deleting the object leaves its AWS resources (effective
+    /// deletionPolicy Retain).
+    fn retains(&self) -> bool;
     /// The object as if its spec said `deletionPolicy: Retain` (deleting an
     /// ObserveOnly object leaves AWS as it is).
     fn retained(&self) -> Self;
 }
 
 macro_rules! tenant {
-    ($kind:ty, |$status:ident| $has_resource:expr, |$spec:ident| $retain:expr) => {
+    ($kind:ty, |$status:ident| $has_resource:expr, |$spec:ident| $retain:expr, |$obj:ident| $retains:expr) => {
         impl Tenant for $kind {
+            fn retains(&self) -> bool {
+                let $obj = self;
+                $retains
+            }
             fn has_resource(&self) -> bool {
                 self.status.as_ref().is_some_and(|$status| $has_resource)
             }
             fn placement(&self) -> Placement {
                 let recorded = self.status.as_ref().and_then(|$status| {
-                    let account = $status.account_id.clone()?;
-                    let region = $status.region.clone()?;
-                    ($has_resource).then_some((account, region))
+                    ($has_resource).then(|| ($status.account_id.clone(), $status.region.clone()))
                 });
                 Placement {
                     region: self.spec.region.clone(),
@@ -309,19 +334,39 @@ macro_rules! tenant {
 
 use crate::api::common::DeletionPolicy;
 use crate::api::{ApiKey, DomainName, RestApi, UsagePlan, WebSocketApi};
+use crate::plan::ownership::deletion_policy;
 
-tenant!(RestApi, |s| s.rest_api_id.is_some(), |spec| spec
-    .deletion_policy =
-    Some(DeletionPolicy::Retain));
-tenant!(WebSocketApi, |s| s.api_id.is_some(), |spec| spec
-    .deletion_policy =
-    Some(DeletionPolicy::Retain));
-tenant!(DomainName, |s| s.target.is_some() || s.adopted, |spec| {
-    spec.deletion_policy = Some(DeletionPolicy::Retain)
-});
-tenant!(UsagePlan, |s| s.usage_plan_id.is_some(), |spec| spec
-    .deletion_policy =
-    DeletionPolicy::Retain);
-tenant!(ApiKey, |s| s.api_key_id.is_some(), |spec| spec
-    .deletion_policy =
-    DeletionPolicy::Retain);
+tenant!(
+    RestApi,
+    |s| s.rest_api_id.is_some(),
+    |spec| spec.deletion_policy = Some(DeletionPolicy::Retain),
+    |o| deletion_policy(o.spec.deletion_policy, o.spec.rest_api_id.is_some())
+        == DeletionPolicy::Retain
+);
+tenant!(
+    WebSocketApi,
+    |s| s.api_id.is_some(),
+    |spec| spec.deletion_policy = Some(DeletionPolicy::Retain),
+    |o| deletion_policy(o.spec.deletion_policy, o.spec.api_id.is_some()) == DeletionPolicy::Retain
+);
+tenant!(
+    DomainName,
+    |s| s.target.is_some() || s.adopted,
+    |spec| spec.deletion_policy = Some(DeletionPolicy::Retain),
+    |o| deletion_policy(
+        o.spec.deletion_policy,
+        o.status.as_ref().is_some_and(|s| s.adopted)
+    ) == DeletionPolicy::Retain
+);
+tenant!(
+    UsagePlan,
+    |s| s.usage_plan_id.is_some(),
+    |spec| spec.deletion_policy = DeletionPolicy::Retain,
+    |o| o.spec.deletion_policy == DeletionPolicy::Retain
+);
+tenant!(
+    ApiKey,
+    |s| s.api_key_id.is_some(),
+    |spec| spec.deletion_policy = DeletionPolicy::Retain,
+    |o| o.spec.deletion_policy == DeletionPolicy::Retain
+);

@@ -216,6 +216,9 @@ async fn references_allowed(obj: &WebSocketApi, ctx: &Context) -> Result<(), Err
         ctx.access
             .function_named(&lambda.function_name, home)
             .map_err(refused)?;
+        if let Some(role) = &lambda.credentials_role_arn {
+            ctx.access.role(role).map_err(refused)?;
+        }
     }
     Ok(())
 }

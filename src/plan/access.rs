@@ -68,14 +68,34 @@ impl Access {
         self.check(&self.roles, "IAM role", "allowedRoles", &[arn])
     }
 
-    /// A Cognito user pool, by id or ARN: a pattern may name either.
-    pub fn user_pool(&self, pool: &str) -> Result<(), NotAllowed> {
-        let id = pool.rsplit('/').next().unwrap_or(pool);
+    /// A Cognito user pool, by id or ARN. A pattern may name the ARN, or the id of
+    /// a pool of the home account (a pool ARN of another account never matches an
+    /// id pattern).
+    pub fn user_pool(&self, pool: &str, home: Home<'_>) -> Result<(), NotAllowed> {
+        let (arn, id) = match pool.strip_prefix("arn:") {
+            Some(_) => (pool.to_string(), pool.rsplit('/').next().unwrap_or(pool)),
+            None => {
+                let region = pool.split('_').next().unwrap_or(home.region);
+                (
+                    format!(
+                        "arn:{}:cognito-idp:{region}:{}:userpool/{pool}",
+                        home.partition, home.account
+                    ),
+                    pool,
+                )
+            }
+        };
+        let home_account = arn.split(':').nth(4) == Some(home.account);
+        let forms: Vec<&str> = if home_account {
+            vec![arn.as_str(), id]
+        } else {
+            vec![arn.as_str()]
+        };
         self.check(
             &self.user_pools,
             "Cognito user pool",
             "allowedUserPools",
-            &[pool, id],
+            &forms,
         )
     }
 
@@ -145,7 +165,7 @@ impl Access {
             }
         }
         for pool in spec.cognito.iter().flat_map(|c| &c.user_pools) {
-            self.user_pool(pool)?;
+            self.user_pool(pool, home)?;
         }
         Ok(())
     }
@@ -155,18 +175,21 @@ impl Access {
 /// matches itself.
 pub fn glob_match(pattern: &str, value: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middles @ .., last] = parts.as_slice() else {
+        return pattern == value;
+    };
     if parts.len() == 1 {
         return pattern == value;
     }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !value.starts_with(first) || value.len() < first.len() + last.len() {
+    // strip_prefix / strip_suffix cut at character boundaries only, so any
+    // value (multi-byte characters included) is safe here.
+    let Some(rest) = value.strip_prefix(first) else {
         return false;
-    }
-    let mut rest = &value[first.len()..value.len() - last.len()];
-    if !value.ends_with(last) {
+    };
+    let Some(mut rest) = rest.strip_suffix(last) else {
         return false;
-    }
-    for middle in &parts[1..parts.len() - 1] {
+    };
+    for middle in middles {
         match rest.find(middle) {
             Some(at) => rest = &rest[at + middle.len()..],
             None => return false,

@@ -72,17 +72,52 @@ fn empty_lists_allow_nothing_absent_lists_everything() {
     );
 }
 
-/// A pool may be written as an id or an ARN; the pattern may name its id.
+const HOME: Home<'static> = Home {
+    partition: "aws",
+    region: "us-east-1",
+    account: "111111111111",
+};
+
+/// A pool may be written as an id or an ARN; an id pattern matches pools of the
+/// home account only, an ARN pattern matches a bare id completed in the home account.
 #[test]
-fn user_pools_match_by_id_or_arn() {
+fn user_pools_match_by_id_in_the_home_account_or_by_arn() {
     let access = team_a();
-    assert!(access.user_pool("us-east-1_TeamA123").is_ok());
+    assert!(access.user_pool("us-east-1_TeamA123", HOME).is_ok());
     assert!(
         access
-            .user_pool("arn:aws:cognito-idp:us-east-1:111111111111:userpool/us-east-1_TeamA123")
+            .user_pool(
+                "arn:aws:cognito-idp:us-east-1:111111111111:userpool/us-east-1_TeamA123",
+                HOME
+            )
             .is_ok()
     );
-    assert!(access.user_pool("us-east-1_TeamB123").is_err());
+    assert!(access.user_pool("us-east-1_TeamB123", HOME).is_err());
+    assert!(
+        access
+            .user_pool(
+                "arn:aws:cognito-idp:us-east-1:999999999999:userpool/us-east-1_TeamA123",
+                HOME
+            )
+            .is_err(),
+        "an id pattern never admits another account's pool"
+    );
+    let by_arn = Access {
+        user_pools: Some(vec!["arn:aws:cognito-idp:*:111111111111:userpool/*".into()]),
+        ..team_a()
+    };
+    assert!(by_arn.user_pool("us-east-1_Anything", HOME).is_ok());
+}
+
+/// Values with multi-byte characters never break the matcher.
+#[test]
+fn globs_are_safe_on_any_text() {
+    assert!(!glob_match(
+        "arn:aws:iam::*:role/apigw-sqs",
+        "arn:aws:iam::1:role/ééé"
+    ));
+    assert!(glob_match("*é*", "aéb"));
+    assert!(!glob_match("ab*ba", "aba"));
 }
 
 fn binding(yaml: &str) -> AwsAccountBindingSpec {

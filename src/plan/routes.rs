@@ -231,6 +231,11 @@ pub fn desired_structure(routes: &[RouteInput<'_>], ctx: &DesiredContext<'_>) ->
             continue;
         }
         if let Err(message) = references_allowed(route.spec, ctx) {
+            // A narrowed allow-list takes back what the route was given: its method
+            // (and with it the invoke grant) goes.
+            if route.was_in_effect {
+                out.removed.insert(key);
+            }
             out.outcomes
                 .insert(route.name.to_string(), RouteOutcome::NotAllowed { message });
             continue;
