@@ -186,6 +186,10 @@ const TERMINAL: &[(&str, &str)] = &[
         "namespace team-a is matched by AwsAccountBindings a and b; a namespace may be bound once: narrow their namespaces or namespaceSelector",
     ),
     (
+        "LocationMismatch",
+        "Stage prod of RestApi photos lives in account 111111111111 region eu-west-1, but this object lives in account 111111111111 region us-east-1: it can only use what is in its own account and region (set spec.region to match)",
+    ),
+    (
         "AccountChanged",
         "the AWS resources of this object are in account 111111111111 region us-east-1, but its namespace now maps to account 222222222222 region us-east-1",
     ),

@@ -458,7 +458,7 @@ async fn allow_lists_and_the_required_binding() {
         &client,
         &binding,
         &format!(
-            "{{namespaces: [{}], allowedRegions: [us-east-1], allowedLambdaFunctions: ['arn:aws:lambda:*:123456789012:function:team-c-*'], allowedRoles: [], allowedUserPools: [], allowedCertificates: [], allowAdoption: false}}",
+            "{{namespaces: [{}], allowedRegions: [us-east-1, eu-west-1], allowedLambdaFunctions: ['arn:aws:lambda:*:123456789012:function:team-c-*'], allowedRoles: [], allowedUserPools: [], allowedCertificates: [], allowAdoption: false}}",
             ns.name
         ),
     )
@@ -537,6 +537,65 @@ async fn allow_lists_and_the_required_binding() {
     .await;
     let west = wait_ready(&apis, "west", "False", T).await;
     assert_eq!(ready_reason(&west).0, "RegionNotAllowed");
+
+    // An API in an allowed second region lives there; a UsagePlan of the default
+    // region cannot bind its stage.
+    ns.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: europe}, spec: {region: eu-west-1}}",
+    )
+    .await;
+    ns.apply::<Route>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: europe-items}, spec: {restApiRef: {name: europe}, method: GET, path: /items, integration: {mock: {}}}}",
+    )
+    .await;
+    ns.apply::<apigw_operator::api::Stage>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {name: europe-prod}, spec: {restApiRef: {name: europe}, stageName: prod, deployment: {debounceSeconds: 1}}}",
+    )
+    .await;
+    let europe = wait_ready(&apis, "europe", "True", T).await.status.unwrap();
+    assert_eq!(europe.region.as_deref(), Some("eu-west-1"));
+    let europe_id = europe.rest_api_id.unwrap();
+    assert!(
+        aws.get_rest_api(&europe_id).await.unwrap().is_none(),
+        "not in us-east-1"
+    );
+    wait_ready(
+        &ns.api::<apigw_operator::api::Stage>(),
+        "europe-prod",
+        "True",
+        T,
+    )
+    .await;
+    ns.apply::<apigw_operator::api::UsagePlan>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: UsagePlan, metadata: {name: plan}, spec: {stages: [{stageRef: {name: europe-prod}}]}}",
+    )
+    .await;
+    let plan = wait_ready(
+        &ns.api::<apigw_operator::api::UsagePlan>(),
+        "plan",
+        "False",
+        T,
+    )
+    .await;
+    let (reason, message) = ready_reason(&plan);
+    assert_eq!(reason, "LocationMismatch");
+    assert!(
+        message.contains("region eu-west-1") && message.contains("region us-east-1"),
+        "{message}"
+    );
+    ns.api::<apigw_operator::api::UsagePlan>()
+        .delete("plan", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&ns.api::<apigw_operator::api::UsagePlan>(), "plan", T).await;
+    ns.api::<apigw_operator::api::Stage>()
+        .delete("europe-prod", &DeleteParams::default())
+        .await
+        .unwrap();
+    routes
+        .delete("europe-items", &DeleteParams::default())
+        .await
+        .unwrap();
     ns.apply::<RestApi>(&format!(
         "{{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {{name: adopter}}, spec: {{restApiId: {id}}}}}"
     ))
@@ -564,10 +623,10 @@ async fn allow_lists_and_the_required_binding() {
         .delete("d", &DeleteParams::default())
         .await
         .unwrap();
-    for name in ["api", "west", "adopter"] {
+    for name in ["api", "west", "adopter", "europe"] {
         apis.delete(name, &DeleteParams::default()).await.unwrap();
     }
-    for name in ["api", "west", "adopter"] {
+    for name in ["api", "west", "adopter", "europe"] {
         wait_deleted(&apis, name, T).await;
     }
     assert!(aws.get_rest_api(&id).await.unwrap().is_none());

@@ -115,8 +115,15 @@ async fn converge(
             .map_err(Error::kube("get UsagePlan"))?
         {
             None => missing.push(r.name.clone()),
-            Some(p) => match p.status.and_then(|s| s.usage_plan_id) {
+            Some(p) => match p.status.clone().and_then(|s| s.usage_plan_id) {
                 Some(id) if p.metadata.deletion_timestamp.is_none() => {
+                    let status = p.status.as_ref();
+                    super::tenancy::same_location(
+                        ctx,
+                        &format!("UsagePlan {}", r.name),
+                        status.and_then(|s| s.account_id.as_deref()),
+                        status.and_then(|s| s.region.as_deref()),
+                    )?;
                     resolved.push(AttachedPlan {
                         name: r.name.clone(),
                         usage_plan_id: id,

@@ -128,6 +128,16 @@ async fn resolve_mappings(obj: &DomainName, ctx: &Context) -> Result<Resolved, E
             },
             (None, None) => None,
         };
+        if target.is_some() {
+            let (api, account, region) =
+                super::tenancy::stage_api_location(ctx, &namespace, &stage).await?;
+            super::tenancy::same_location(
+                ctx,
+                &format!("Stage {name} of {api}"),
+                account.as_deref(),
+                region.as_deref(),
+            )?;
+        }
         match target {
             Some((api_id, web_socket)) => {
                 let mapping = Mapping {

@@ -48,6 +48,9 @@ pub enum Error {
     #[error("{0}")]
     AccountChanged(String),
 
+    #[error("{0}")]
+    LocationMismatch(String),
+
     #[error("managementPolicy is Paused: the operator makes no AWS call for this object{0}")]
     Paused(&'static str),
 
@@ -135,6 +138,7 @@ impl Error {
             Error::AccountBindingConflict(_) => "AccountBindingConflict",
             Error::AssumeRoleFailed { .. } => "AwsAccessDenied",
             Error::AccountChanged(_) => "AccountChanged",
+            Error::LocationMismatch(_) => "LocationMismatch",
             Error::Paused(_) => "Paused",
             Error::DriftDetected(_) => "DriftDetected",
             Error::CertificateNotFound { .. } => "CertificateNotFound",
@@ -176,6 +180,7 @@ impl Error {
             | Error::NoAccountBinding(_)
             | Error::AccountBindingConflict(_)
             | Error::AccountChanged(_)
+            | Error::LocationMismatch(_)
             | Error::Paused(_) => false,
             // Drift is looked at again on the resync.
             Error::DriftDetected(_) => false,

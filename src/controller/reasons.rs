@@ -313,6 +313,12 @@ pub const REASONS: &[Reason] = &[
         "the binding now points elsewhere than where the object's resources are",
     ),
     r(
+        "LocationMismatch",
+        NeedsUser,
+        2,
+        "a Stage or UsagePlan it refers to is in another account or region than the object",
+    ),
+    r(
         "DriftDetected",
         Suspended,
         2,

@@ -370,3 +370,65 @@ tenant!(
     |spec| spec.deletion_policy = DeletionPolicy::Retain,
     |o| o.spec.deletion_policy == DeletionPolicy::Retain
 );
+
+/// A referenced object's AWS location must be the referrer's: a usage plan binds
+/// stages, a domain maps stages, a key joins usage plans of its own account and
+/// region. `what` names the referenced object ("Stage prod of RestApi photos");
+/// `account`/`region` are what its status records (None: not recorded yet).
+pub fn same_location(
+    ctx: &super::Context,
+    what: &str,
+    account: Option<&str>,
+    region: Option<&str>,
+) -> Result<(), Error> {
+    let here_account = ctx.aws.known_account();
+    let here_region = ctx.aws.region.as_str();
+    let account_differs = matches!((account, here_account), (Some(a), Some(b)) if a != b);
+    let region_differs = region.is_some_and(|r| r != here_region);
+    if account_differs || region_differs {
+        return Err(Error::LocationMismatch(format!(
+            "{what} lives in account {} region {}, but this object lives in account {} region {here_region}: \
+             it can only use what is in its own account and region (set spec.region to match)",
+            account.unwrap_or("?"),
+            region.unwrap_or("?"),
+            here_account.unwrap_or("?"),
+        )));
+    }
+    Ok(())
+}
+
+/// The recorded location of a Stage's API (RestApi or WebSocketApi), for
+/// `same_location`.
+pub async fn stage_api_location(
+    ctx: &super::Context,
+    namespace: &str,
+    stage: &crate::api::Stage,
+) -> Result<(String, Option<String>, Option<String>), Error> {
+    if let Some(api) = &stage.spec.rest_api_ref {
+        let found = ctx
+            .api_in::<RestApi>(namespace)
+            .get_opt(&api.name)
+            .await
+            .map_err(Error::kube("get RestApi"))?;
+        let status = found.and_then(|a| a.status);
+        return Ok((
+            format!("RestApi {}", api.name),
+            status.as_ref().and_then(|s| s.account_id.clone()),
+            status.and_then(|s| s.region),
+        ));
+    }
+    if let Some(api) = &stage.spec.web_socket_api_ref {
+        let found = ctx
+            .api_in::<WebSocketApi>(namespace)
+            .get_opt(&api.name)
+            .await
+            .map_err(Error::kube("get WebSocketApi"))?;
+        let status = found.and_then(|a| a.status);
+        return Ok((
+            format!("WebSocketApi {}", api.name),
+            status.as_ref().and_then(|s| s.account_id.clone()),
+            status.and_then(|s| s.region),
+        ));
+    }
+    Ok((String::new(), None, None))
+}

@@ -87,6 +87,14 @@ async fn converge(
             None => missing.push(name.clone()),
             Some(stage) => match resolve_stage(&stage) {
                 Some(key) => {
+                    let (api, account, region) =
+                        super::tenancy::stage_api_location(ctx, &namespace, &stage).await?;
+                    super::tenancy::same_location(
+                        ctx,
+                        &format!("Stage {name} of {api}"),
+                        account.as_deref(),
+                        region.as_deref(),
+                    )?;
                     resolved.insert(name.clone(), key);
                 }
                 None => waiting.push(name.clone()),

@@ -60,6 +60,7 @@ local verdicts = {
   NoAccountBinding = "Degraded",      -- the operator requires an AwsAccountBinding and none matches the namespace
   AccountBindingConflict = "Degraded", -- two AwsAccountBindings match the namespace
   AccountChanged = "Degraded",        -- the binding now points elsewhere than where the object's resources are
+  LocationMismatch = "Degraded",      -- a Stage or UsagePlan it refers to is in another account or region than the object
   -- Deliberately not converging: nothing is written until someone changes managementPolicy.
   DriftDetected = "Suspended",        -- managementPolicy ObserveOnly: AWS differs from the spec (status.plannedChanges); nothing is changed by design
   Paused = "Suspended",               -- managementPolicy Paused
