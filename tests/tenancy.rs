@@ -271,9 +271,9 @@ async fn two_namespaces_in_two_accounts() {
         .await
         .status
         .unwrap();
-    assert_eq!(api_a.account_id.as_deref(), Some("111111111111"));
-    assert_eq!(api_b.account_id.as_deref(), Some("222222222222"));
-    assert_eq!(api_a.region.as_deref(), Some("us-east-1"));
+    assert_eq!(api_a.tenant.account_id.as_deref(), Some("111111111111"));
+    assert_eq!(api_b.tenant.account_id.as_deref(), Some("222222222222"));
+    assert_eq!(api_a.tenant.region.as_deref(), Some("us-east-1"));
     let (id_a, id_b) = (api_a.rest_api_id.unwrap(), api_b.rest_api_id.unwrap());
     assert!(api_a.execute_api_arn.unwrap().contains(":111111111111:"));
 
@@ -559,7 +559,7 @@ async fn allow_lists_and_the_required_binding() {
     )
     .await;
     let europe = wait_ready(&apis, "europe", "True", T).await.status.unwrap();
-    assert_eq!(europe.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(europe.tenant.region.as_deref(), Some("eu-west-1"));
     let europe_id = europe.rest_api_id.unwrap();
     assert!(
         aws.get_rest_api(&europe_id).await.unwrap().is_none(),
@@ -735,11 +735,15 @@ async fn observe_only_and_paused() {
         let obj = apis.get("watched").await.ok()?;
         let status = obj.status.clone()?;
         (ready_reason(&obj).0 == "DriftDetected"
-            && status.planned_changes.iter().any(|l| l.contains("/added")))
+            && status
+                .tenant
+                .planned_changes
+                .iter()
+                .any(|l| l.contains("/added")))
         .then_some(status)
     })
     .await;
-    let plan = drift.planned_changes.join("\n");
+    let plan = drift.tenant.planned_changes.join("\n");
     assert!(
         plan.contains(&format!("update REST API {id}: /description -> after")),
         "{plan}"
@@ -772,7 +776,7 @@ async fn observe_only_and_paused() {
     ns.apply::<RestApi>(&api("description: after, managementPolicy: Full"))
         .await;
     let converged = wait_ready(&apis, "watched", "True", T).await;
-    assert!(converged.status.unwrap().planned_changes.is_empty());
+    assert!(converged.status.unwrap().tenant.planned_changes.is_empty());
     wait_ready(&ns.api::<Route>(), "added", "True", T).await;
     assert_eq!(
         aws.get_rest_api(&id)

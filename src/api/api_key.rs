@@ -57,22 +57,9 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, Tags};
      "message": "cannot switch between value and generatedSecret: create a new ApiKey"}
 ]))]
 pub struct ApiKeySpec {
-    /// AWS region of this object's resources. Unset: the default region of the
-    /// namespace's AwsAccountBinding, else the operator's. A binding's
-    /// `allowedRegions` limits it. Cannot change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]$')", "message": "region must be an AWS region such as eu-west-1"},
-        {"rule": "self == oldSelf", "message": "region cannot change: create a new object in the other region"}
-    ]))]
-    pub region: Option<String>,
-
-    /// Full (default: the binding's, else Full): converge AWS to the spec.
-    /// ObserveOnly: read AWS, report drift and the planned changes, never write.
-    /// Paused: no AWS call at all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub management_policy: Option<crate::api::common::ManagementPolicy>,
+    /// Region and management policy (fields `region`, `managementPolicy`).
+    #[serde(flatten)]
+    pub tenant: crate::api::common::TenantSpec,
 
     /// Whether callers may use the key. Defaults to true.
     #[serde(default = "default_true")]
@@ -155,16 +142,10 @@ fn default_secret_key() -> String {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyStatus {
-    /// AWS account of this object's resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    /// AWS region of this object's resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// With managementPolicy ObserveOnly: what the operator would change (at most
-    /// 50 lines, the first of each kind of change).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub planned_changes: Vec<String>,
+    /// Where its resources live, and ObserveOnly's plan (fields `accountId`,
+    /// `region`, `plannedChanges`).
+    #[serde(flatten)]
+    pub tenant: crate::api::common::TenantStatus,
     /// The `metadata.generation` the operator last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

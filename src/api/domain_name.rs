@@ -64,22 +64,9 @@ pub const ROOT_BASE_PATH: &str = "(none)";
      "message": "adoptOrphaned needs adopt: true"}
 ]))]
 pub struct DomainNameSpec {
-    /// AWS region of this object's resources. Unset: the default region of the
-    /// namespace's AwsAccountBinding, else the operator's. A binding's
-    /// `allowedRegions` limits it. Cannot change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]$')", "message": "region must be an AWS region such as eu-west-1"},
-        {"rule": "self == oldSelf", "message": "region cannot change: create a new object in the other region"}
-    ]))]
-    pub region: Option<String>,
-
-    /// Full (default: the binding's, else Full): converge AWS to the spec.
-    /// ObserveOnly: read AWS, report drift and the planned changes, never write.
-    /// Paused: no AWS call at all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub management_policy: Option<crate::api::common::ManagementPolicy>,
+    /// Region and management policy (fields `region`, `managementPolicy`).
+    #[serde(flatten)]
+    pub tenant: crate::api::common::TenantSpec,
 
     /// The fully qualified host name, for example `api.example.com`. Cannot change.
     /// An existing domain name of this name is adopted only with `adopt: true`.
@@ -239,16 +226,10 @@ impl BasePathMapping {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainNameStatus {
-    /// AWS account of this object's resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    /// AWS region of this object's resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// With managementPolicy ObserveOnly: what the operator would change (at most
-    /// 50 lines, the first of each kind of change).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub planned_changes: Vec<String>,
+    /// Where its resources live, and ObserveOnly's plan (fields `accountId`,
+    /// `region`, `plannedChanges`).
+    #[serde(flatten)]
+    pub tenant: crate::api::common::TenantStatus,
     /// The `metadata.generation` the operator last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -156,7 +156,9 @@ impl Aws {
                 tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // A dated behaviour version: an SDK upgrade cannot change retry, timeout or
+        // checksum defaults under a running operator without a code change here.
+        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
             .http_client(http)
             .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
         if let Some(region) = &settings.region {

@@ -121,8 +121,8 @@ async fn converge(
                     super::tenancy::same_location(
                         ctx,
                         &format!("UsagePlan {}", r.name),
-                        status.and_then(|s| s.account_id.as_deref()),
-                        status.and_then(|s| s.region.as_deref()),
+                        status.and_then(|s| s.tenant.account_id.as_deref()),
+                        status.and_then(|s| s.tenant.region.as_deref()),
                     )?;
                     resolved.push(AttachedPlan {
                         name: r.name.clone(),

@@ -60,12 +60,12 @@ macro_rules! owns_status {
             }
             fn set_location(&mut self, account: Option<String>, region: String) {
                 if account.is_some() {
-                    self.account_id = account;
+                    self.tenant.account_id = account;
                 }
-                self.region = Some(region);
+                self.tenant.region = Some(region);
             }
             fn set_planned_changes(&mut self, planned: Vec<String>) {
-                self.planned_changes = planned;
+                self.tenant.planned_changes = planned;
             }
         }
         impl OwnsStatus for $kind {

@@ -160,7 +160,8 @@ async fn list_holders(
             our_uid,
             |o| {
                 o.status.as_ref().is_some_and(|s| {
-                    s.rest_api_id.as_deref() == Some(*id) && same_place(&s.account_id, &s.region)
+                    s.rest_api_id.as_deref() == Some(*id)
+                        && same_place(&s.tenant.account_id, &s.tenant.region)
                 })
             },
         ),
@@ -172,7 +173,8 @@ async fn list_holders(
             our_uid,
             |o| {
                 o.status.as_ref().is_some_and(|s| {
-                    s.api_id.as_deref() == Some(*id) && same_place(&s.account_id, &s.region)
+                    s.api_id.as_deref() == Some(*id)
+                        && same_place(&s.tenant.account_id, &s.tenant.region)
                 })
             },
         ),
@@ -182,7 +184,8 @@ async fn list_holders(
             |o| {
                 o.spec.domain_name == *name
                     && o.status.as_ref().is_some_and(|s| {
-                        (s.target.is_some() || s.adopted) && same_place(&s.account_id, &s.region)
+                        (s.target.is_some() || s.adopted)
+                            && same_place(&s.tenant.account_id, &s.tenant.region)
                     })
             },
         ),

@@ -314,11 +314,16 @@ macro_rules! tenant {
             }
             fn placement(&self) -> Placement {
                 let recorded = self.status.as_ref().and_then(|$status| {
-                    ($has_resource).then(|| ($status.account_id.clone(), $status.region.clone()))
+                    ($has_resource).then(|| {
+                        (
+                            $status.tenant.account_id.clone(),
+                            $status.tenant.region.clone(),
+                        )
+                    })
                 });
                 Placement {
-                    region: self.spec.region.clone(),
-                    policy: self.spec.management_policy,
+                    region: self.spec.tenant.region.clone(),
+                    policy: self.spec.tenant.management_policy,
                     recorded,
                 }
             }
@@ -413,8 +418,8 @@ pub async fn stage_api_location(
         let status = found.and_then(|a| a.status);
         return Ok((
             format!("RestApi {}", api.name),
-            status.as_ref().and_then(|s| s.account_id.clone()),
-            status.and_then(|s| s.region),
+            status.as_ref().and_then(|s| s.tenant.account_id.clone()),
+            status.and_then(|s| s.tenant.region),
         ));
     }
     if let Some(api) = &stage.spec.web_socket_api_ref {
@@ -426,8 +431,8 @@ pub async fn stage_api_location(
         let status = found.and_then(|a| a.status);
         return Ok((
             format!("WebSocketApi {}", api.name),
-            status.as_ref().and_then(|s| s.account_id.clone()),
-            status.and_then(|s| s.region),
+            status.as_ref().and_then(|s| s.tenant.account_id.clone()),
+            status.and_then(|s| s.tenant.region),
         ));
     }
     Ok((String::new(), None, None))
