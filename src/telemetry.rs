@@ -91,28 +91,42 @@ pub fn render_all(ctx: &crate::controller::Context) -> String {
 }
 
 /// One limiter per AWS account and region: what went through each.
+/// A limiter's (calls, throttled answers, seconds waited).
+type Usage = (u64, u64, f64);
+/// A per-account series: name, help text, and its value from a limiter's usage.
+type Series = (&'static str, &'static str, fn(&Usage) -> String);
+
 fn render_tenancy(out: &mut String, tenancy: &crate::controller::tenancy::Tenancy) {
-    let limiters = tenancy.limiters();
-    out.push_str("# HELP apigw_aws_account_calls_total AWS calls sent, by the account and region whose quota they use.\n# TYPE apigw_aws_account_calls_total counter\n");
-    for ((account, region), limiter) in &limiters {
-        let (calls, _, _) = limiter.usage.snapshot();
-        out.push_str(&format!(
-            "apigw_aws_account_calls_total{{account=\"{account}\",region=\"{region}\"}} {calls}\n"
-        ));
-    }
-    out.push_str("# HELP apigw_aws_account_throttled_total Throttled answers, by account and region.\n# TYPE apigw_aws_account_throttled_total counter\n");
-    for ((account, region), limiter) in &limiters {
-        let (_, throttled, _) = limiter.usage.snapshot();
-        out.push_str(&format!(
-            "apigw_aws_account_throttled_total{{account=\"{account}\",region=\"{region}\"}} {throttled}\n"
-        ));
-    }
-    out.push_str("# HELP apigw_aws_account_limiter_wait_seconds_total Time calls waited for the limiter of their account and region.\n# TYPE apigw_aws_account_limiter_wait_seconds_total counter\n");
-    for ((account, region), limiter) in &limiters {
-        let (_, _, waited) = limiter.usage.snapshot();
-        out.push_str(&format!(
-            "apigw_aws_account_limiter_wait_seconds_total{{account=\"{account}\",region=\"{region}\"}} {waited:.3}\n"
-        ));
+    let usage: Vec<((String, String), Usage)> = tenancy
+        .limiters()
+        .into_iter()
+        .map(|(place, limiter)| (place, limiter.usage.snapshot()))
+        .collect();
+    let series: [Series; 3] = [
+        (
+            "apigw_aws_account_calls_total",
+            "AWS calls sent, by the account and region whose quota they use.",
+            |u| u.0.to_string(),
+        ),
+        (
+            "apigw_aws_account_throttled_total",
+            "Throttled answers, by account and region.",
+            |u| u.1.to_string(),
+        ),
+        (
+            "apigw_aws_account_limiter_wait_seconds_total",
+            "Time calls waited for the limiter of their account and region.",
+            |u| format!("{:.3}", u.2),
+        ),
+    ];
+    for (name, help, value) in series {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        for ((account, region), u) in &usage {
+            out.push_str(&format!(
+                "{name}{{account=\"{account}\",region=\"{region}\"}} {}\n",
+                value(u)
+            ));
+        }
     }
     out.push_str("# HELP apigw_assume_role_failures_total Failed STS AssumeRole attempts, by AwsAccountBinding.\n# TYPE apigw_assume_role_failures_total counter\n");
     for (binding, n) in tenancy.assume_failures() {

@@ -106,6 +106,7 @@ fn invalid_manifests() -> Vec<(&'static str, String, &'static str)> {
         ("binding that matches nothing", b("{}"), "a binding must match namespaces"),
         ("external id without a role", b("{namespaces: [a], externalId: abc}"), "externalId is sent with AssumeRole: it needs roleArn"),
         ("malformed role ARN", b("{namespaces: [a], roleArn: 'role/admin'}"), "roleArn must be an IAM role ARN"),
+        ("external id with a space", b("{namespaces: [a], roleArn: 'arn:aws:iam::111111111111:role/r', externalId: 'team a'}"), "externalId may hold letters, digits"),
         ("default region outside the allowed ones", b("{namespaces: [a], region: eu-west-1, allowedRegions: [us-east-1]}"), "allowedRegions must include the default region"),
         ("unknown API key source", r("  apiKeySource: QUERY"), "Unsupported value: \"QUERY\""),
         ("unknown field", r("  descripton: typo"), ".spec.descripton: field not declared in schema"),

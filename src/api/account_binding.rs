@@ -76,6 +76,10 @@ pub struct AwsAccountBindingSpec {
     /// External id the role's trust policy requires (sts:ExternalId).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 1224))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.matches('^[A-Za-z0-9_+=,.@:/-]+$')",
+        "message": "externalId may hold letters, digits and _+=,.@:/- only (STS refuses anything else)"
+    }]))]
     pub external_id: Option<String>,
 
     /// Region of objects in these namespaces that set no `spec.region`. Unset: the

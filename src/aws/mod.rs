@@ -125,7 +125,7 @@ pub fn is_mutating(operation: &str) -> bool {
 }
 
 /// The SDK clients plus what every call shares.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Aws {
     pub apigateway: aws_sdk_apigateway::Client,
     pub apigatewayv2: aws_sdk_apigatewayv2::Client,
@@ -218,19 +218,8 @@ impl Aws {
     /// one per ObserveOnly reconcile.
     pub fn observe_only(&self, planned: Arc<Mutex<Vec<String>>>) -> Aws {
         Aws {
-            apigateway: self.apigateway.clone(),
-            apigatewayv2: self.apigatewayv2.clone(),
-            lambda: self.lambda.clone(),
-            cognito: self.cognito.clone(),
-            acm: self.acm.clone(),
-            sts: self.sts.clone(),
-            region: self.region.clone(),
-            account_id: self.account_id.clone(),
-            limiter: self.limiter.clone(),
-            stats: self.stats.clone(),
-            conf: self.conf.clone(),
-            limits: self.limits.clone(),
             observe_only: Some(planned),
+            ..self.clone()
         }
     }
 

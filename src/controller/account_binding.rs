@@ -178,6 +178,12 @@ async fn report(obj: Arc<AwsAccountBinding>, ctx: Arc<Context>) -> Result<Action
             binds(&obj.spec, &ns, &labels).then_some(ns)
         })
         .collect();
+    // The store's order varies between lists: sorted, the status stays identical.
+    let matched = {
+        let mut matched = matched;
+        matched.sort();
+        matched
+    };
     let mut status = obj.status.clone().unwrap_or_default();
     status.observed_generation = obj.metadata.generation;
     status.namespaces = (!matched.is_empty()).then(|| matched.join(","));
@@ -215,7 +221,13 @@ async fn check(ctx: &Context, name: &str, matched: &[String]) -> Result<String, 
             "AwsAccountBinding {name} matches no namespace yet"
         )));
     };
-    let scope = ctx.tenancy.scope(first, &Placement::default()).await?;
+    // The binding's own default policy must not hide its account: a binding that
+    // pauses its namespaces still says whether its role can be assumed.
+    let check = Placement {
+        policy: Some(crate::api::common::ManagementPolicy::Full),
+        ..Placement::default()
+    };
+    let scope = ctx.tenancy.scope(first, &check).await?;
     Ok(scope.aws.account_id().await?.to_string())
 }
 

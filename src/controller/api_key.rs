@@ -18,7 +18,6 @@ use tracing::field;
 
 use super::{Context, Error};
 use crate::api::api_key::{AttachedPlan, GeneratedSecret, SecretKeyRef};
-use crate::api::common::DeletionPolicy;
 use crate::api::{ApiKey, ApiKeyStatus, UsagePlan};
 use crate::plan::api_key::{ApiKeyAction, MIN_VALUE_LEN, ObservedApiKey, desired_settings, plan};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
@@ -390,7 +389,7 @@ async fn cleanup(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {
             .map(|k| k.id)
             .collect(),
     };
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+    if super::tenancy::Tenant::retains(obj.as_ref()) {
         ctx.event(
             obj.as_ref(),
             EventType::Normal,

@@ -12,7 +12,6 @@ use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 
 use super::{Context, Error};
-use crate::api::common::DeletionPolicy;
 use crate::api::domain_name::{DomainName, DomainNameStatus, MappingStatus};
 use crate::api::{RestApi, Stage, WebSocketApi};
 use crate::aws::error::NotFoundExt;
@@ -103,6 +102,8 @@ async fn resolve_mappings(obj: &DomainName, ctx: &Context) -> Result<Resolved, E
         // A REST stage exists in AWS once it serves a deployment; a WebSocket stage
         // once its status names its API. The API object must still be there with
         // that id (a deleted API takes its stages along).
+        // The API object is read anyway (its id must still be the stage's); its
+        // status also says where it lives.
         let target = match (&stage.spec.rest_api_ref, &stage.spec.web_socket_api_ref) {
             (_, Some(ws)) => match (&status.web_socket_api_id, deleting) {
                 (Some(id), false) => websocket_apis
@@ -110,9 +111,15 @@ async fn resolve_mappings(obj: &DomainName, ctx: &Context) -> Result<Resolved, E
                     .await
                     .map_err(Error::kube("get WebSocketApi"))?
                     .and_then(|a| a.status)
-                    .and_then(|s| s.api_id)
-                    .filter(|live| live == id)
-                    .map(|id| (id, true)),
+                    .filter(|s| s.api_id.as_ref() == Some(id))
+                    .map(|s| {
+                        (
+                            id.clone(),
+                            true,
+                            format!("WebSocketApi {}", ws.name),
+                            s.tenant,
+                        )
+                    }),
                 _ => None,
             },
             (Some(rest), None) => match (&status.rest_api_id, &status.deployment_id, deleting) {
@@ -121,23 +128,31 @@ async fn resolve_mappings(obj: &DomainName, ctx: &Context) -> Result<Resolved, E
                     .await
                     .map_err(Error::kube("get RestApi"))?
                     .and_then(|a| a.status)
-                    .and_then(|s| s.rest_api_id)
-                    .filter(|live| live == id)
-                    .map(|id| (id, false)),
+                    .filter(|s| s.rest_api_id.as_ref() == Some(id))
+                    .map(|s| {
+                        (
+                            id.clone(),
+                            false,
+                            format!("RestApi {}", rest.name),
+                            s.tenant,
+                        )
+                    }),
                 _ => None,
             },
             (None, None) => None,
         };
-        if target.is_some() {
-            let (api, account, region) =
-                super::tenancy::stage_api_location(ctx, &namespace, &stage).await?;
-            super::tenancy::same_location(
-                ctx,
-                &format!("Stage {name} of {api}"),
-                account.as_deref(),
-                region.as_deref(),
-            )?;
-        }
+        let target = match target {
+            Some((api_id, web_socket, api, located)) => {
+                super::tenancy::same_location(
+                    ctx,
+                    &format!("Stage {name} of {api}"),
+                    located.account_id.as_deref(),
+                    located.region.as_deref(),
+                )?;
+                Some((api_id, web_socket))
+            }
+            None => None,
+        };
         match target {
             Some((api_id, web_socket)) => {
                 let mapping = Mapping {
@@ -507,9 +522,7 @@ async fn check_certificate(ctx: &Context, arn: &str, endpoint_type: &str) -> Res
 async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
     let name = obj.spec.domain_name.as_str();
     let status = obj.status.clone().unwrap_or_default();
-    if crate::plan::ownership::deletion_policy(obj.spec.deletion_policy, status.adopted)
-        == DeletionPolicy::Retain
-    {
+    if super::tenancy::Tenant::retains(obj.as_ref()) {
         ctx.event(
             obj.as_ref(),
             EventType::Normal,

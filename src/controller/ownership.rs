@@ -38,6 +38,13 @@ pub async fn guard_adoption(
         Target::WebSocketApi(_) => "WebSocketApi",
         Target::DomainName(_) => "DomainName",
     };
+    // Decided once, when the adoption happens; later passes of an object that
+    // already holds the resource (its status records it) owe nobody a check, and
+    // an adopted orphan's tags would otherwise cost a lookup of its dead maker on
+    // every resync.
+    if !first {
+        return Ok(());
+    }
     let claim = Claim::of(tags, &adopter.uid);
     if !ctx.access.adoption && claim != Claim::Ours {
         return Err(Error::AdoptionNotAllowed(format!(
@@ -58,7 +65,7 @@ pub async fn guard_adoption(
             Refusal::Orphaned { .. } => Error::AdoptTargetOrphaned(refusal.to_string()),
         },
     )?;
-    if first && let Some(holder) = live_holder(ctx, &target, &adopter.uid).await? {
+    if let Some(holder) = live_holder(ctx, &target, &adopter.uid).await? {
         return Err(Error::AdoptTargetOwned(
             Refusal::OwnedByLiveObject {
                 what: what.to_string(),

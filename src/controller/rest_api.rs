@@ -12,9 +12,7 @@ use tracing::field;
 
 use super::conditions::now_rfc3339;
 use super::{Context, Error, stages, structure};
-use crate::api::common::DeletionPolicy;
 use crate::api::{RestApi, RestApiStatus};
-use crate::plan::ownership::deletion_policy;
 use crate::plan::rest_api::{
     OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan,
 };
@@ -251,8 +249,7 @@ async fn fill_status(
 }
 
 async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
-    let adopted = obj.spec.rest_api_id.is_some();
-    if deletion_policy(obj.spec.deletion_policy, adopted) == DeletionPolicy::Retain {
+    if super::tenancy::Tenant::retains(obj.as_ref()) {
         let id = obj
             .status
             .as_ref()

@@ -11,7 +11,6 @@ use kube::{Api, Resource, ResourceExt};
 use tracing::field;
 
 use super::{Context, Error};
-use crate::api::common::DeletionPolicy;
 use crate::api::usage_plan::BoundStage;
 use crate::api::{Stage, UsagePlan, UsagePlanStatus};
 use crate::aws::ErrorKind;
@@ -210,7 +209,7 @@ async fn cleanup(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::await_change());
     };
     tracing::Span::current().record("usage_plan_id", id.as_str());
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+    if super::tenancy::Tenant::retains(obj.as_ref()) {
         ctx.event(
             obj.as_ref(),
             EventType::Normal,

@@ -916,10 +916,7 @@ async fn release_stages(ctx: &Context, obj: &WebSocketApi) -> Result<(), Error> 
 
 async fn cleanup(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
     let status = obj.status.clone().unwrap_or_default();
-    let adopted = obj.spec.api_id.is_some();
-    if crate::plan::ownership::deletion_policy(obj.spec.deletion_policy, adopted)
-        == DeletionPolicy::Retain
-    {
+    if super::tenancy::Tenant::retains(obj.as_ref()) {
         let id = status.api_id.clone().unwrap_or_else(|| "(none)".into());
         ctx.event(
             obj.as_ref(),
