@@ -727,6 +727,10 @@ async fn observe_only_and_paused() {
     let mark = proxy.mark();
     ns.apply::<RestApi>(&api("description: after, managementPolicy: ObserveOnly"))
         .await;
+    // The Route comes once the operator has seen the policy: a pass that started
+    // from the cached Full object would rightly make the route for real (the
+    // operator cannot obey a policy it has not read yet).
+    wait_ready(&apis, "watched", "False", T).await;
     ns.apply::<Route>(
         "{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: added}, spec: {restApiRef: {name: watched}, method: GET, path: /added, integration: {lambda: {functionName: observed-fn}}}}",
     )
