@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Period of the drift-detecting resync, for example 30s, 10m, 1h.
     #[arg(long, env = "APIGW_RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
     pub resync_period: Duration,
+    /// Longest wait between retries of a failing object (the backoff doubles from
+    /// the reason's base delay up to this); write conflicts retry at once.
+    #[arg(long, env = "APIGW_MAX_BACKOFF", default_value = "5m", value_parser = parse_duration)]
+    pub max_backoff: Duration,
     /// Reconciles running at once per kind.
     #[arg(long, env = "APIGW_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
@@ -130,7 +134,7 @@ impl RunArgs {
             require_binding: self.require_account_binding,
             resync: self.resync_period,
             concurrency: self.concurrency.max(1),
-            ..Default::default()
+            max_backoff: self.max_backoff.max(Duration::from_secs(1)),
         }
     }
 }

@@ -53,7 +53,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .await
             .context("no Kubernetes configuration found (KUBECONFIG or in-cluster)")?,
     };
-    let client = kube::Client::try_from(kube_config)?;
+    let client = controller::kube_client(kube_config)?;
     let aws = Aws::connect(&args.aws_settings()).await?;
     tracing::info!(region = %aws.region, endpoint = ?args.aws_endpoint_url, "AWS clients ready");
     let aws = Arc::new(aws);
@@ -77,40 +77,47 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let lease = args.lease_settings();
     tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting for the leader lease");
-    // A standby is healthy and ready: it only waits for the lease.
-    ctx.ready.store(true, Ordering::Relaxed);
     let (mut leading, elector) =
         controller::leader::Elector::new(client, lease).spawn(stop_rx.clone());
-    tokio::select! {
-        res = leading.wait_for(|l| *l) => { res?; }
-        _ = stopped(stop_rx.clone()) => {
-            let _ = elector.await;
-            server.abort();
-            return Ok(());
-        }
-    }
-    ctx.leader.store(true, Ordering::Relaxed);
-    let mut lost_rx = leading.clone();
-    let lost = async move {
-        let _ = lost_rx.wait_for(|l| !*l).await;
-    };
-    let stop = stopped(stop_rx.clone());
-    let result = controller::run(ctx.clone(), async move {
+    // Leader, then standby again whenever the lease is lost (an API server outage
+    // longer than the lease): the controllers stop writing at once, and start
+    // afresh (new watches, new lists) once the lease is ours again.
+    loop {
+        // A standby is healthy and ready: it only waits for the lease.
+        ctx.ready.store(true, Ordering::Relaxed);
         tokio::select! {
-            _ = lost => {},
-            _ = stop => {},
+            res = leading.wait_for(|l| *l) => { res?; }
+            _ = stopped(stop_rx.clone()) => break,
         }
-    })
-    .await;
-    ctx.leader.store(false, Ordering::Relaxed);
-    let shutting_down = *stop_rx.borrow();
+        ctx.leader.store(true, Ordering::Relaxed);
+        let mut lost_rx = leading.clone();
+        let lost = async move {
+            let _ = lost_rx.wait_for(|l| !*l).await;
+        };
+        let stop = stopped(stop_rx.clone());
+        let result = controller::run(ctx.clone(), async move {
+            tokio::select! {
+                _ = lost => {},
+                _ = stop => {},
+            }
+        })
+        .await;
+        ctx.leader.store(false, Ordering::Relaxed);
+        if *stop_rx.borrow() {
+            result?;
+            break;
+        }
+        if let Err(e) = result {
+            tracing::error!(error = %e, "controllers failed after losing the lease");
+            server.abort();
+            return Err(e);
+        }
+        tracing::warn!(
+            "lost the leader lease; controllers stopped, waiting to lead again as a standby"
+        );
+    }
     let _ = elector.await;
     server.abort();
-    result?;
-    if !shutting_down {
-        // Leadership was lost: exit so the pod restarts as a clean standby.
-        anyhow::bail!("lost the leader lease; exiting so another replica leads");
-    }
     Ok(())
 }
 

@@ -93,6 +93,14 @@ const TERMINAL: &[(&str, &str)] = &[
         "Stage prod-a already manages stage prod of this API",
     ),
     (
+        "DeploymentNotFound",
+        "deployment abc123 does not exist in REST API a1b2c3d4e5 (was the API made again?); pin a deployment of this API",
+    ),
+    (
+        "RouteSettingsUnmatched",
+        "routeSettings name POST /nowhere, which no Route of this API declares; the other settings are in effect",
+    ),
+    (
         "InvalidSpec",
         "invalid spec: spec.policy is not a JSON document: expected value at line 1 column 1",
     ),

@@ -81,8 +81,9 @@ pub struct RestApiSpec {
 
     /// IAM resource policy of the API, as a JSON document (a string). Required in
     /// practice for PRIVATE APIs. `execute-api:/*` may be used for "this API".
+    /// At most 8192 characters, API Gateway's default quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 20480))]
+    #[schemars(length(min = 1, max = 8192))]
     pub policy: Option<String>,
 
     /// Media types API Gateway treats as binary, for example `image/png` or `*/*`.

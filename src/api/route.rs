@@ -171,7 +171,8 @@ pub struct RequestValidation {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Model {
-    /// The JSON Schema (draft 4) of the body.
+    /// The JSON Schema (draft 4) of the body; at most 400 KB of JSON (API
+    /// Gateway's limit), checked when the route is planned.
     #[schemars(schema_with = "free_form_object")]
     pub schema: serde_json::Value,
 }
@@ -214,8 +215,10 @@ pub struct Integration {
         "message": "integration request parameter keys look like integration.request.(path|querystring|header).NAME"
     }]))]
     pub request_parameters: BTreeMap<String, String>,
-    /// Velocity mapping templates by content type.
+    /// Velocity mapping templates by content type (at most 300 KB each, API
+    /// Gateway's limit).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(inner(length(max = 307200)))]
     pub request_templates: BTreeMap<String, String>,
     /// What to do with a body whose content type has no template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,8 +376,10 @@ pub struct IntegrationResponse {
     /// Response header mappings, for example `method.response.header.Location: integration.response.header.Location`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub header_mappings: BTreeMap<String, String>,
-    /// Response mapping templates by content type.
+    /// Response mapping templates by content type (at most 300 KB each, API
+    /// Gateway's limit).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(inner(length(max = 307200)))]
     pub templates: BTreeMap<String, String>,
     /// Binary/text conversion of the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]

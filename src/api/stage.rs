@@ -189,6 +189,16 @@ pub struct DeploymentPolicy {
     #[serde(default = "default_keep")]
     #[schemars(range(min = 1, max = 100))]
     pub keep_deployments: i32,
+    /// With Automatic and Manual: deploy only once every Route and Authorizer of the
+    /// API is in effect (true, the default), so a stage never serves half a change.
+    /// With false the stage deploys what is in effect while some route is failing
+    /// (the failing ones are left out and named in the stage's message).
+    #[serde(default = "default_true")]
+    pub wait_for_all_routes: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for DeploymentPolicy {
@@ -199,6 +209,7 @@ impl Default for DeploymentPolicy {
             deployment_id: None,
             debounce_seconds: default_debounce(),
             keep_deployments: default_keep(),
+            wait_for_all_routes: true,
         }
     }
 }

@@ -25,20 +25,20 @@ use crate::plan::access::binds;
 
 /// The reflectors of bindings and namespace labels, and a counter that moves on
 /// every change of either that can change a tenant's scope.
-pub fn reflectors(
-    ctx: &Arc<Context>,
+pub fn reflectors(ctx: &Arc<Context>) -> tokio::sync::watch::Receiver<u64> {
+    ctx.tenancy
+        .reflectors(|writers| start_reflectors(ctx.client.clone(), &ctx.tenancy, writers))
+}
+
+fn start_reflectors(
+    client: kube::Client,
+    tenancy: &super::tenancy::Tenancy,
+    (binding_writer, namespace_writer): super::tenancy::StoreWriters,
 ) -> (
     tokio::sync::watch::Receiver<u64>,
     impl Future<Output = ()> + Send + 'static,
 ) {
     let (tx, rx) = tokio::sync::watch::channel(0u64);
-    let Some((binding_writer, namespace_writer)) = ctx.tenancy.take_writers() else {
-        // A second run() of one Context: the first one's reflectors fill the stores.
-        return (
-            rx,
-            futures::future::Either::Left(futures::future::ready(())),
-        );
-    };
     let bump = {
         let tx = tx.clone();
         move || tx.send_modify(|n| *n += 1)
@@ -49,8 +49,8 @@ pub fn reflectors(
     // spec or deletion, a namespace's labels; not the binding's own status writes.
     let mut generations: HashMap<String, Option<i64>> = HashMap::new();
     let bindings = watcher(
-        Api::<AwsAccountBinding>::all(ctx.client.clone()),
-        watcher::Config::default(),
+        Api::<AwsAccountBinding>::all(client.clone()),
+        super::watch_config(),
     )
     .default_backoff()
     .reflect(binding_writer)
@@ -77,10 +77,10 @@ pub fn reflectors(
         futures::future::ready(())
     });
     let mut labels: HashMap<String, Option<BTreeMap<String, String>>> = HashMap::new();
-    let selectors = ctx.tenancy.bindings.clone();
+    let selectors = tenancy.bindings.clone();
     let namespaces = watcher(
-        Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()),
-        watcher::Config::default(),
+        Api::<PartialObjectMeta<Namespace>>::all(client),
+        super::watch_config(),
     )
     .default_backoff()
     .reflect(namespace_writer)
@@ -115,7 +115,7 @@ pub fn reflectors(
     let run = async move {
         futures::join!(bindings, namespaces);
     };
-    (rx, futures::future::Either::Right(run))
+    (rx, run)
 }
 
 /// Writes each binding's status.
@@ -129,7 +129,7 @@ pub fn controller(
     let (reader, writer) = kube::runtime::reflector::store();
     let changes = watcher(
         Api::<AwsAccountBinding>::all(ctx.client.clone()),
-        watcher::Config::default(),
+        super::watch_config(),
     )
     .default_backoff()
     .reflect(writer)

@@ -276,7 +276,7 @@ pub async fn readiness_event<K: Child>(ctx: &Context, obj: &K, readiness: &Readi
     let type_ = if readiness.ready {
         EventType::Normal
     } else {
-        EventType::Warning
+        super::reasons::event_type(&readiness.reason)
     };
     ctx.event(
         obj,
@@ -369,6 +369,9 @@ async fn parent_state(
     })
 }
 
+/// The reason a child is given when its API object was deleted with its API.
+pub const API_DELETED: &str = "RestApiDeleted";
+
 async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().unwrap_or_default();
     let parent = obj.parent();
@@ -378,6 +381,15 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             if is_deleting(obj.as_ref()) {
                 // Nothing in AWS can be left: the API itself is gone.
                 remove_finalizer(&ctx, obj.as_ref()).await?;
+                return Ok(Action::await_change());
+            }
+            // Told by the API's cleanup that its API was deleted: that says more
+            // than "not found", and stays until the API comes back.
+            let told_deleted = obj
+                .conditions()
+                .iter()
+                .any(|c| c.type_ == READY && c.reason == API_DELETED);
+            if told_deleted {
                 return Ok(Action::await_change());
             }
             Readiness::not(
@@ -422,4 +434,26 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         readiness_event(&ctx, obj.as_ref(), &readiness).await;
     }
     Ok(Action::await_change())
+}
+
+/// The claims of Stages on their stage names; `holds` says whether a Stage's status
+/// shows it manages its stage.
+pub fn stage_claims<'a>(
+    stages: &'a [Stage],
+    holds: impl Fn(&Stage) -> bool,
+) -> Vec<crate::plan::claims::NameClaim<'a>> {
+    stages
+        .iter()
+        .map(|s| crate::plan::claims::NameClaim {
+            object: s.metadata.name.as_deref().unwrap_or_default(),
+            name: &s.spec.stage_name,
+            created: s
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string()),
+            holds: holds(s),
+            deleting: is_deleting(s),
+        })
+        .collect()
 }

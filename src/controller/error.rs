@@ -96,15 +96,60 @@ pub enum Error {
     #[error("{0}")]
     SecretNotUsable(String),
 
-    #[error("Kubernetes API {operation} failed: {source}")]
+    #[error("Kubernetes API {operation} failed: {}", kube_message(source))]
     Kube {
         operation: &'static str,
         #[source]
         source: kube::Error,
     },
 
-    #[error("finalizer: {0}")]
+    #[error("{}", finalizer_message(.0))]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+/// The reconcile's own error as it is; the finalizer's patches as sentences.
+fn finalizer_message(e: &kube::runtime::finalizer::Error<Error>) -> String {
+    use kube::runtime::finalizer::Error as F;
+    match e {
+        F::ApplyFailed(e) | F::CleanupFailed(e) => e.to_string(),
+        F::AddFinalizer(e) => format!("could not add the operator's finalizer: {}", kube_message(e)),
+        F::RemoveFinalizer(e) => {
+            format!("could not remove the operator's finalizer: {}", kube_message(e))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A Kubernetes error as a sentence: the API server's own message for an API error
+/// (never the debug dump of its Status), the error chain otherwise.
+pub fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) if status.code == 409 => format!(
+            "{} (HTTP 409 Conflict: another writer changed the object first; retried at once)",
+            status.message
+        ),
+        kube::Error::Api(status) => {
+            let reason = if status.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", status.reason)
+            };
+            format!("{} (HTTP {}{reason})", status.message, status.code)
+        }
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !text.contains(&cause_text) {
+                    text.push_str(": ");
+                    text.push_str(&cause_text);
+                }
+                source = cause.source();
+            }
+            text
+        }
+    }
 }
 
 impl Error {
@@ -202,6 +247,30 @@ impl Error {
                 | kube::runtime::finalizer::Error::CleanupFailed(e) => e.is_retryable(),
                 _ => true,
             },
+        }
+    }
+
+    /// A conflict of normal life: another writer changed the object between our
+    /// read and our write (409), or a finalizer patch lost a race (its JSON-patch
+    /// test failed, 422). Retried at once: the next read sees the winner.
+    pub fn is_conflict(&self) -> bool {
+        use kube::runtime::finalizer::Error as F;
+        fn kube_conflict(e: &kube::Error, finalizer_patch: bool) -> bool {
+            match e {
+                kube::Error::Api(status) => {
+                    status.code == 409 || (finalizer_patch && status.code == 422)
+                }
+                _ => false,
+            }
+        }
+        match self {
+            Error::Kube { source, .. } => kube_conflict(source, false),
+            Error::Finalizer(inner) => match inner.as_ref() {
+                F::AddFinalizer(e) | F::RemoveFinalizer(e) => kube_conflict(e, true),
+                F::ApplyFailed(e) | F::CleanupFailed(e) => e.is_conflict(),
+                _ => false,
+            },
+            _ => false,
         }
     }
 

@@ -68,6 +68,7 @@ macro_rules! under_finalizer {
 
 pub mod account_binding;
 pub mod api_key;
+pub mod backoff;
 pub mod children;
 pub mod conditions;
 pub mod domain_name;
@@ -85,7 +86,6 @@ pub mod tenancy;
 pub mod usage_plan;
 pub mod websocket_api;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -160,8 +160,10 @@ pub struct Shared {
     /// AwsAccountBindings, the clients made for them, per-account limiters.
     pub tenancy: Arc<tenancy::Tenancy>,
     pub settings: Settings,
-    /// Consecutive failures per object (namespace/name), for exponential backoff.
-    failures: Mutex<HashMap<String, u32>>,
+    /// Consecutive failures per object, for exponential backoff.
+    pub backoff: backoff::Backoff,
+    /// When this process first saw each RestApi's deployable fingerprint (by uid).
+    config_seen: Mutex<std::collections::HashMap<String, (String, String)>>,
     /// Set once the CRDs are found and the controllers run (`/readyz`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this replica holds the leader Lease (`/metrics`).
@@ -183,8 +185,9 @@ impl Context {
                 client,
                 recorder,
                 tenancy,
+                backoff: backoff::Backoff::new(settings.max_backoff),
+                config_seen: Mutex::default(),
                 settings,
-                failures: Mutex::new(HashMap::new()),
                 ready: Arc::default(),
                 leader: Arc::default(),
                 reconciles: Default::default(),
@@ -240,8 +243,9 @@ impl Context {
                 client: shared.client.clone(),
                 recorder: shared.recorder.clone(),
                 tenancy: shared.tenancy.clone(),
+                backoff: backoff::Backoff::new(settings.max_backoff),
+                config_seen: Mutex::default(),
                 settings,
-                failures: Mutex::new(HashMap::new()),
                 ready: shared.ready.clone(),
                 leader: shared.leader.clone(),
                 reconciles: shared.reconciles.clone(),
@@ -274,6 +278,22 @@ impl Context {
 }
 
 impl Shared {
+    /// The time `fingerprint` of object `uid` first appeared: now, unless this
+    /// process saw it already. A status read from a cache that missed our last
+    /// write (a watch on a dead connection) would otherwise get a new change time
+    /// on every pass, and a Stage waiting for the structure to settle would wait
+    /// for ever.
+    pub fn changed_at(&self, uid: &str, fingerprint: &str) -> String {
+        let mut seen = self.config_seen.lock().unwrap();
+        match seen.get(uid) {
+            Some((known, at)) if known == fingerprint => at.clone(),
+            _ => {
+                let at = conditions::now_rfc3339();
+                seen.insert(uid.to_string(), (fingerprint.to_string(), at.clone()));
+                at
+            }
+        }
+    }
     /// Api handle for a namespaced kind in the object's namespace.
     pub fn api_in<K>(&self, namespace: &str) -> Api<K>
     where
@@ -309,44 +329,44 @@ impl Shared {
             tracing::warn!(error = %e, reason, "could not publish event");
         }
     }
-
-    fn record_success(&self, key: &str) {
-        self.failures.lock().unwrap().remove(key);
-    }
-
-    /// Next retry delay: base * 2^failures, capped, with up to 20% jitter so objects
-    /// that failed together do not retry together.
-    fn next_backoff(&self, key: &str, base_secs: u64) -> Duration {
-        let mut failures = self.failures.lock().unwrap();
-        let n = failures.entry(key.to_string()).or_insert(0);
-        let exp = base_secs.saturating_mul(1u64 << (*n).min(16));
-        *n += 1;
-        let capped = Duration::from_secs(exp).min(self.settings.max_backoff);
-        let jitter_permille = u64::from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .subsec_nanos()
-                % 200,
-        );
-        capped + capped.mul_f64(jitter_permille as f64 / 1000.0)
-    }
 }
 
-fn object_key<K: Resource>(obj: &K) -> String {
-    format!(
-        "{}/{}",
-        obj.meta().namespace.as_deref().unwrap_or_default(),
-        obj.meta().name.as_deref().unwrap_or_default()
-    )
+/// One reconcile of `obj`, counted in the metrics; a success resets its backoff.
+async fn reconciled<K, F>(
+    kind: &'static str,
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    reconcile: impl FnOnce(Arc<K>, Arc<Context>) -> F,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()>,
+    F: Future<Output = Result<Action, Error>>,
+{
+    let result = ctx
+        .reconciles
+        .measure(kind, obj.as_ref(), reconcile(obj.clone(), ctx.clone()))
+        .await;
+    if result.is_ok() {
+        ctx.backoff.succeeded(&backoff::Backoff::key(obj.as_ref()));
+    }
+    result
 }
 
-/// Shared error policy: retryable errors back off exponentially per object; terminal
-/// ones already set a condition and wait for the spec to change.
-pub fn error_policy<K: Resource>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
-    let key = object_key(obj.as_ref());
-    if err.is_retryable() {
-        let delay = ctx.next_backoff(&key, err.base_backoff_secs());
+/// Shared error policy: conflicts retry at once, other retryable errors back off
+/// exponentially per object; terminal ones already set a condition and wait for
+/// the spec to change.
+pub fn error_policy<K: Resource<DynamicType = ()>>(
+    obj: Arc<K>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = backoff::Backoff::key(obj.as_ref());
+    if err.is_conflict() {
+        let delay = ctx.backoff.after(&key, err);
+        tracing::debug!(object = %key, error = %err, retry_in = ?delay, "write conflict; retrying");
+        Action::requeue(delay)
+    } else if err.is_retryable() {
+        let delay = ctx.backoff.after(&key, err);
         tracing::warn!(object = %key, error = %err, retry_in = ?delay, "reconcile failed; will retry");
         Action::requeue(delay)
     } else {
@@ -367,6 +387,34 @@ where
         )
     })?;
     Ok(())
+}
+
+/// How long the API server keeps one watch open before the client starts the next
+/// (from the last resourceVersion, so no relist). Short, because the watcher takes
+/// a watch that stays silent 5 s past this for a dead connection (an API server
+/// that went away without closing it, a load balancer that dropped it) and starts
+/// again: a dead watch is found within 25 s, not the default 295 s.
+pub const WATCH_TIMEOUT_SECS: u32 = 20;
+
+/// Longest wait for an answer to a request (a read, a status patch) before its
+/// connection is taken for dead; counted from the request, not from when a pooled
+/// connection went idle. Above the watch timeout, so a healthy watch always ends
+/// first.
+pub const KUBE_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The operator's Kubernetes client: connections that go silent are given up
+/// (`KUBE_READ_TIMEOUT`), and so are connects and writes that hang.
+pub fn kube_client(mut config: kube::Config) -> Result<Client, kube::Error> {
+    config.read_timeout = Some(KUBE_READ_TIMEOUT);
+    config.reset_reader_on_write = true;
+    config.connect_timeout = Some(Duration::from_secs(10));
+    config.write_timeout = Some(Duration::from_secs(10));
+    Client::try_from(config)
+}
+
+/// The watcher settings of every watch the operator runs.
+pub fn watch_config() -> watcher::Config {
+    watcher::Config::default().timeout(WATCH_TIMEOUT_SECS)
 }
 
 fn watched_api<K>(ctx: &Context) -> Api<K>
@@ -394,7 +442,7 @@ fn child_changes<K: children::Child>(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
     use kube::runtime::WatchStreamExt;
-    watcher(watched_api::<K>(ctx), watcher::Config::default())
+    watcher(watched_api::<K>(ctx), watch_config())
         .default_backoff()
         .applied_objects()
         .predicate_filter(child_spec_hash::<K>, Default::default())
@@ -420,7 +468,7 @@ where
 {
     use kube::runtime::WatchStreamExt;
     let (reader, writer) = kube::runtime::reflector::store();
-    let changes = watcher(watched_api::<K>(ctx), watcher::Config::default())
+    let changes = watcher(watched_api::<K>(ctx), watch_config())
         .default_backoff()
         .reflect(writer)
         .applied_objects()
@@ -448,7 +496,7 @@ fn stage_reference_changes(
     use kube::runtime::WatchStreamExt;
     watcher(
         watched_api::<crate::api::Stage>(ctx),
-        watcher::Config::default(),
+        watch_config(),
     )
     .default_backoff()
     .touched_objects()
@@ -490,8 +538,9 @@ pub async fn run(
 
     let shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>> = Box::pin(shutdown);
     let shutdown = futures::future::FutureExt::shared(shutdown);
-    // Bindings and namespace labels are read once for all namespaces.
-    let (bindings_changed, tenancy_reflectors) = account_binding::reflectors(&ctx);
+    // Bindings and namespace labels are read once for all namespaces, by
+    // reflectors that outlive a restart of the controllers.
+    let bindings_changed = account_binding::reflectors(&ctx);
     let binding_status = account_binding::controller(&ctx, config.clone(), shutdown.clone());
     let kinds = futures::future::join_all(scopes.iter().map(|scope| {
         kind_controllers(
@@ -501,13 +550,7 @@ pub async fn run(
             bindings_changed.clone(),
         )
     }));
-    // The reflectors run until the controllers stop.
-    let tenancy_reflectors = futures::future::FutureExt::fuse(Box::pin(tenancy_reflectors));
-    let controllers = async {
-        futures::join!(binding_status, kinds);
-    };
-    futures::pin_mut!(controllers);
-    futures::future::select(controllers, tenancy_reflectors).await;
+    futures::join!(binding_status, kinds);
     tracing::info!("controllers stopped");
     Ok(())
 }
@@ -544,15 +587,7 @@ async fn kind_controllers(
         .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            |obj, ctx| async move {
-                ctx.reconciles
-                    .measure(
-                        "RestApi",
-                        obj.as_ref(),
-                        rest_api::reconcile(obj.clone(), ctx.clone()),
-                    )
-                    .await
-            },
+            |obj, ctx| reconciled("RestApi", obj, ctx, rest_api::reconcile),
             error_policy,
             ctx.clone(),
         )
@@ -602,15 +637,7 @@ fn websocket_api_controller(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            |obj, ctx| async move {
-                ctx.reconciles
-                    .measure(
-                        "WebSocketApi",
-                        obj.as_ref(),
-                        websocket_api::reconcile(obj.clone(), ctx.clone()),
-                    )
-                    .await
-            },
+            |obj, ctx| reconciled("WebSocketApi", obj, ctx, websocket_api::reconcile),
             error_policy,
             ctx.clone(),
         )
@@ -646,15 +673,7 @@ fn domain_name_controller(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            |obj, ctx| async move {
-                ctx.reconciles
-                    .measure(
-                        "DomainName",
-                        obj.as_ref(),
-                        domain_name::reconcile(obj.clone(), ctx.clone()),
-                    )
-                    .await
-            },
+            |obj, ctx| reconciled("DomainName", obj, ctx, domain_name::reconcile),
             error_policy,
             ctx.clone(),
         )
@@ -668,19 +687,11 @@ fn reference_controller<K: children::Child>(
 ) -> impl Future<Output = ()> {
     // Status writes wake this controller too; it answers them with one read of the
     // RestApi from the API server and no AWS call.
-    Controller::new(watched_api::<K>(ctx), watcher::Config::default())
+    Controller::new(watched_api::<K>(ctx), watch_config())
         .with_config(config)
         .graceful_shutdown_on(shutdown)
         .run(
-            |obj, ctx| async move {
-                ctx.reconciles
-                    .measure(
-                        K::KIND,
-                        obj.as_ref(),
-                        children::reconcile_reference::<K>(obj.clone(), ctx.clone()),
-                    )
-                    .await
-            },
+            |obj, ctx| reconciled(K::KIND, obj, ctx, children::reconcile_reference::<K>),
             error_policy,
             ctx.clone(),
         )
@@ -717,15 +728,7 @@ fn usage_plan_controller(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            |obj, ctx| async move {
-                ctx.reconciles
-                    .measure(
-                        "UsagePlan",
-                        obj.as_ref(),
-                        usage_plan::reconcile(obj.clone(), ctx.clone()),
-                    )
-                    .await
-            },
+            |obj, ctx| reconciled("UsagePlan", obj, ctx, usage_plan::reconcile),
             error_policy,
             ctx.clone(),
         )
@@ -750,7 +753,7 @@ fn api_key_controller(
     let keys = Controller::for_stream(key_changes, reader);
     let secrets = watcher(
         watched_api::<PartialObjectMeta<Secret>>(ctx),
-        watcher::Config::default(),
+        watch_config(),
     )
     .default_backoff()
     .touched_objects();
@@ -758,7 +761,7 @@ fn api_key_controller(
         .reconcile_all_on(binding_changes(bindings_changed))
         .watches(
             watched_api::<UsagePlan>(ctx),
-            watcher::Config::default(),
+            watch_config(),
             move |plan: UsagePlan| {
                 let ns = plan.meta().namespace.clone();
                 let name = plan.meta().name.clone().unwrap_or_default();
@@ -791,15 +794,7 @@ fn api_key_controller(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            |obj, ctx| async move {
-                ctx.reconciles
-                    .measure(
-                        "ApiKey",
-                        obj.as_ref(),
-                        api_key::reconcile(obj.clone(), ctx.clone()),
-                    )
-                    .await
-            },
+            |obj, ctx| reconciled("ApiKey", obj, ctx, api_key::reconcile),
             error_policy,
             ctx.clone(),
         )

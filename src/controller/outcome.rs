@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::conditions::{READY, condition, now_rfc3339, set_condition};
-use super::{Context, Error, object_key};
+use super::{Context, Error};
 use crate::api::Condition;
 use crate::api::api_key::{ApiKey, ApiKeyStatus};
 use crate::api::domain_name::{DomainName, DomainNameStatus};
@@ -147,11 +147,12 @@ pub async fn finish<K: OwnsStatus>(
                 condition(READY, true, ready.0, ready.1, generation, &now),
             );
             write_status(obj, ctx, &status).await?;
-            ctx.record_success(&object_key(obj));
             Ok(Action::requeue(wait.map_or(ctx.settings.resync, |w| {
                 w.min(ctx.settings.resync)
             })))
         }
+        // A write conflict is no state worth showing: the retry follows at once.
+        Err(err) if err.is_conflict() => Err(err),
         Err(err) => {
             let before = ready_state(
                 obj.current_status()
@@ -177,10 +178,7 @@ pub async fn finish<K: OwnsStatus>(
             // One Warning per state: a wait re-evaluated on every change of what it
             // waits for must not repeat its Event each time.
             if before != ready_state(status.conditions()) {
-                let type_ = match &err {
-                    Error::Paused(_) => EventType::Normal,
-                    _ => EventType::Warning,
-                };
+                let type_ = super::reasons::event_type(err.reason());
                 ctx.event(obj, type_, err.reason(), "Reconcile", err.to_string())
                     .await;
             }

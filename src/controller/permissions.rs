@@ -83,3 +83,48 @@ pub async fn revoke_all(ctx: &Context, grants: &[LambdaPermissionGrant]) -> Resu
     }
     Ok(())
 }
+
+/// Take back every statement of API `api_id`: the grants status recorded, and any
+/// statement of this API (`apigw-{apiId}`, `apigw-{apiId}-...`) on the functions in
+/// `referenced`. The second finds what status never recorded: a crash between the
+/// AddPermission and the status write, or a status reset when the API was made
+/// again. One policy read per referenced function, at deletion only.
+pub async fn revoke_api(
+    ctx: &Context,
+    api_id: &str,
+    recorded: &[LambdaPermissionGrant],
+    referenced: &BTreeSet<PolicyKey>,
+) -> Result<usize, Error> {
+    let mut statements: BTreeSet<(String, Option<String>, String)> = recorded
+        .iter()
+        .filter(|g| crate::plan::lambda::is_own_statement(api_id, &g.statement_id))
+        .map(|g| {
+            (
+                g.function.clone(),
+                g.qualifier.clone(),
+                g.statement_id.clone(),
+            )
+        })
+        .collect();
+    for (function, qualifier) in referenced {
+        let Some(found) = ctx
+            .aws
+            .get_policy_statements(function, qualifier.as_deref())
+            .await?
+        else {
+            continue;
+        };
+        for (sid, _) in found {
+            if crate::plan::lambda::is_own_statement(api_id, &sid) {
+                statements.insert((function.clone(), qualifier.clone(), sid));
+            }
+        }
+    }
+    for (function, qualifier, sid) in &statements {
+        ctx.aws
+            .remove_permission(function, qualifier.as_deref(), sid)
+            .await?;
+        tracing::info!(%function, ?qualifier, statement_id = %sid, "revoked invoke permission");
+    }
+    Ok(statements.len())
+}

@@ -199,6 +199,18 @@ pub const REASONS: &[Reason] = &[
         "another Stage already manages this stage name of the API",
     ),
     r(
+        "DeploymentNotFound",
+        NeedsUser,
+        2,
+        "a Pinned stage names a deployment its REST API does not have",
+    ),
+    r(
+        "RouteSettingsUnmatched",
+        NeedsUser,
+        2,
+        "a Stage's routeSettings name a method and path no Route of the API declares",
+    ),
+    r(
         "AdoptTargetOwned",
         NeedsUser,
         60,
@@ -330,6 +342,17 @@ pub const REASONS: &[Reason] = &[
 /// The reason of this name.
 pub fn lookup(name: &str) -> Option<&'static Reason> {
     REASONS.iter().find(|r| r.name == name)
+}
+
+/// The Event type of a Ready=False reason: waiting for something on its way (a
+/// debounce, a parent being made) is a Normal part of converging, as is a
+/// deliberate suspension; everything else is a Warning someone may act on.
+pub fn event_type(reason: &str) -> kube::runtime::events::EventType {
+    use kube::runtime::events::EventType;
+    match lookup(reason).map(|r| r.class) {
+        Some(Class::Waiting | Class::Suspended) => EventType::Normal,
+        _ => EventType::Warning,
+    }
 }
 
 /// The verdict table of the Argo CD health scripts (Lua 5.1), generated.

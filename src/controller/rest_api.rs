@@ -10,7 +10,6 @@ use kube::runtime::events::EventType;
 use serde_json::json;
 use tracing::field;
 
-use super::conditions::now_rfc3339;
 use super::{Context, Error, stages, structure};
 use crate::api::{RestApi, RestApiStatus};
 use crate::plan::rest_api::{
@@ -148,8 +147,8 @@ async fn converge(
     });
     let fingerprint = crate::plan::stage::fingerprint(&deployable.to_string());
     if status.config_fingerprint.as_deref() != Some(fingerprint.as_str()) {
+        status.config_changed_at = Some(ctx.changed_at(&obj.uid().unwrap_or_default(), &fingerprint));
         status.config_fingerprint = Some(fingerprint.clone());
-        status.config_changed_at = Some(now_rfc3339());
     }
     let since = status
         .config_changed_at
@@ -162,6 +161,8 @@ async fn converge(
         fingerprint_since: since,
         all_in_effect: report.all_in_effect,
         routes_in_effect: report.routes_in_effect,
+        methods: &report.methods,
+        blocking: &report.blocking,
     };
     stages::converge(ctx, &report.stages, &inputs).await
 }
@@ -216,6 +217,9 @@ async fn observe(
             format!("REST API {id} was deleted outside the operator; creating it again"),
         )
         .await;
+        // Its functions keep statements naming the dead API: taken back, since
+        // nothing else would ever remove them.
+        revoke_permissions(obj, ctx, &id).await?;
         *status = RestApiStatus {
             conditions: std::mem::take(&mut status.conditions),
             ..Default::default()
@@ -281,9 +285,9 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
             .await?
             .map(|a| a.id),
     };
-    if let Some(id) = id {
+    if let Some(id) = &id {
         tracing::Span::current().record("rest_api_id", id.as_str());
-        let result = ctx.aws.delete_rest_api(&id).await;
+        let result = ctx.aws.delete_rest_api(id).await;
         super::outcome::report_deletion(
             ctx,
             obj.as_ref(),
@@ -292,16 +296,23 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
         )
         .await?;
     }
-    revoke_permissions(&obj, ctx).await?;
+    if let Some(id) = id.as_deref().or(obj.status.as_ref().and_then(|s| s.rest_api_id.as_deref())) {
+        revoke_permissions(&obj, ctx, id).await?;
+    }
     structure::release_children(ctx, &obj).await?;
     Ok(Action::await_change())
 }
 
-async fn revoke_permissions(obj: &RestApi, ctx: &Context) -> Result<(), Error> {
+/// Revoke what API `api_id` was granted: the grants in status, and any statement
+/// of the API on the functions its Routes and Authorizers name.
+async fn revoke_permissions(obj: &RestApi, ctx: &Context, api_id: &str) -> Result<(), Error> {
     let grants = obj
         .status
         .as_ref()
         .map(|s| s.lambda_permissions.as_slice())
         .unwrap_or_default();
-    super::permissions::revoke_all(ctx, grants).await
+    let referenced = structure::referenced_functions(obj, ctx).await?;
+    let revoked = super::permissions::revoke_api(ctx, api_id, grants, &referenced).await?;
+    tracing::debug!(revoked, functions = referenced.len(), "revoked the API's invoke permissions");
+    Ok(())
 }

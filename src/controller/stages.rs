@@ -22,10 +22,12 @@ use super::{Context, Error};
 use crate::api::common::DeletionPolicy;
 use crate::api::stage::{DeploymentMode, DeploymentRecord, Stage};
 use crate::plan::PatchOp;
+use crate::plan::claims;
 use crate::plan::stage::{
     DeploymentDecision, DeploymentInput, ObservedDeployment, ObservedStage, WaitReason,
     canary_active, deployment_decision, deployment_description, deployment_for_fingerprint,
     deployments_to_delete, desired_create_stage, stage_patch_operations, stage_tag_changes,
+    unmatched_route_settings,
 };
 
 /// Deployments listed in a stage's status history.
@@ -38,6 +40,10 @@ pub struct StageInputs<'a> {
     pub fingerprint_since: Timestamp,
     pub all_in_effect: bool,
     pub routes_in_effect: usize,
+    /// The Routes and Authorizers not in effect, named.
+    pub blocking: &'a [String],
+    /// The methods the Routes declare, (path, verb).
+    pub methods: &'a BTreeSet<crate::plan::routes::MethodKey>,
 }
 
 /// Converge every Stage of the API. Returns when to look again, if a deployment waits.
@@ -65,12 +71,19 @@ pub async fn converge(
         .cloned()
         .collect();
     let mut keep = 1usize;
+    let claims = super::children::stage_claims(stages, |s| holds_stage(s, api_id));
+    let holders = claims::holders(&claims);
 
-    for stage in stages {
+    for (stage, claim) in stages.iter().zip(&claims) {
         let name = stage.spec.stage_name.clone();
         if is_deleting(stage) {
             // ObserveOnly writes nothing: a deleted Stage is left in AWS, as Retain.
-            if stage.spec.deletion_policy == DeletionPolicy::Delete && !ctx.aws.is_observe_only() {
+            // Nor does one whose stage name another live Stage claims: the stage
+            // stays, and passes to that one.
+            if stage.spec.deletion_policy == DeletionPolicy::Delete
+                && !ctx.aws.is_observe_only()
+                && claims::may_delete(&claims, claim)
+            {
                 ctx.aws.delete_stage(api_id, &name).await?;
                 tracing::info!(stage = %name, "deleted stage");
                 if let Some(id) = observed
@@ -85,9 +98,24 @@ pub async fn converge(
             continue;
         }
         add_finalizer(ctx, stage).await?;
+        if let Some(holder) = holders.get(&name).filter(|h| *h != claim.object) {
+            refuse_stage_name(ctx, stage, holder).await?;
+            continue;
+        }
         keep = keep.max(stage.spec.deployment.keep_deployments.max(1) as usize);
         let current = observed.iter().find(|s| s.stage_name == name);
-        let status = stage.status.clone().unwrap_or_default();
+        let mut status = stage.status.clone().unwrap_or_default();
+        if status.rest_api_id.as_deref().is_some_and(|id| id != api_id) {
+            // Status of an API that is gone (deleted behind the operator's back and
+            // made again): its deployments do not exist in this one, so the stage
+            // starts over (a Manual stage deploys its revision anew).
+            tracing::info!(stage = %name, previous_api = ?status.rest_api_id, "stage status is of another REST API; starting over");
+            status.deployment_id = None;
+            status.deployed_fingerprint = None;
+            status.deployed_at = None;
+            status.deployed_revision = None;
+            status.history.clear();
+        }
         // Promotion: the stage takes the canary's deployment before anything else.
         let mut current_owned = current.cloned();
         if let (Some(canary), Some(observed)) = (&stage.spec.canary, current_owned.as_mut())
@@ -132,7 +160,8 @@ pub async fn converge(
             fingerprint: inputs.fingerprint,
             fingerprint_since: inputs.fingerprint_since,
             now: Timestamp::now(),
-            routes_in_effect: inputs.all_in_effect && inputs.routes_in_effect > 0,
+            routes_in_effect: (inputs.all_in_effect || !stage.spec.deployment.wait_for_all_routes)
+                && inputs.routes_in_effect > 0,
             deployed_fingerprint: status.deployed_fingerprint.as_deref(),
             deployed_deployment_id: status.deployment_id.as_deref(),
             deployed_revision: status.deployed_revision,
@@ -176,6 +205,18 @@ pub async fn converge(
             readiness = Readiness::not(e.reason(), e.to_string());
             first_error.get_or_insert(e);
         }
+        if readiness.ready {
+            let unmatched = unmatched_route_settings(&stage.spec, inputs.methods);
+            if !unmatched.is_empty() {
+                readiness = Readiness::not(
+                    "RouteSettingsUnmatched",
+                    format!(
+                        "routeSettings name {}, which no Route of this API declares; the other settings are in effect. Fix the method or path, or remove the entry",
+                        unmatched.join(", ")
+                    ),
+                );
+            }
+        }
         if let Some(id) = &deployed {
             in_use.insert(id.clone());
         }
@@ -201,6 +242,44 @@ pub async fn converge(
     Ok(requeue)
 }
 
+/// Whether a Stage's status says it manages its stage on this API (it made or
+/// found it and was not refused since).
+fn holds_stage(stage: &Stage, api_id: &str) -> bool {
+    let Some(status) = &stage.status else {
+        return false;
+    };
+    status.rest_api_id.as_deref() == Some(api_id)
+        && status.deployment_id.is_some()
+        && !status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == super::conditions::READY && c.reason == STAGE_NAME_CONFLICT)
+}
+
+const STAGE_NAME_CONFLICT: &str = "StageNameConflict";
+
+/// A Stage whose stage name another Stage holds: Ready=False naming the holder,
+/// and nothing of the stage in its status (it serves nothing). No AWS call.
+async fn refuse_stage_name(ctx: &Context, stage: &Stage, holder: &str) -> Result<(), Error> {
+    let readiness = Readiness::not(
+        STAGE_NAME_CONFLICT,
+        format!(
+            "Stage {holder} already manages stage {} of this API; give this Stage another stageName or delete one of the two",
+            stage.spec.stage_name
+        ),
+    );
+    let (conditions, changed) = next_conditions(stage, &readiness);
+    let status = json!({
+        "observedGeneration": stage.metadata.generation,
+        "conditions": conditions,
+    });
+    apply_status(ctx, stage, &status).await?;
+    if changed {
+        readiness_event(ctx, stage, &readiness).await;
+    }
+    Ok(())
+}
+
 /// Carry out a deployment decision. Returns the stage's readiness and, when the
 /// stage now serves a deployment it did not record, that deployment's id.
 async fn apply_decision(
@@ -219,6 +298,13 @@ async fn apply_decision(
             format!(
                 "the canary of stage {name} serves deployment {id} to {}% of requests",
                 canary.percent_traffic
+            ),
+        ),
+        _ if !inputs.blocking.is_empty() => Readiness::ok(
+            "Deployed",
+            format!(
+                "stage {name} serves deployment {id}, without what is not in effect: {}",
+                named(inputs.blocking)
             ),
         ),
         _ => Readiness::ok("Deployed", format!("stage {name} serves deployment {id}")),
@@ -241,9 +327,10 @@ async fn apply_decision(
                 WaitReason::RoutesNotInEffect if inputs.routes_in_effect == 0 => {
                     "the API has no route in effect yet; a stage needs at least one".to_string()
                 }
-                WaitReason::RoutesNotInEffect => {
-                    "waiting until every Route and Authorizer of the API is in effect before deploying".to_string()
-                }
+                WaitReason::RoutesNotInEffect => format!(
+                    "waiting until every Route and Authorizer of the API is in effect before deploying; not in effect: {} (or set deployment.waitForAllRoutes: false to deploy what is in effect)",
+                    named(inputs.blocking)
+                ),
             };
             let reason = match reason {
                 WaitReason::Debounce => "DeploymentPending",
@@ -273,6 +360,15 @@ async fn apply_decision(
             .await;
             Ok((serving(&id), Some(id)))
         }
+        DeploymentDecision::PointStageAt(id) if !deployments.iter().any(|d| &d.id == id) => Ok((
+            Readiness::not(
+                "DeploymentNotFound",
+                format!(
+                    "deployment {id} does not exist in REST API {api_id} (was the API made again?); pin a deployment of this API, for example another stage's status.deploymentId"
+                ),
+            ),
+            None,
+        )),
         DeploymentDecision::PointStageAt(id) => {
             point_stage(ctx, stage, api_id, target, id).await?;
             ctx.event(
@@ -286,6 +382,16 @@ async fn apply_decision(
             Ok((serving(id), Some(id.clone())))
         }
     }
+}
+
+/// Up to five names, then how many more.
+fn named(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
 }
 
 /// Create the stage on the deployment, or move it there.

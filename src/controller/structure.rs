@@ -48,6 +48,10 @@ pub struct StructureReport {
     pub granted: Vec<LambdaPermissionGrant>,
     /// The API's Stage objects as listed for this pass, for the stage pass that follows.
     pub stages: Vec<Stage>,
+    /// The Routes and Authorizers not in effect, as "Route name (Reason)".
+    pub blocking: Vec<String>,
+    /// The methods the Routes declare, (path, verb): what routeSettings may name.
+    pub methods: BTreeSet<crate::plan::routes::MethodKey>,
 }
 
 /// The operator's AWS coordinates, which complete names into ARNs.
@@ -233,6 +237,7 @@ pub async fn converge(
         ..Default::default()
     };
     report.stages = stages;
+    report.methods = desired.methods.keys().cloned().collect();
     report_authorizers(ctx, api_id, &authorizers, &authorizer_results, &mut report).await?;
     let reporting = RouteReporting {
         api_id,
@@ -372,6 +377,32 @@ async fn converge_authorizers(
                 );
                 continue;
             }
+        }
+        // The function of a Lambda authorizer likewise: API Gateway accepts an
+        // authorizer whose function does not exist, and every request then fails.
+        if let Some(spec) = &a.spec.lambda
+            && (must_write || new_generation)
+            && let Ok(function) = FunctionRef::parse(&spec.function_name)
+            && !ctx
+                .aws
+                .function_exists(
+                    &function.unqualified_arn(coords.partition, &coords.region, &coords.account),
+                    function.qualifier.as_deref(),
+                )
+                .await?
+        {
+            let readiness = Readiness::not(
+                "LambdaFunctionNotFound",
+                format!(
+                    "Lambda function {} of this authorizer does not exist; deploy it or fix spec.lambda.functionName (its routes wait)",
+                    spec.function_name
+                ),
+            );
+            out.insert(
+                name,
+                AuthorizerResult::not_ready(readiness, existing.map(|o| o.id.clone())),
+            );
+            continue;
         }
         let result = match (existing, ops) {
             (Some(o), Some(ops)) if ops.is_empty() => Ok(o.id.clone()),
@@ -531,6 +562,33 @@ async fn release_authorizers(
     Ok(())
 }
 
+/// The functions (unqualified ARN, qualifier) the API's Routes and Authorizers name,
+/// whatever their state: where statements of the API may be.
+pub async fn referenced_functions(
+    obj: &RestApi,
+    ctx: &Context,
+) -> Result<BTreeSet<PolicyKey>, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let routes: Vec<Route> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let authorizers: Vec<Authorizer> =
+        list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let account = ctx.aws.account_id().await?.to_string();
+    let (partition, region) = (ctx.aws.partition(), ctx.aws.region.clone());
+    let named = routes
+        .iter()
+        .filter_map(|r| r.spec.integration.lambda.as_ref().map(|l| l.function_name.as_str()))
+        .chain(
+            authorizers
+                .iter()
+                .filter_map(|a| a.spec.lambda.as_ref().map(|l| l.function_name.as_str())),
+        );
+    Ok(named
+        .filter_map(|f| FunctionRef::parse(f).ok())
+        .map(|f| (f.unqualified_arn(partition, &region, &account), f.qualifier.clone()))
+        .collect())
+}
+
 fn previous_grants(obj: &RestApi) -> Vec<LambdaPermissionGrant> {
     obj.status
         .as_ref()
@@ -626,6 +684,9 @@ async fn report_authorizers(
         };
         if !readiness.ready {
             report.all_in_effect = false;
+            report
+                .blocking
+                .push(format!("Authorizer {} ({})", a.name_any(), readiness.reason));
         }
         let (conditions, changed) = next_conditions(a, readiness);
         let mut status = json!({
@@ -654,6 +715,19 @@ struct RouteReporting<'a> {
     rejected: &'a BTreeMap<(String, String), Error>,
     missing_functions: &'a BTreeSet<PolicyKey>,
     coords: &'a Coordinates,
+}
+
+/// Why a route's Authorizer is not among its API's: it does not exist, or it
+/// belongs to another API (only read in this case, never on a healthy pass).
+async fn missing_authorizer(ctx: &Context, route: &Route, name: &str) -> String {
+    let api: kube::Api<Authorizer> = ctx.api_in(&route.namespace().unwrap_or_default());
+    match api.get_opt(name).await {
+        Ok(Some(other)) => format!(
+            "Authorizer {name} belongs to RestApi {}, not to this route's RestApi {}; a route can use only the authorizers of its own API",
+            other.spec.rest_api_ref.name, route.spec.rest_api_ref.name
+        ),
+        _ => format!("Authorizer {name} does not exist in this namespace"),
+    }
 }
 
 async fn report_routes(
@@ -732,7 +806,7 @@ async fn report_routes(
             Some(RouteOutcome::AuthorizerMissing { name }) => (
                 Readiness::not(
                     "AuthorizerNotFound",
-                    format!("Authorizer {name} does not exist in this namespace"),
+                    missing_authorizer(ctx, route, name).await,
                 ),
                 none(),
             ),
@@ -756,6 +830,9 @@ async fn report_routes(
         };
         if !readiness.ready {
             report.all_in_effect = false;
+            report
+                .blocking
+                .push(format!("Route {name} ({})", readiness.reason));
         }
         let (conditions, changed) = next_conditions(route, &readiness);
         let mut status = json!({
@@ -806,7 +883,7 @@ pub async fn release_children(ctx: &Context, api: &RestApi) -> Result<(), Error>
         list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
     let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
     let gone = Readiness::not(
-        "RestApiDeleted",
+        super::children::API_DELETED,
         format!("RestApi {name} was deleted, and its REST API with it"),
     );
     macro_rules! release {

@@ -57,10 +57,22 @@ pub struct Tenancy {
     pub bindings: Store<AwsAccountBinding>,
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
     writers: Mutex<Option<StoreWriters>>,
+    /// Once started, the reflectors filling the stores run as long as the Tenancy
+    /// lives (across restarts of the controllers after a lost lease); the receiver
+    /// is bumped on every change that can change a scope.
+    reflectors: Mutex<Option<(tokio::sync::watch::Receiver<u64>, tokio::task::AbortHandle)>>,
     clients: Mutex<HashMap<ClientKey, Arc<Aws>>>,
     limiters: Mutex<BTreeMap<(String, String), Arc<Limiter>>>,
     /// Failed AssumeRole attempts by binding, for `/metrics`.
     assume_failures: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Drop for Tenancy {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.reflectors.lock().unwrap().take() {
+            task.abort();
+        }
+    }
 }
 
 impl Tenancy {
@@ -73,6 +85,7 @@ impl Tenancy {
             bindings,
             namespaces,
             writers: Mutex::new(Some((binding_writer, namespace_writer))),
+            reflectors: Mutex::default(),
             clients: Mutex::default(),
             limiters: Mutex::default(),
             assume_failures: Mutex::default(),
@@ -84,9 +97,29 @@ impl Tenancy {
         &self.base
     }
 
-    /// The stores' writers, once, for the reflectors `controller::run` starts.
-    pub fn take_writers(&self) -> Option<StoreWriters> {
-        self.writers.lock().unwrap().take()
+    /// The change counter of the running reflectors, starting them with `start`
+    /// (given the stores' writers) on the first call.
+    pub fn reflectors<F>(
+        &self,
+        start: impl FnOnce(StoreWriters) -> (tokio::sync::watch::Receiver<u64>, F),
+    ) -> tokio::sync::watch::Receiver<u64>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut running = self.reflectors.lock().unwrap();
+        if let Some((changed, _)) = running.as_ref() {
+            return changed.clone();
+        }
+        let writers = self
+            .writers
+            .lock()
+            .unwrap()
+            .take()
+            .expect("the store writers are taken only here");
+        let (changed, run) = start(writers);
+        let task = tokio::spawn(run).abort_handle();
+        *running = Some((changed.clone(), task));
+        changed
     }
 
     /// The binding of a namespace, or why there is none to use.

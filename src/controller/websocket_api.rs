@@ -24,6 +24,7 @@ use crate::api::websocket_api::{
     WebSocketApi, WebSocketApiStatus, WebSocketAuthorizerStatus, WebSocketRouteStatus,
     WebSocketStageEndpoint,
 };
+use crate::plan::claims;
 use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
 use crate::plan::websocket::{
@@ -696,40 +697,28 @@ async fn converge_stages(
     let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::WebSocketApi(&name)).await?;
     let mut endpoints = Vec::new();
     // Who holds each stage name: the Stage that made it (its status names the API)
-    // keeps it against a newcomer; otherwise the first by object name.
+    // keeps it against a newcomer; otherwise the oldest.
     let holds = |s: &Stage| {
         s.status
             .as_ref()
             .and_then(|st| st.web_socket_api_id.as_deref())
             == Some(api.id.as_str())
     };
-    let mut taken: BTreeMap<String, String> = BTreeMap::new();
-    for stage in stages.iter().filter(|s| !is_deleting(*s) && holds(s)) {
-        taken
-            .entry(stage.spec.stage_name.clone())
-            .or_insert_with(|| stage.name_any());
-    }
-    for stage in stages.iter().filter(|s| !is_deleting(*s)) {
-        taken
-            .entry(stage.spec.stage_name.clone())
-            .or_insert_with(|| stage.name_any());
-    }
+    let claims = super::children::stage_claims(&stages, holds);
+    let taken = claims::holders(&claims);
     let mut failed = false;
     let mut first_error: Option<Error> = None;
-    for stage in &stages {
+    for (stage, claim) in stages.iter().zip(&claims) {
         let object = stage.name_any();
         let stage_name = stage.spec.stage_name.clone();
         let step: Result<(), Error> = async {
             if is_deleting(stage) {
                 // Only the Stage that holds the stage name deletes it: not one that
                 // lost a name conflict, nor one whose name another live Stage holds.
-                let taken_by_other = stages.iter().any(|o| {
-                    !is_deleting(o) && o.name_any() != object && o.spec.stage_name == stage_name
-                });
                 if stage.spec.deletion_policy == DeletionPolicy::Delete
                     && super::children::has_finalizer(stage)
                     && holds(stage)
-                    && !taken_by_other
+                    && claims::may_delete(&claims, claim)
                 {
                     ctx.aws.delete_websocket_stage(&api.id, &stage_name).await?;
                     notes.push((

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api_key;
 pub mod authorizer;
+pub mod claims;
 pub mod domain_name;
 pub mod lambda;
 pub mod models;

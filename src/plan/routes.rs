@@ -343,12 +343,41 @@ fn variable_clash(
     None
 }
 
+/// Largest model schema API Gateway stores, in bytes of its JSON ("Model size":
+/// 400 KB, not increasable). The CRD cannot bound the size of a free-form object,
+/// so the route is refused here, before any AWS call.
+pub const MODEL_MAX_BYTES: usize = 400 * 1024;
+
+/// A model schema of the route over `MODEL_MAX_BYTES`, as a refusal.
+fn oversized_model(spec: &RouteSpec) -> Option<RouteOutcome> {
+    let request = spec
+        .request_validation
+        .iter()
+        .flat_map(|v| v.models.iter().map(|(ct, m)| (format!("requestValidation.models[{ct}]"), m)));
+    let responses = spec.responses.iter().flat_map(|r| {
+        r.models
+            .iter()
+            .map(move |(ct, m)| (format!("responses[{}].models[{ct}]", r.status_code), m))
+    });
+    request.chain(responses).find_map(|(field, model)| {
+        let size = model.schema.to_string().len();
+        (size > MODEL_MAX_BYTES).then(|| RouteOutcome::Invalid {
+            message: format!(
+                "the schema of {field} is {size} bytes of JSON; API Gateway stores models of at most {MODEL_MAX_BYTES} bytes (400 KB)"
+            ),
+        })
+    })
+}
+
 /// The method a route declares, or why it cannot be built.
 pub fn method_settings(
     route: &str,
     spec: &RouteSpec,
     ctx: &DesiredContext<'_>,
 ) -> Result<MethodSettings, RouteOutcome> {
+    if let Some(refused) = oversized_model(spec) {
+        return Err(refused);
+    }
     let (authorization_type, authorizer_id, scopes) = match &spec.authorization {
         None => ("NONE".to_string(), None, BTreeSet::new()),
         Some(auth) if auth.iam => ("AWS_IAM".to_string(), None, BTreeSet::new()),

@@ -232,6 +232,26 @@ pub fn method_str(method: HttpMethod) -> &'static str {
     }
 }
 
+/// The `routeSettings` entries that name a method no Route of the API declares,
+/// as "GET /path". `methods` are (path, verb) as AWS writes them; an ANY setting
+/// matches any method of its path, and an ANY method takes any verb's setting.
+pub fn unmatched_route_settings(
+    spec: &StageSpec,
+    methods: &BTreeSet<super::routes::MethodKey>,
+) -> Vec<String> {
+    spec.route_settings
+        .iter()
+        .filter(|r| {
+            let verb = super::routes::verb(r.method);
+            let found = methods.iter().any(|(path, v)| {
+                path == &r.path && (verb == "ANY" || v == verb || v == "ANY")
+            });
+            !found
+        })
+        .map(|r| format!("{} {}", super::routes::verb(r.method), r.path))
+        .collect()
+}
+
 /// The `methodSettings` key of a route: `/photos/{photoId}` + PUT -> `~1photos~1{photoId}/PUT`.
 pub fn route_settings_key(method: HttpMethod, path: &str) -> String {
     format!("{}/{}", escape_path_segment(path), method_str(method))
@@ -797,6 +817,30 @@ pub fn deployments_to_delete(
         .map(|d| d.id.clone())
         .rev()
         .collect()
+}
+
+#[cfg(test)]
+mod route_settings_tests {
+    use super::*;
+
+    /// A setting for a method no route declares is named; ANY matches both ways.
+    #[test]
+    fn route_settings_without_a_route_are_named() {
+        let spec: StageSpec = serde_yaml::from_str(
+            "{restApiRef: {name: a}, stageName: prod, routeSettings: [{method: GET, path: /items}, {method: POST, path: /items}, {method: ANY, path: /any}, {method: PUT, path: /wild}, {method: GET, path: /gone}]}",
+        )
+        .unwrap();
+        let methods: BTreeSet<(String, String)> = [
+            ("/items".to_string(), "GET".to_string()),
+            ("/any".to_string(), "DELETE".to_string()),
+            ("/wild".to_string(), "ANY".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            unmatched_route_settings(&spec, &methods),
+            vec!["POST /items".to_string(), "GET /gone".to_string()]
+        );
+    }
 }
 
 #[cfg(test)]

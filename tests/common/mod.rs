@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod freeze;
 pub mod proxy;
 
 use std::sync::Arc;

@@ -1,0 +1,155 @@
+//! Per-object retry delays. A failure that waiting can fix backs off exponentially
+//! from its reason's base delay up to a cap (`--max-backoff`, 5 minutes by
+//! default); a success forgets the count. The conflicts of normal life (two
+//! writers of one object, a finalizer added while the object changed) are retried
+//! at once and never grow the delay: the next attempt reads the current version
+//! and usually succeeds.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::Error;
+
+/// Delay of a conflict retry: long enough for the winning write to reach the
+/// watch cache, short enough that nobody notices.
+pub const CONFLICT_RETRY: Duration = Duration::from_millis(500);
+
+/// Consecutive failures by object; keys carry the kind, so a RestApi and a Stage
+/// of one name count apart.
+#[derive(Debug)]
+pub struct Backoff {
+    failures: Mutex<HashMap<String, u32>>,
+    cap: Duration,
+}
+
+impl Backoff {
+    pub fn new(cap: Duration) -> Self {
+        Backoff {
+            failures: Mutex::default(),
+            cap,
+        }
+    }
+
+    pub fn key<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
+        format!(
+            "{}/{}/{}",
+            K::kind(&()),
+            obj.meta().namespace.as_deref().unwrap_or_default(),
+            obj.meta().name.as_deref().unwrap_or_default()
+        )
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().unwrap().remove(key);
+    }
+
+    pub fn failures(&self, key: &str) -> u32 {
+        self.failures
+            .lock()
+            .unwrap()
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The delay before retrying `err`; counts the failure unless it is a conflict.
+    pub fn after(&self, key: &str, err: &Error) -> Duration {
+        if err.is_conflict() {
+            return jittered(CONFLICT_RETRY);
+        }
+        let mut failures = self.failures.lock().unwrap();
+        let n = failures.entry(key.to_string()).or_insert(0);
+        let exp = err
+            .base_backoff_secs()
+            .saturating_mul(1u64 << (*n).min(16));
+        *n += 1;
+        jittered(Duration::from_secs(exp).min(self.cap))
+    }
+}
+
+/// Up to 20% more, so objects that failed together do not retry together.
+fn jittered(delay: Duration) -> Duration {
+    let permille = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos()
+        % 200;
+    delay + delay.mul_f64(f64::from(permille) / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conflict() -> Error {
+        Error::Kube {
+            operation: "patch status",
+            source: kube::Error::Api(
+                kube::core::Status::failure("the object has been modified", "Conflict")
+                    .with_code(409)
+                    .boxed(),
+            ),
+        }
+    }
+
+    fn throttled() -> Error {
+        Error::Aws(crate::aws::AwsError {
+            service: "apigateway",
+            operation: "CreateRestApi",
+            resource: "a".into(),
+            kind: crate::aws::ErrorKind::Throttled,
+            code: "TooManyRequestsException".into(),
+            message: "Rate exceeded".into(),
+        })
+    }
+
+    /// A run of 409s neither waits nor grows the delay of the next real failure.
+    #[test]
+    fn conflicts_retry_promptly_and_do_not_count() {
+        let backoff = Backoff::new(Duration::from_secs(300));
+        for _ in 0..10 {
+            assert!(backoff.after("RestApi/n/a", &conflict()) < Duration::from_secs(1));
+        }
+        assert_eq!(backoff.failures("RestApi/n/a"), 0);
+        let first = backoff.after("RestApi/n/a", &throttled());
+        let base = Duration::from_secs(throttled().base_backoff_secs());
+        assert!(first >= base && first <= base.mul_f64(1.2), "{first:?}");
+    }
+
+    /// The delay doubles per failure up to the cap, and a success starts over.
+    #[test]
+    fn grows_to_the_cap_and_resets_on_success() {
+        let backoff = Backoff::new(Duration::from_secs(60));
+        let mut last = Duration::ZERO;
+        for _ in 0..12 {
+            last = backoff.after("Stage/n/a", &throttled());
+        }
+        assert!(last >= Duration::from_secs(60) && last <= Duration::from_secs(72));
+        backoff.succeeded("Stage/n/a");
+        assert_eq!(backoff.failures("Stage/n/a"), 0);
+        let base = Duration::from_secs(throttled().base_backoff_secs());
+        assert!(backoff.after("Stage/n/a", &throttled()) <= base.mul_f64(1.2));
+    }
+
+    /// A RestApi and a Stage of one name have counters of their own.
+    #[test]
+    fn keys_carry_the_kind() {
+        let api: crate::api::RestApi = serde_json::from_value(serde_json::json!({
+            "apiVersion": "apigw.rs/v1alpha1", "kind": "RestApi",
+            "metadata": {"name": "shop", "namespace": "n"}, "spec": {}
+        }))
+        .unwrap();
+        let stage: crate::api::Stage = serde_json::from_value(serde_json::json!({
+            "apiVersion": "apigw.rs/v1alpha1", "kind": "Stage",
+            "metadata": {"name": "shop", "namespace": "n"},
+            "spec": {"restApiRef": {"name": "shop"}, "stageName": "prod"}
+        }))
+        .unwrap();
+        let backoff = Backoff::new(Duration::from_secs(300));
+        backoff.after(&Backoff::key(&api), &throttled());
+        backoff.after(&Backoff::key(&api), &throttled());
+        assert_eq!(backoff.failures(&Backoff::key(&api)), 2);
+        assert_eq!(backoff.failures(&Backoff::key(&stage)), 0);
+    }
+}
