@@ -89,6 +89,27 @@ pub fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
+/// Longest mapping template API Gateway takes ("Mapping template size", 300 KB).
+pub const TEMPLATE_MAX: usize = 300 * 1024;
+
+/// Schema of a map of mapping templates by content type, each within API
+/// Gateway's limit. (`inner(length(..))` does not reach a map's values.)
+pub fn templates_map(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": TEMPLATE_MAX},
+    })
+}
+
+/// Schema of a map of request parameters: values (a source such as
+/// `method.request.path.id` or a quoted literal) of at most 512 characters.
+pub fn parameter_map(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": 512},
+    })
+}
+
 /// How much the operator may do for an object.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum ManagementPolicy {

@@ -209,7 +209,7 @@ pub struct Integration {
     /// Integration request parameters: target `integration.request.*` to a source such as
     /// `method.request.path.photoId`, `context.requestId` or a quoted literal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 50), inner(length(max = 512)))]
+    #[schemars(schema_with = "super::common::parameter_map", extend("maxProperties" = 50))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.all(k, k.matches('^integration\\\\.request\\\\.(path|querystring|header|multivaluequerystring|multivalueheader)\\\\.[A-Za-z0-9._$-]+$'))",
         "message": "integration request parameter keys look like integration.request.(path|querystring|header).NAME"
@@ -218,7 +218,7 @@ pub struct Integration {
     /// Velocity mapping templates by content type (at most 300 KB each, API
     /// Gateway's limit).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(inner(length(max = 307200)))]
+    #[schemars(schema_with = "super::common::templates_map")]
     pub request_templates: BTreeMap<String, String>,
     /// What to do with a body whose content type has no template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -379,7 +379,7 @@ pub struct IntegrationResponse {
     /// Response mapping templates by content type (at most 300 KB each, API
     /// Gateway's limit).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(inner(length(max = 307200)))]
+    #[schemars(schema_with = "super::common::templates_map")]
     pub templates: BTreeMap<String, String>,
     /// Binary/text conversion of the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -52,7 +52,7 @@ fn start_reflectors(
         Api::<AwsAccountBinding>::all(client.clone()),
         super::watch_config(),
     )
-    .default_backoff()
+    .backoff(super::backoff::WatchBackoff::default())
     .reflect(binding_writer)
     .for_each(move |event| {
         match event {
@@ -82,7 +82,7 @@ fn start_reflectors(
         Api::<PartialObjectMeta<Namespace>>::all(client),
         super::watch_config(),
     )
-    .default_backoff()
+    .backoff(super::backoff::WatchBackoff::default())
     .reflect(namespace_writer)
     .for_each(move |event| {
         match event {
@@ -131,7 +131,7 @@ pub fn controller(
         Api::<AwsAccountBinding>::all(ctx.client.clone()),
         super::watch_config(),
     )
-    .default_backoff()
+    .backoff(super::backoff::WatchBackoff::default())
     .reflect(writer)
     .applied_objects()
     .predicate_filter(kube::runtime::predicates::generation, Default::default());

@@ -45,12 +45,7 @@ impl Backoff {
     }
 
     pub fn failures(&self, key: &str) -> u32 {
-        self.failures
-            .lock()
-            .unwrap()
-            .get(key)
-            .copied()
-            .unwrap_or(0)
+        self.failures.lock().unwrap().get(key).copied().unwrap_or(0)
     }
 
     /// The delay before retrying `err`; counts the failure unless it is a conflict.
@@ -60,11 +55,41 @@ impl Backoff {
         }
         let mut failures = self.failures.lock().unwrap();
         let n = failures.entry(key.to_string()).or_insert(0);
-        let exp = err
-            .base_backoff_secs()
-            .saturating_mul(1u64 << (*n).min(16));
+        let exp = err.base_backoff_secs().saturating_mul(1u64 << (*n).min(16));
         *n += 1;
         jittered(Duration::from_secs(exp).min(self.cap))
+    }
+}
+
+/// The retry delays of a failing watch: 0.5 s doubling to 5 s, jittered, reset
+/// once a watch works again. client-go's 0.8 s to 30 s can leave an operator
+/// idle for half a minute after its API server came back; five seconds of
+/// patience is still kind to a struggling API server (a handful of watches per
+/// operator).
+#[derive(Debug, Default)]
+pub struct WatchBackoff {
+    failures: u32,
+}
+
+impl WatchBackoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(5);
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        let delay = Self::FIRST
+            .saturating_mul(1u32 << self.failures.min(8))
+            .min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        Some(jittered(delay))
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.failures = 0;
     }
 }
 
@@ -130,6 +155,19 @@ mod tests {
         assert_eq!(backoff.failures("Stage/n/a"), 0);
         let base = Duration::from_secs(throttled().base_backoff_secs());
         assert!(backoff.after("Stage/n/a", &throttled()) <= base.mul_f64(1.2));
+    }
+
+    /// A failing watch retries within seconds, and from the start once it worked.
+    #[test]
+    fn watch_backoff_is_capped_at_five_seconds() {
+        use kube::runtime::utils::Backoff as _;
+        let mut b = WatchBackoff::default();
+        let delays: Vec<Duration> = (&mut b).take(10).collect();
+        assert!(delays[0] < Duration::from_millis(601));
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(6)));
+        assert!(delays[9] >= Duration::from_secs(5));
+        b.reset();
+        assert!(b.next().unwrap() < Duration::from_millis(601));
     }
 
     /// A RestApi and a Stage of one name have counters of their own.

@@ -112,9 +112,15 @@ fn finalizer_message(e: &kube::runtime::finalizer::Error<Error>) -> String {
     use kube::runtime::finalizer::Error as F;
     match e {
         F::ApplyFailed(e) | F::CleanupFailed(e) => e.to_string(),
-        F::AddFinalizer(e) => format!("could not add the operator's finalizer: {}", kube_message(e)),
+        F::AddFinalizer(e) => format!(
+            "could not add the operator's finalizer: {}",
+            kube_message(e)
+        ),
         F::RemoveFinalizer(e) => {
-            format!("could not remove the operator's finalizer: {}", kube_message(e))
+            format!(
+                "could not remove the operator's finalizer: {}",
+                kube_message(e)
+            )
         }
         other => other.to_string(),
     }

@@ -412,9 +412,16 @@ pub fn kube_client(mut config: kube::Config) -> Result<Client, kube::Error> {
     Client::try_from(config)
 }
 
-/// The watcher settings of every watch the operator runs.
+/// The watcher settings of every watch the operator runs. Lists are consistent
+/// reads (`resourceVersion=""`), as client-go does after a watch expired: a list
+/// served from a just-restarted API server's watch cache can carry a
+/// resourceVersion older than the cache keeps, and the watch from it then fails
+/// with 410 Expired on every retry, for ever (seen with kube-apiserver 1.34).
+/// Lists happen only at start and after such an expiry, so the cost is small.
 pub fn watch_config() -> watcher::Config {
-    watcher::Config::default().timeout(WATCH_TIMEOUT_SECS)
+    watcher::Config::default()
+        .timeout(WATCH_TIMEOUT_SECS)
+        .list_semantic(watcher::ListSemantic::MostRecent)
 }
 
 fn watched_api<K>(ctx: &Context) -> Api<K>
@@ -443,7 +450,7 @@ fn child_changes<K: children::Child>(
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
     use kube::runtime::WatchStreamExt;
     watcher(watched_api::<K>(ctx), watch_config())
-        .default_backoff()
+        .backoff(backoff::WatchBackoff::default())
         .applied_objects()
         .predicate_filter(child_spec_hash::<K>, Default::default())
 }
@@ -469,7 +476,7 @@ where
     use kube::runtime::WatchStreamExt;
     let (reader, writer) = kube::runtime::reflector::store();
     let changes = watcher(watched_api::<K>(ctx), watch_config())
-        .default_backoff()
+        .backoff(backoff::WatchBackoff::default())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(child_spec_hash::<K>, Default::default());
@@ -494,13 +501,10 @@ fn stage_reference_changes(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<crate::api::Stage, watcher::Error>> + Send + 'static {
     use kube::runtime::WatchStreamExt;
-    watcher(
-        watched_api::<crate::api::Stage>(ctx),
-        watch_config(),
-    )
-    .default_backoff()
-    .touched_objects()
-    .predicate_filter(stage_reference_hash, Default::default())
+    watcher(watched_api::<crate::api::Stage>(ctx), watch_config())
+        .backoff(backoff::WatchBackoff::default())
+        .touched_objects()
+        .predicate_filter(stage_reference_hash, Default::default())
 }
 
 fn parent_of<K: children::Child>(
@@ -755,7 +759,7 @@ fn api_key_controller(
         watched_api::<PartialObjectMeta<Secret>>(ctx),
         watch_config(),
     )
-    .default_backoff()
+    .backoff(backoff::WatchBackoff::default())
     .touched_objects();
     keys.with_config(config)
         .reconcile_all_on(binding_changes(bindings_changed))

@@ -147,7 +147,8 @@ async fn converge(
     });
     let fingerprint = crate::plan::stage::fingerprint(&deployable.to_string());
     if status.config_fingerprint.as_deref() != Some(fingerprint.as_str()) {
-        status.config_changed_at = Some(ctx.changed_at(&obj.uid().unwrap_or_default(), &fingerprint));
+        status.config_changed_at =
+            Some(ctx.changed_at(&obj.uid().unwrap_or_default(), &fingerprint));
         status.config_fingerprint = Some(fingerprint.clone());
     }
     let since = status
@@ -296,7 +297,10 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
         )
         .await?;
     }
-    if let Some(id) = id.as_deref().or(obj.status.as_ref().and_then(|s| s.rest_api_id.as_deref())) {
+    if let Some(id) = id
+        .as_deref()
+        .or(obj.status.as_ref().and_then(|s| s.rest_api_id.as_deref()))
+    {
         revoke_permissions(&obj, ctx, id).await?;
     }
     structure::release_children(ctx, &obj).await?;
@@ -313,6 +317,10 @@ async fn revoke_permissions(obj: &RestApi, ctx: &Context, api_id: &str) -> Resul
         .unwrap_or_default();
     let referenced = structure::referenced_functions(obj, ctx).await?;
     let revoked = super::permissions::revoke_api(ctx, api_id, grants, &referenced).await?;
-    tracing::debug!(revoked, functions = referenced.len(), "revoked the API's invoke permissions");
+    tracing::debug!(
+        revoked,
+        functions = referenced.len(),
+        "revoked the API's invoke permissions"
+    );
     Ok(())
 }

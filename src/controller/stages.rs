@@ -322,7 +322,10 @@ async fn apply_decision(
         DeploymentDecision::Wait { remaining, reason } => {
             let why = match reason {
                 WaitReason::Debounce => {
-                    format!("the API changed; deploying after {}s without further changes", remaining.as_secs().max(1))
+                    format!(
+                        "the API changed; deploying after {}s without further changes",
+                        remaining.as_secs().max(1)
+                    )
                 }
                 WaitReason::RoutesNotInEffect if inputs.routes_in_effect == 0 => {
                     "the API has no route in effect yet; a stage needs at least one".to_string()
@@ -387,7 +390,12 @@ async fn apply_decision(
 /// Up to five names, then how many more.
 fn named(items: &[String]) -> String {
     const SHOWN: usize = 5;
-    let mut text = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > SHOWN {
         text.push_str(&format!(" and {} more", items.len() - SHOWN));
     }

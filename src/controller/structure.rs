@@ -577,7 +577,13 @@ pub async fn referenced_functions(
     let (partition, region) = (ctx.aws.partition(), ctx.aws.region.clone());
     let named = routes
         .iter()
-        .filter_map(|r| r.spec.integration.lambda.as_ref().map(|l| l.function_name.as_str()))
+        .filter_map(|r| {
+            r.spec
+                .integration
+                .lambda
+                .as_ref()
+                .map(|l| l.function_name.as_str())
+        })
         .chain(
             authorizers
                 .iter()
@@ -585,7 +591,12 @@ pub async fn referenced_functions(
         );
     Ok(named
         .filter_map(|f| FunctionRef::parse(f).ok())
-        .map(|f| (f.unqualified_arn(partition, &region, &account), f.qualifier.clone()))
+        .map(|f| {
+            (
+                f.unqualified_arn(partition, &region, &account),
+                f.qualifier.clone(),
+            )
+        })
         .collect())
 }
 
@@ -684,9 +695,11 @@ async fn report_authorizers(
         };
         if !readiness.ready {
             report.all_in_effect = false;
-            report
-                .blocking
-                .push(format!("Authorizer {} ({})", a.name_any(), readiness.reason));
+            report.blocking.push(format!(
+                "Authorizer {} ({})",
+                a.name_any(),
+                readiness.reason
+            ));
         }
         let (conditions, changed) = next_conditions(a, readiness);
         let mut status = json!({

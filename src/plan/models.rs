@@ -73,6 +73,10 @@ impl DesiredModels {
     }
 }
 
+fn fits(model: &crate::api::route::Model) -> bool {
+    model.schema.to_string().len() <= super::routes::MODEL_MAX_BYTES
+}
+
 pub fn desired_models<'a>(
     routes: impl IntoIterator<Item = (&'a str, &'a RouteSpec)>,
 ) -> DesiredModels {
@@ -82,7 +86,8 @@ pub fn desired_models<'a>(
             if let Some(validator) = validator_name(v.body, v.parameters) {
                 out.validators.insert(validator);
             }
-            for (ct, model) in &v.models {
+            // A schema API Gateway would refuse is not planned; its route says why.
+            for (ct, model) in v.models.iter().filter(|(_, m)| fits(m)) {
                 out.models.insert(
                     request_model_name(name, ct),
                     DesiredModel {
@@ -93,7 +98,7 @@ pub fn desired_models<'a>(
             }
         }
         for response in &spec.responses {
-            for (ct, model) in &response.models {
+            for (ct, model) in response.models.iter().filter(|(_, m)| fits(m)) {
                 out.models.insert(
                     response_model_name(name, &response.status_code, ct),
                     DesiredModel {

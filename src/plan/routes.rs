@@ -350,10 +350,11 @@ pub const MODEL_MAX_BYTES: usize = 400 * 1024;
 
 /// A model schema of the route over `MODEL_MAX_BYTES`, as a refusal.
 fn oversized_model(spec: &RouteSpec) -> Option<RouteOutcome> {
-    let request = spec
-        .request_validation
-        .iter()
-        .flat_map(|v| v.models.iter().map(|(ct, m)| (format!("requestValidation.models[{ct}]"), m)));
+    let request = spec.request_validation.iter().flat_map(|v| {
+        v.models
+            .iter()
+            .map(|(ct, m)| (format!("requestValidation.models[{ct}]"), m))
+    });
     let responses = spec.responses.iter().flat_map(|r| {
         r.models
             .iter()

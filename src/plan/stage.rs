@@ -243,9 +243,9 @@ pub fn unmatched_route_settings(
         .iter()
         .filter(|r| {
             let verb = super::routes::verb(r.method);
-            let found = methods.iter().any(|(path, v)| {
-                path == &r.path && (verb == "ANY" || v == verb || v == "ANY")
-            });
+            let found = methods
+                .iter()
+                .any(|(path, v)| path == &r.path && (verb == "ANY" || v == verb || v == "ANY"));
             !found
         })
         .map(|r| format!("{} {}", super::routes::verb(r.method), r.path))
