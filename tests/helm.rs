@@ -42,6 +42,7 @@ aws:
     CreateDeployment: "0.1/1"
     DeleteRestApi: "0.02/1"
 resyncPeriod: 5m
+maxBackoff: 2m
 concurrency: 8
 leaderElection:
   enabled: true
