@@ -52,6 +52,10 @@ const TRANSIENT: &[(&str, &str)] = &[
         "the API changed; deploying after 7s without further changes",
     ),
     (
+        "Applying",
+        "applying 12 change(s) to the structure of the API; 3 of 8 Route(s) in effect so far",
+    ),
+    (
         "WaitingForRoutes",
         "waiting until every Route and Authorizer of the API is in effect before deploying",
     ),

@@ -516,3 +516,49 @@ async fn status_names_what_blocks_and_a_clean_apply_warns_nobody() {
     );
     ns.delete().await;
 }
+
+/// Point 10: while a long pass writes the structure of an API that is not Ready
+/// yet, its Ready condition says so and counts (it used to keep the last error
+/// or say nothing until the end). PutMethod is slowed to 2/s to make the pass long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_pass_shows_its_progress() {
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "progress").await;
+    let mut settings = aws_settings();
+    settings.limits.operations.push((
+        "PutMethod".to_string(),
+        apigw_operator::aws::Budget {
+            per_second: 2.0,
+            burst: 1,
+        },
+    ));
+    let _op =
+        Operator::start_with_aws(client.clone(), &ns.name, Duration::from_secs(2), settings).await;
+    for i in 0..12 {
+        ns.apply::<Route>(&route(
+            &format!("r{i}"),
+            "shop",
+            "GET",
+            &format!("/slow/r{i}"),
+            "{mock: {}}",
+        ))
+        .await;
+    }
+    ns.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: shop}, spec: {}}",
+    )
+    .await;
+    let apis = ns.api::<RestApi>();
+    let shown = eventually("progress shown while the pass runs", T, || async {
+        let api = apis.get("shop").await.ok()?;
+        let (reason, message) = ready_reason(&api);
+        (reason == "Applying").then_some(message)
+    })
+    .await;
+    assert!(shown.contains("of 12 Route(s) in effect"), "{shown}");
+    wait_ready(&apis, "shop", "True", T).await;
+    for i in 0..12 {
+        wait_ready(&ns.api::<Route>(), &format!("r{i}"), "True", T).await;
+    }
+    ns.delete().await;
+}

@@ -27,7 +27,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::OnceCell;
 
 pub use error::{AwsError, ErrorKind};
-pub use limiter::{Limiter, LimiterSettings, Service};
+pub use limiter::{Budget, Limiter, LimiterSettings, Service};
 
 /// How to reach AWS.
 #[derive(Clone, Debug)]

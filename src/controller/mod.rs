@@ -164,6 +164,9 @@ pub struct Shared {
     pub backoff: backoff::Backoff,
     /// When this process first saw each RestApi's deployable fingerprint (by uid).
     config_seen: Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// Objects (by uid) whose status this pass already changed (a progress
+    /// write): the end of the pass writes its status even if it equals the old one.
+    status_written: Mutex<std::collections::HashSet<String>>,
     /// Set once the CRDs are found and the controllers run (`/readyz`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this replica holds the leader Lease (`/metrics`).
@@ -187,6 +190,7 @@ impl Context {
                 tenancy,
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
+                status_written: Mutex::default(),
                 settings,
                 ready: Arc::default(),
                 leader: Arc::default(),
@@ -245,6 +249,7 @@ impl Context {
                 tenancy: shared.tenancy.clone(),
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
+                status_written: Mutex::default(),
                 settings,
                 ready: shared.ready.clone(),
                 leader: shared.leader.clone(),
@@ -278,6 +283,15 @@ impl Context {
 }
 
 impl Shared {
+    pub fn mark_status_written(&self, uid: &str) {
+        self.status_written.lock().unwrap().insert(uid.to_string());
+    }
+
+    /// Whether this pass wrote the object's status already; forgets it.
+    pub fn take_status_written(&self, uid: &str) -> bool {
+        self.status_written.lock().unwrap().remove(uid)
+    }
+
     /// The time `fingerprint` of object `uid` first appeared: now, unless this
     /// process saw it already. A status read from a cache that missed our last
     /// write (a watch on a dead connection) would otherwise get a new change time

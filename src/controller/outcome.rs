@@ -90,7 +90,8 @@ pub async fn write_status<K: OwnsStatus>(
     ctx: &Context,
     status: &K::Status,
 ) -> Result<(), Error> {
-    if obj.current_status() == Some(status) {
+    let written = ctx.take_status_written(obj.meta().uid.as_deref().unwrap_or_default());
+    if !written && obj.current_status() == Some(status) {
         return Ok(());
     }
     let api: Api<K> = ctx.api_in(&obj.namespace().unwrap_or_default());

@@ -199,6 +199,12 @@ pub const REASONS: &[Reason] = &[
         "another Stage already manages this stage name of the API",
     ),
     r(
+        "Applying",
+        Waiting,
+        2,
+        "a pass is writing the API's structure; the message counts the changes and the routes in effect",
+    ),
+    r(
         "DeploymentNotFound",
         NeedsUser,
         2,

@@ -175,6 +175,9 @@ pub async fn converge(
         ctx.aws
             .note_planned(action.describe().trim_end().to_string());
     }
+    if !actions.is_empty() && !ctx.aws.is_observe_only() {
+        show_progress(obj, ctx, actions.len(), &routes).await;
+    }
     let mut structure_failure: Option<Error> = None;
     // A method AWS rejects as invalid fails its own route only; the others go on.
     let mut rejected: BTreeMap<(String, String), Error> = BTreeMap::new();
@@ -560,6 +563,51 @@ async fn release_authorizers(
         results.remove(&name);
     }
     Ok(())
+}
+
+/// Before a pass writes to the structure of an API that is not Ready (being made,
+/// or recovering from a failure): Ready=False `Applying` with what the pass will
+/// do, so a long pass shows progress instead of the last error. An API that is
+/// Ready stays so while an edit applies. The final status write of the pass
+/// replaces it (`Shared::mark_status_written` makes sure it is not skipped).
+async fn show_progress(obj: &RestApi, ctx: &Context, changes: usize, routes: &[Route]) {
+    let status = obj.status.clone().unwrap_or_default();
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.status == "True");
+    if ready {
+        return;
+    }
+    let live = routes.iter().filter(|r| !is_deleting(*r));
+    let total = live.clone().count();
+    let in_effect = live
+        .filter(|r| {
+            r.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == READY && c.status == "True")
+            })
+        })
+        .count();
+    let mut shown = status;
+    super::conditions::set_condition(
+        &mut shown.conditions,
+        super::conditions::condition(
+            READY,
+            false,
+            "Applying",
+            format!(
+                "applying {changes} change(s) to the structure of the API; {in_effect} of {total} Route(s) in effect so far"
+            ),
+            obj.metadata.generation,
+            &super::conditions::now_rfc3339(),
+        ),
+    );
+    match super::outcome::write_status(obj, ctx, &shown).await {
+        Ok(()) => ctx.mark_status_written(&obj.uid().unwrap_or_default()),
+        Err(e) => tracing::debug!(error = %e, "could not show progress"),
+    }
 }
 
 /// The functions (unqualified ARN, qualifier) the API's Routes and Authorizers name,

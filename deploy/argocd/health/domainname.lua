@@ -41,6 +41,9 @@ local verdicts = {
   RestApiNotFound = "Degraded",       -- spec.restApiRef names no RestApi
   WebSocketApiNotFound = "Degraded",  -- a Stage's spec.webSocketApiRef names no WebSocketApi
   StageNameConflict = "Degraded",     -- another Stage already manages this stage name of the API
+  -- Waiting for something on its way: the object converges by itself.
+  Applying = "Progressing",           -- a pass is writing the API's structure; the message counts the changes and the routes in effect
+  -- Terminal: nothing changes until a spec is edited or the account is fixed.
   DeploymentNotFound = "Degraded",    -- a Pinned stage names a deployment its REST API does not have
   RouteSettingsUnmatched = "Degraded", -- a Stage's routeSettings name a method and path no Route of the API declares
   AdoptTargetOwned = "Degraded",      -- the adopted API or domain is managed by another live object
