@@ -109,6 +109,12 @@ pub const REASONS: &[Reason] = &[
         "the route waits for its Authorizer rather than exist unprotected",
     ),
     r(
+        "Applying",
+        Waiting,
+        2,
+        "a pass is writing the API's structure; the message counts the changes and the routes in effect",
+    ),
+    r(
         "DeploymentPending",
         Waiting,
         2,
@@ -197,12 +203,6 @@ pub const REASONS: &[Reason] = &[
         NeedsUser,
         2,
         "another Stage already manages this stage name of the API",
-    ),
-    r(
-        "Applying",
-        Waiting,
-        2,
-        "a pass is writing the API's structure; the message counts the changes and the routes in effect",
     ),
     r(
         "DeploymentNotFound",

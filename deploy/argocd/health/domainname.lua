@@ -25,6 +25,7 @@ local verdicts = {
   RestApiNotReady = "Progressing",    -- its RestApi is converging; the RestApi's own health says why
   WebSocketApiNotReady = "Progressing", -- a Stage's WebSocketApi is converging; its own health says why
   AuthorizerNotReady = "Progressing", -- the route waits for its Authorizer rather than exist unprotected
+  Applying = "Progressing",           -- a pass is writing the API's structure; the message counts the changes and the routes in effect
   DeploymentPending = "Progressing",  -- an Automatic stage debouncing a burst of edits
   WaitingForRoutes = "Progressing",   -- the stage deploys once every Route and Authorizer is in effect
   InUse = "Progressing",              -- only while deleting: the Authorizer waits for its routes to drop it
@@ -41,9 +42,6 @@ local verdicts = {
   RestApiNotFound = "Degraded",       -- spec.restApiRef names no RestApi
   WebSocketApiNotFound = "Degraded",  -- a Stage's spec.webSocketApiRef names no WebSocketApi
   StageNameConflict = "Degraded",     -- another Stage already manages this stage name of the API
-  -- Waiting for something on its way: the object converges by itself.
-  Applying = "Progressing",           -- a pass is writing the API's structure; the message counts the changes and the routes in effect
-  -- Terminal: nothing changes until a spec is edited or the account is fixed.
   DeploymentNotFound = "Degraded",    -- a Pinned stage names a deployment its REST API does not have
   RouteSettingsUnmatched = "Degraded", -- a Stage's routeSettings name a method and path no Route of the API declares
   AdoptTargetOwned = "Degraded",      -- the adopted API or domain is managed by another live object
