@@ -203,3 +203,10 @@ mod tests {
         assert!(now.ends_with('Z'));
     }
 }
+
+/// Whether the conditions say Ready=True.
+pub fn is_ready(conditions: &[Condition]) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.status == "True")
+}

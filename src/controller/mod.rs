@@ -287,6 +287,12 @@ impl Shared {
         self.status_written.lock().unwrap().insert(uid.to_string());
     }
 
+    /// Forget what this process remembers of a deleted object.
+    pub fn forget(&self, uid: &str) {
+        self.config_seen.lock().unwrap().remove(uid);
+        self.status_written.lock().unwrap().remove(uid);
+    }
+
     /// Whether this pass wrote the object's status already; forgets it.
     pub fn take_status_written(&self, uid: &str) -> bool {
         self.status_written.lock().unwrap().remove(uid)

@@ -304,6 +304,7 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
         revoke_permissions(&obj, ctx, id).await?;
     }
     structure::release_children(ctx, &obj).await?;
+    ctx.forget(&obj.uid().unwrap_or_default());
     Ok(Action::await_change())
 }
 

@@ -18,7 +18,7 @@ use super::children::{
     Parent, Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
     readiness_event, remove_finalizer,
 };
-use super::conditions::READY;
+use super::conditions::{READY, is_ready};
 use super::{Context, Error};
 use crate::api::common::DeletionPolicy;
 use crate::api::rest_api::LambdaPermissionGrant;
@@ -154,12 +154,10 @@ pub async fn converge(
                 .as_ref()
                 .map(|t| t.0.to_string())
                 .unwrap_or_default(),
-            was_in_effect: r.status.as_ref().is_some_and(|s| {
-                s.resource_id.is_some()
-                    && s.conditions
-                        .iter()
-                        .any(|c| c.type_ == READY && c.status == "True")
-            }),
+            was_in_effect: r
+                .status
+                .as_ref()
+                .is_some_and(|s| s.resource_id.is_some() && is_ready(&s.conditions)),
             deleting: is_deleting(r),
         })
         .collect();
@@ -572,23 +570,13 @@ async fn release_authorizers(
 /// replaces it (`Shared::mark_status_written` makes sure it is not skipped).
 async fn show_progress(obj: &RestApi, ctx: &Context, changes: usize, routes: &[Route]) {
     let status = obj.status.clone().unwrap_or_default();
-    let ready = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == READY && c.status == "True");
-    if ready {
+    if is_ready(&status.conditions) {
         return;
     }
     let live = routes.iter().filter(|r| !is_deleting(*r));
     let total = live.clone().count();
     let in_effect = live
-        .filter(|r| {
-            r.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == READY && c.status == "True")
-            })
-        })
+        .filter(|r| r.status.as_ref().is_some_and(|s| is_ready(&s.conditions)))
         .count();
     let mut shown = status;
     super::conditions::set_condition(
