@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// (for example CreateDeployment=0.2/1). AWS's published quotas are the defaults.
     #[arg(long, env = "APIGW_AWS_OPERATION_LIMITS", value_delimiter = ',', value_parser = parse_operation_budget)]
     pub aws_operation_limits: Vec<(String, Budget)>,
+    /// Share of every rate and burst above kept unused, 0 to 0.5 (0.05: the operator
+    /// sends at 95% of AWS's quotas, so arrival jitter never meets an empty bucket).
+    #[arg(long, env = "APIGW_AWS_QUOTA_MARGIN", default_value_t = crate::aws::limiter::DEFAULT_MARGIN, value_parser = parse_margin)]
+    pub aws_quota_margin: f64,
     /// Period of the drift-detecting resync, for example 30s, 10m, 1h.
     #[arg(long, env = "APIGW_RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
     pub resync_period: Duration,
@@ -84,6 +88,7 @@ impl RunArgs {
         let mut limits = LimiterSettings {
             apigateway: self.aws_rate_limit,
             lambda: self.lambda_rate_limit,
+            margin: self.aws_quota_margin,
             ..Default::default()
         };
         for (op, budget) in &self.aws_operation_limits {
@@ -171,6 +176,18 @@ fn parse_operation_budget(s: &str) -> Result<(String, Budget), String> {
         .split_once('=')
         .ok_or_else(|| format!("expected OPERATION=RATE/BURST, got {s:?}"))?;
     Ok((op.trim().to_string(), budget.parse()?))
+}
+
+fn parse_margin(s: &str) -> Result<f64, String> {
+    let m: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad margin {s:?}: a fraction such as 0.05"))?;
+    if (0.0..=0.5).contains(&m) {
+        Ok(m)
+    } else {
+        Err(format!("margin {m} is outside 0 to 0.5"))
+    }
 }
 
 #[cfg(test)]

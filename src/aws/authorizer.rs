@@ -140,7 +140,7 @@ impl Aws {
                 .update_authorizer()
                 .rest_api_id(api_id)
                 .authorizer_id(id)
-                .set_patch_operations(Some(ops))
+                .set_patch_operations(Some(ops.clone()))
                 .send()
         })
         .await?;

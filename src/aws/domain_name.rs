@@ -95,9 +95,9 @@ impl Aws {
                     .apigateway
                     .create_domain_name()
                     .domain_name(&s.name)
-                    .endpoint_configuration(endpoint)
+                    .endpoint_configuration(endpoint.clone())
                     .security_policy(SecurityPolicy::from(s.security_policy.as_str()))
-                    .set_mutual_tls_authentication(mtls)
+                    .set_mutual_tls_authentication(mtls.clone())
                     .set_tags(Some(s.tags.clone().into_iter().collect()));
                 if edge {
                     request.certificate_arn(&s.certificate_arn).send()
@@ -111,12 +111,12 @@ impl Aws {
 
     /// One UpdateDomainName call with all patch operations.
     pub async fn update_domain_name(&self, name: &str, ops: &[PatchOp]) -> Result<(), AwsError> {
-        let ops = ops.iter().map(to_sdk_patch).collect();
+        let ops: Vec<_> = ops.iter().map(to_sdk_patch).collect();
         self.call(Service::ApiGateway, "UpdateDomainName", name, || {
             self.apigateway
                 .update_domain_name()
                 .domain_name(name)
-                .set_patch_operations(Some(ops))
+                .set_patch_operations(Some(ops.clone()))
                 .send()
         })
         .await?;
@@ -256,7 +256,7 @@ impl Aws {
                     .update_base_path_mapping()
                     .domain_name(domain)
                     .base_path(&m.base_path)
-                    .set_patch_operations(Some(ops))
+                    .set_patch_operations(Some(ops.clone()))
                     .send()
             },
         )
@@ -298,7 +298,7 @@ impl Aws {
                         .get_api_mappings()
                         .domain_name(domain)
                         .max_results("100")
-                        .set_next_token(token)
+                        .set_next_token(token.clone())
                         .send()
                 })
                 .await?;
@@ -381,7 +381,7 @@ impl Aws {
         let res = self
             .call(Service::Acm, "DescribeCertificate", arn, || {
                 let request = self.acm.describe_certificate().certificate_arn(arn);
-                match other_region {
+                match other_region.clone() {
                     Some(region) => request
                         .customize()
                         .config_override(

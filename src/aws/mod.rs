@@ -115,6 +115,18 @@ where
     }
 }
 
+/// Pause before attempt `attempt + 1` after a transient failure: 100 ms doubling,
+/// at most 2 s, with up to half of it random so retries of many callers spread out.
+fn retry_pause(attempt: u32) -> Duration {
+    let base =
+        Duration::from_millis(100 * 2u64.pow(attempt.min(5) - 1)).min(Duration::from_secs(2));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
 /// Whether an operation (by its AWS name) changes state.
 pub fn is_mutating(operation: &str) -> bool {
     [
@@ -144,6 +156,8 @@ pub struct Aws {
     /// identities.
     conf: aws_config::SdkConfig,
     pub limits: LimiterSettings,
+    /// Attempts per call (throttled and transient failures are tried again).
+    max_attempts: u32,
     /// Set for an ObserveOnly reconcile: writes are not sent but noted here.
     observe_only: Option<Arc<Mutex<Vec<String>>>>,
 }
@@ -160,7 +174,8 @@ impl Aws {
         // checksum defaults under a running operator without a code change here.
         let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
             .http_client(http)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
+            // Retries happen in `Aws::call`, through the limiter.
+            .retry_config(RetryConfig::disabled());
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -186,6 +201,7 @@ impl Aws {
             Arc::new(Limiter::new(&settings.limits)),
             Arc::default(),
             settings.limits.clone(),
+            settings.max_attempts.max(1),
         ))
     }
 
@@ -196,6 +212,7 @@ impl Aws {
         limiter: Arc<Limiter>,
         stats: Arc<CallStats>,
         limits: LimiterSettings,
+        max_attempts: u32,
     ) -> Aws {
         Aws {
             apigateway: aws_sdk_apigateway::Client::new(&conf),
@@ -210,6 +227,7 @@ impl Aws {
             stats,
             conf,
             limits,
+            max_attempts,
             observe_only: None,
         }
     }
@@ -258,16 +276,20 @@ impl Aws {
             limiter,
             self.stats.clone(),
             self.limits.clone(),
+            self.max_attempts,
         )
     }
 
     /// Run one SDK call through the limiter and the accounting, mapping its error.
+    /// Throttled and transient failures are retried here, up to `max_attempts`, not
+    /// inside the SDK: every attempt takes a token of the account's limiter and is
+    /// counted, so the limiter slows down on a 429 and the metrics equal what AWS saw.
     pub async fn call<T, E, Fut>(
         &self,
         service: Service,
         operation: &'static str,
         resource: &str,
-        send: impl FnOnce() -> Fut,
+        send: impl Fn() -> Fut,
     ) -> Result<T, AwsError>
     where
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -290,31 +312,42 @@ impl Aws {
                 message: "managementPolicy is ObserveOnly; the call was not sent".into(),
             });
         }
-        let waited = self.limiter.acquire(service, operation).await;
-        self.limiter.count();
-        let result = send().await;
-        match result {
-            Ok(value) => {
-                self.stats.record(service, operation, "ok", waited);
-                tracing::debug!(
-                    service = service.as_str(),
-                    operation,
-                    resource,
-                    "AWS call ok"
-                );
-                Ok(value)
-            }
-            Err(err) => {
-                let err = AwsError::from_sdk(service.as_str(), operation, resource, err);
-                self.stats
-                    .record(service, operation, err.kind.as_str(), waited);
-                if err.kind == ErrorKind::Throttled {
-                    self.limiter.throttled(service, operation).await;
-                    self.limiter.count_throttle();
+        let mut attempt = 1;
+        loop {
+            let waited = self.limiter.acquire(service, operation).await;
+            self.limiter.count();
+            let err = match send().await {
+                Ok(value) => {
+                    self.stats.record(service, operation, "ok", waited);
+                    tracing::debug!(
+                        service = service.as_str(),
+                        operation,
+                        resource,
+                        attempt,
+                        "AWS call ok"
+                    );
+                    return Ok(value);
                 }
-                tracing::debug!(service = service.as_str(), operation, resource, error = %err, "AWS call failed");
-                Err(err)
+                Err(err) => AwsError::from_sdk(service.as_str(), operation, resource, err),
+            };
+            self.stats
+                .record(service, operation, err.kind.as_str(), waited);
+            if err.kind == ErrorKind::Throttled {
+                // The drained bucket is the pause before the next attempt, and every
+                // other caller of the account slows down with this one.
+                self.limiter.throttled(service, operation).await;
+                self.limiter.count_throttle();
             }
+            let again = matches!(err.kind, ErrorKind::Throttled | ErrorKind::Transient)
+                && attempt < self.max_attempts;
+            tracing::debug!(service = service.as_str(), operation, resource, attempt, retry = again, error = %err, "AWS call failed");
+            if !again {
+                return Err(err);
+            }
+            if err.kind == ErrorKind::Transient {
+                tokio::time::sleep(retry_pause(attempt)).await;
+            }
+            attempt += 1;
         }
     }
 

@@ -95,7 +95,7 @@ impl Aws {
                     .create_rest_api()
                     .name(&s.name)
                     .set_description(Some(s.description.clone()).filter(|d| !d.is_empty()))
-                    .endpoint_configuration(endpoint)
+                    .endpoint_configuration(endpoint.clone())
                     .set_policy(s.policy.clone())
                     .set_binary_media_types(if s.binary_media_types.is_empty() {
                         None
@@ -119,7 +119,7 @@ impl Aws {
             self.apigateway
                 .update_rest_api()
                 .rest_api_id(id)
-                .set_patch_operations(Some(ops))
+                .set_patch_operations(Some(ops.clone()))
                 .send()
         })
         .await?;

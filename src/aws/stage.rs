@@ -100,7 +100,7 @@ impl Aws {
                 .update_stage()
                 .rest_api_id(api_id)
                 .stage_name(stage_name)
-                .set_patch_operations(Some(ops))
+                .set_patch_operations(Some(ops.clone()))
                 .send()
         })
         .await?;

@@ -203,7 +203,7 @@ impl Aws {
             self.apigateway
                 .update_usage_plan()
                 .usage_plan_id(id)
-                .set_patch_operations(Some(ops))
+                .set_patch_operations(Some(ops.clone()))
                 .send()
         })
         .await?;
@@ -313,7 +313,7 @@ impl Aws {
             self.apigateway
                 .update_api_key()
                 .api_key(id)
-                .set_patch_operations(Some(ops))
+                .set_patch_operations(Some(ops.clone()))
                 .send()
         })
         .await?;

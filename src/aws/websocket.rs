@@ -206,7 +206,7 @@ impl Aws {
                     self.apigatewayv2
                         .get_apis()
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token)
+                        .set_next_token(token.clone())
                         .send()
                 })
                 .await?;
@@ -383,7 +383,7 @@ impl Aws {
                         .get_routes()
                         .api_id(api_id)
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token)
+                        .set_next_token(token.clone())
                         .send()
                 })
                 .await?;
@@ -424,7 +424,7 @@ impl Aws {
                         .get_integrations()
                         .api_id(api_id)
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token)
+                        .set_next_token(token.clone())
                         .send()
                 })
                 .await?;
@@ -754,7 +754,7 @@ impl Aws {
                         .get_authorizers()
                         .api_id(api_id)
                         .max_results(PAGE_SIZE)
-                        .set_next_token(token)
+                        .set_next_token(token.clone())
                         .send()
                 })
                 .await?;

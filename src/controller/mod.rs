@@ -74,6 +74,7 @@ pub mod conditions;
 pub mod domain_name;
 pub mod error;
 pub mod leader;
+pub mod memo;
 pub mod metrics;
 pub mod outcome;
 pub mod ownership;
@@ -167,6 +168,15 @@ pub struct Shared {
     /// Objects (by uid) whose status this pass already changed (a progress
     /// write): the end of the pass writes its status even if it equals the old one.
     status_written: Mutex<std::collections::HashSet<String>>,
+    /// The function policies this process verified, so converged APIs are not
+    /// read again on every pass.
+    pub policies: permissions::PolicyMemo,
+    /// Each RestApi's settings as last read and found converged, with the
+    /// generation they were converged for (by uid).
+    pub rest_apis: memo::Memo<(Option<i64>, crate::plan::rest_api::ObservedRestApi)>,
+    /// Each API's models and validators as last found converged (by API id): the
+    /// models wanted then, and the validators' ids by name.
+    pub models: memo::Memo<(String, std::collections::BTreeMap<String, String>)>,
     /// Set once the CRDs are found and the controllers run (`/readyz`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this replica holds the leader Lease (`/metrics`).
@@ -191,6 +201,9 @@ impl Context {
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
                 status_written: Mutex::default(),
+                policies: Default::default(),
+                rest_apis: Default::default(),
+                models: Default::default(),
                 settings,
                 ready: Arc::default(),
                 leader: Arc::default(),
@@ -250,6 +263,9 @@ impl Context {
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
                 status_written: Mutex::default(),
+                policies: Default::default(),
+                rest_apis: Default::default(),
+                models: Default::default(),
                 settings,
                 ready: shared.ready.clone(),
                 leader: shared.leader.clone(),
@@ -290,6 +306,7 @@ impl Shared {
     /// Forget what this process remembers of a deleted object.
     pub fn forget(&self, uid: &str) {
         self.config_seen.lock().unwrap().remove(uid);
+        self.rest_apis.forget(uid);
         self.status_written.lock().unwrap().remove(uid);
     }
 

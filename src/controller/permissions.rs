@@ -2,13 +2,66 @@
 //! and authorizers call, take back what they no longer call, and revoke everything
 //! when the API goes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::{Context, Error};
 use crate::api::rest_api::LambdaPermissionGrant;
 use crate::plan::lambda::{
     GrantKey, Permission, PermissionAction, PolicyKey, PolicyStatement, plan_permissions,
+    policies_to_read,
 };
+
+/// What this process last verified of each function policy, per API: the statements
+/// of that API it read or wrote there, and when. A pass skips the policies whose
+/// wanted statements it verified recently (`policies_to_read`), so a converged API
+/// costs no Lambda call; a policy edited outside the operator is found when its
+/// memory expires, after `recheck` (at least the resync period, at least an hour).
+#[derive(Debug, Default)]
+pub struct PolicyMemo {
+    verified: Mutex<HashMap<ApiPolicy, (BTreeSet<Permission>, Instant)>>,
+}
+
+/// One API's statements in one function policy: (API id, policy).
+type ApiPolicy = (String, PolicyKey);
+
+impl PolicyMemo {
+    const MIN_RECHECK: Duration = Duration::from_secs(3600);
+
+    fn fresh(&self, api_id: &str, recheck: Duration) -> BTreeMap<PolicyKey, BTreeSet<Permission>> {
+        let recheck = recheck.max(Self::MIN_RECHECK);
+        let verified = self.verified.lock().unwrap();
+        verified
+            .iter()
+            .filter(|((api, _), (_, at))| api == api_id && at.elapsed() < recheck)
+            .map(|((_, key), (statements, _))| (key.clone(), statements.clone()))
+            .collect()
+    }
+
+    fn remember(&self, api_id: &str, key: PolicyKey, statements: BTreeSet<Permission>) {
+        self.verified
+            .lock()
+            .unwrap()
+            .insert((api_id.to_string(), key), (statements, Instant::now()));
+    }
+
+    /// Forget everything of one API (it is gone, or its grants were revoked).
+    pub fn forget_api(&self, api_id: &str) {
+        self.verified
+            .lock()
+            .unwrap()
+            .retain(|(api, _), _| api != api_id);
+    }
+
+    /// Forget the policies of these grants, for every API (over-forgetting costs a read).
+    fn forget_policies(&self, grants: &[LambdaPermissionGrant]) {
+        self.verified
+            .lock()
+            .unwrap()
+            .retain(|(_, (f, q)), _| !grants.iter().any(|g| &g.function == f && &g.qualifier == q));
+    }
+}
 
 /// Make the functions' policies hold `wanted` for this API, and drop grants of
 /// `previously` no longer wanted. Functions that do not exist are skipped and
@@ -19,9 +72,11 @@ pub async fn sync(
     mut wanted: BTreeSet<Permission>,
     previously: &BTreeSet<GrantKey>,
 ) -> Result<(Vec<LambdaPermissionGrant>, BTreeSet<PolicyKey>), Error> {
-    // One policy read per function in use or granted before; nothing else.
-    let mut policies: BTreeSet<PolicyKey> = wanted.iter().map(|p| p.policy_key()).collect();
-    policies.extend(previously.iter().map(|(f, q, _)| (f.clone(), q.clone())));
+    // One policy read per function whose statements could differ; none when this
+    // process verified them recently and status agrees.
+    let memo = &ctx.shared.policies;
+    let fresh = memo.fresh(api_id, ctx.shared.settings.resync);
+    let policies = policies_to_read(&wanted, previously, &fresh);
     let mut observed: BTreeMap<PolicyKey, Vec<PolicyStatement>> = BTreeMap::new();
     let mut missing: BTreeSet<PolicyKey> = BTreeSet::new();
     for key in policies {
@@ -39,7 +94,18 @@ pub async fn sync(
         }
     }
     wanted.retain(|p| !missing.contains(&p.policy_key()));
-    for action in plan_permissions(api_id, &wanted, &observed, previously) {
+    // Only the policies read are planned: the others hold what is wanted already.
+    let read: BTreeSet<Permission> = wanted
+        .iter()
+        .filter(|p| observed.contains_key(&p.policy_key()))
+        .cloned()
+        .collect();
+    let recorded: BTreeSet<GrantKey> = previously
+        .iter()
+        .filter(|(f, q, _)| observed.contains_key(&(f.clone(), q.clone())))
+        .cloned()
+        .collect();
+    for action in plan_permissions(api_id, &read, &observed, &recorded) {
         match action {
             PermissionAction::Add(p) => {
                 ctx.aws.add_permission(&p).await?;
@@ -57,6 +123,16 @@ pub async fn sync(
             }
         }
     }
+    if !ctx.aws.is_observe_only() {
+        for key in observed.keys() {
+            let now: BTreeSet<Permission> = read
+                .iter()
+                .filter(|p| &p.policy_key() == key)
+                .cloned()
+                .collect();
+            memo.remember(api_id, key.clone(), now);
+        }
+    }
     let mut granted: Vec<LambdaPermissionGrant> = wanted
         .into_iter()
         .map(|p| LambdaPermissionGrant {
@@ -72,6 +148,7 @@ pub async fn sync(
 /// Take back every grant made for a deleted API, so functions' 20 KB policies do
 /// not fill up with statements of APIs that are gone.
 pub async fn revoke_all(ctx: &Context, grants: &[LambdaPermissionGrant]) -> Result<(), Error> {
+    ctx.shared.policies.forget_policies(grants);
     for grant in grants {
         ctx.aws
             .remove_permission(
@@ -95,6 +172,7 @@ pub async fn revoke_api(
     recorded: &[LambdaPermissionGrant],
     referenced: &BTreeSet<PolicyKey>,
 ) -> Result<usize, Error> {
+    ctx.shared.policies.forget_api(api_id);
     let mut statements: BTreeSet<(String, Option<String>, String)> = recorded
         .iter()
         .filter(|g| crate::plan::lambda::is_own_statement(api_id, &g.statement_id))

@@ -85,6 +85,13 @@ async fn converge(
     } else {
         actions
     };
+    if actions.is_empty() && !aws.is_observe_only() && !current.id.is_empty() {
+        ctx.shared
+            .rest_apis
+            .remember(&owner.uid, (obj.metadata.generation, current.clone()));
+    } else {
+        ctx.shared.rest_apis.forget(&owner.uid);
+    }
     for action in actions {
         match action {
             RestApiAction::Create => {
@@ -206,6 +213,15 @@ async fn observe(
     }
     if let Some(id) = status.rest_api_id.clone() {
         tracing::Span::current().record("rest_api_id", id.as_str());
+        // A pass for a child's change, soon after this spec was found converged:
+        // the API's own settings are not read again until the resync.
+        let max_age = super::memo::max_age(ctx.settings.resync);
+        if let Some((generation, found)) = ctx.shared.rest_apis.fresh(&owner.uid, max_age)
+            && generation == obj.metadata.generation
+            && found.id == id
+        {
+            return Ok(Some(found));
+        }
         if let Some(found) = aws.get_rest_api(&id).await? {
             return Ok(Some(found));
         }

@@ -46,6 +46,28 @@ pub struct StageInputs<'a> {
     pub methods: &'a BTreeSet<crate::plan::routes::MethodKey>,
 }
 
+/// A Stage that serves, for its current spec, the deployment of the API's current
+/// configuration: nothing of it can lead to a deployment, a move or a deletion.
+fn is_settled(
+    stage: &Stage,
+    api_id: &str,
+    fingerprint: &str,
+    observed: &[crate::plan::stage::ObservedStage],
+) -> bool {
+    let Some(status) = stage.status.as_ref() else {
+        return false;
+    };
+    !is_deleting(stage)
+        && stage.spec.canary.is_none()
+        && status.observed_generation == stage.metadata.generation
+        && status.rest_api_id.as_deref() == Some(api_id)
+        && status.deployed_fingerprint.as_deref() == Some(fingerprint)
+        && status.deployment_id.is_some()
+        && observed.iter().any(|o| {
+            o.stage_name == stage.spec.stage_name && o.deployment_id == status.deployment_id
+        })
+}
+
 /// Converge every Stage of the API. Returns when to look again, if a deployment waits.
 /// `stages` are the API's Stage objects as the structure pass listed them.
 pub async fn converge(
@@ -58,7 +80,17 @@ pub async fn converge(
     }
     let api_id = inputs.api_id;
     let observed = ctx.aws.get_stages(api_id).await?;
-    let mut deployments = ctx.aws.get_deployments(api_id).await?;
+    // The deployments are listed only when a stage may deploy, move or be deleted;
+    // a resync of settled stages has nothing to decide with them, and whatever
+    // pruning they need was done when the last deployment was made.
+    let settled = stages
+        .iter()
+        .all(|s| is_settled(s, api_id, inputs.fingerprint, &observed));
+    let mut deployments = if settled {
+        Vec::new()
+    } else {
+        ctx.aws.get_deployments(api_id).await?
+    };
     let mut requeue: Option<Duration> = None;
     let mut first_error: Option<Error> = None;
     let mut in_use: BTreeSet<String> = observed

@@ -112,7 +112,23 @@ pub async fn converge(
             is_deleting(r)
                 || r.status.as_ref().and_then(|s| s.observed_generation) != r.metadata.generation
         });
-    let (observed_validators, observed_models) = if models_may_change {
+    // Nor when this process found exactly these models in place within the resync.
+    let wanted_key = format!("{wanted_models:?}");
+    let known_validators = ctx
+        .shared
+        .models
+        .fresh(api_id, super::memo::max_age(ctx.settings.resync))
+        .filter(|(known, _)| *known == wanted_key)
+        .map(|(_, validators)| validators);
+    let read_models = models_may_change && known_validators.is_none();
+    if !models_may_change && !ctx.aws.is_observe_only() {
+        // Nothing wants models and nothing changed since they last converged: what
+        // AWS holds is what is wanted, as far as any pass could tell without a read.
+        ctx.shared
+            .models
+            .remember(api_id, (wanted_key.clone(), BTreeMap::new()));
+    }
+    let (observed_validators, observed_models) = if read_models {
         (
             ctx.aws.get_request_validators(api_id).await?,
             ctx.aws.get_models(api_id).await?,
@@ -120,12 +136,17 @@ pub async fn converge(
     } else {
         (Vec::new(), Vec::new())
     };
-    let (models_before, models_after) =
-        plan_models(&wanted_models, &observed_models, &observed_validators);
-    let mut validators: BTreeMap<String, String> = observed_validators
-        .iter()
-        .map(|v| (v.name.clone(), v.id.clone()))
-        .collect();
+    let (models_before, models_after) = if known_validators.is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        plan_models(&wanted_models, &observed_models, &observed_validators)
+    };
+    let mut validators: BTreeMap<String, String> = known_validators.unwrap_or_else(|| {
+        observed_validators
+            .iter()
+            .map(|v| (v.name.clone(), v.id.clone()))
+            .collect()
+    });
     for action in &models_before {
         tracing::info!(?action, "model change");
         if let Some(id) = ctx.aws.apply_model_action(api_id, action).await?
@@ -176,29 +197,8 @@ pub async fn converge(
     if !actions.is_empty() && !ctx.aws.is_observe_only() {
         show_progress(obj, ctx, actions.len(), &routes).await;
     }
-    let mut structure_failure: Option<Error> = None;
-    // A method AWS rejects as invalid fails its own route only; the others go on.
-    let mut rejected: BTreeMap<(String, String), Error> = BTreeMap::new();
-    for action in &actions {
-        tracing::info!(?action, "structure change");
-        match ctx
-            .aws
-            .apply_structure_action(api_id, &mut ids, action)
-            .await
-        {
-            Ok(()) => method_event(ctx, &routes, action).await,
-            Err(e) if !e.is_retryable() && matches!(action, StructureAction::PutMethod { .. }) => {
-                if let StructureAction::PutMethod { path, verb, .. } = action {
-                    tracing::warn!(%path, %verb, error = %e, "AWS rejected a method; its route is reported, the others go on");
-                    rejected.insert((path.clone(), verb.clone()), Error::from(e));
-                }
-            }
-            Err(e) => {
-                structure_failure = Some(Error::from(e));
-                break;
-            }
-        }
-    }
+    let (structure_failure, rejected) =
+        apply_structure(ctx, api_id, &mut ids, &actions, &routes).await;
     if !actions.is_empty() && structure_failure.is_none() {
         tracing::info!(changes = actions.len(), "API structure converged");
     }
@@ -209,6 +209,13 @@ pub async fn converge(
             tracing::info!(?action, "model change");
             ctx.aws.apply_model_action(api_id, action).await?;
         }
+        if read_models && !ctx.aws.is_observe_only() {
+            ctx.shared
+                .models
+                .remember(api_id, (wanted_key, validators.clone()));
+        }
+    } else {
+        ctx.shared.models.forget(api_id);
     }
 
     // Authorizers on their way out go once no method uses them any more, and
@@ -483,6 +490,123 @@ async fn converge_authorizers(
 }
 
 /// A Normal Event on the route whose method a structure change touched.
+/// Structure writes of one API in flight at once, and how many of them may be
+/// resource creations or deletions. CreateResource has a budget of its own (5/s)
+/// below the account's 10/s: with a few of them waiting on it, the methods of
+/// resources already made use the rest of the account's budget meanwhile.
+const STRUCTURE_WRITERS: usize = 6;
+const RESOURCE_WRITERS: usize = 2;
+
+/// Carry out a structure plan, independent writes at once (`structure_dependencies`)
+/// within the limiter's budget. This reconcile stays the API's only writer, and a
+/// crash anywhere leaves a state the next pass reads back and plans from. A method
+/// AWS rejects as invalid fails its own route only; any other failure stops new
+/// writes, lets those in flight finish, and is returned.
+async fn apply_structure(
+    ctx: &Context,
+    api_id: &str,
+    ids: &mut BTreeMap<String, String>,
+    actions: &[StructureAction],
+    routes: &[Route],
+) -> (Option<Error>, BTreeMap<(String, String), Error>) {
+    use futures::StreamExt;
+    use futures::stream::FuturesUnordered;
+
+    let deps = crate::plan::routes::structure_dependencies(actions);
+    let is_resource_write = |a: &StructureAction| {
+        matches!(
+            a,
+            StructureAction::CreateResource { .. } | StructureAction::DeleteResource { .. }
+        )
+    };
+    let mut started = vec![false; actions.len()];
+    let mut done = vec![false; actions.len()];
+    let mut resource_writes = 0;
+    let mut failure: Option<Error> = None;
+    let mut rejected: BTreeMap<(String, String), Error> = BTreeMap::new();
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        if failure.is_none() {
+            for (i, action) in actions.iter().enumerate() {
+                if in_flight.len() >= STRUCTURE_WRITERS {
+                    break;
+                }
+                let resource_write = is_resource_write(action);
+                if started[i]
+                    || (resource_write && resource_writes >= RESOURCE_WRITERS)
+                    || !deps[i].iter().all(|j| done[*j])
+                {
+                    continue;
+                }
+                started[i] = true;
+                resource_writes += usize::from(resource_write);
+                // Each write gets the ids it reads; what it creates or deletes is merged back.
+                let mut own: BTreeMap<String, String> = action_paths(action)
+                    .into_iter()
+                    .filter_map(|p| Some((p.clone(), ids.get(&p)?.clone())))
+                    .collect();
+                in_flight.push(async move {
+                    tracing::info!(?action, "structure change");
+                    let result = ctx
+                        .aws
+                        .apply_structure_action(api_id, &mut own, action)
+                        .await;
+                    if result.is_ok() {
+                        method_event(ctx, routes, action).await;
+                    }
+                    (i, own, result)
+                });
+            }
+        }
+        let Some((i, own, result)) = in_flight.next().await else {
+            break;
+        };
+        let action = &actions[i];
+        resource_writes -= usize::from(is_resource_write(action));
+        match result {
+            Ok(()) => {
+                done[i] = true;
+                match action {
+                    StructureAction::CreateResource { path } => {
+                        if let Some(id) = own.get(path) {
+                            ids.insert(path.clone(), id.clone());
+                        }
+                    }
+                    StructureAction::DeleteResource { path } => {
+                        ids.remove(path);
+                    }
+                    _ => {}
+                }
+            }
+            Err(e) if !e.is_retryable() && matches!(action, StructureAction::PutMethod { .. }) => {
+                if let StructureAction::PutMethod { path, verb, .. } = action {
+                    tracing::warn!(%path, %verb, error = %e, "AWS rejected a method; its route is reported, the others go on");
+                    rejected.insert((path.clone(), verb.clone()), Error::from(e));
+                }
+                done[i] = true;
+            }
+            Err(e) => {
+                if failure.is_none() {
+                    failure = Some(Error::from(e));
+                }
+            }
+        }
+    }
+    (failure, rejected)
+}
+
+/// The paths whose resource ids a structure write reads: its own and its parent's.
+fn action_paths(action: &StructureAction) -> [String; 2] {
+    match action {
+        StructureAction::CreateResource { path } => {
+            [path.clone(), crate::plan::routes::parent_path(path)]
+        }
+        StructureAction::DeleteMethod { path, .. }
+        | StructureAction::PutMethod { path, .. }
+        | StructureAction::DeleteResource { path } => [path.clone(), path.clone()],
+    }
+}
+
 async fn method_event(ctx: &Context, routes: &[Route], action: &StructureAction) {
     let (path, verb, reason, note) = match action {
         StructureAction::PutMethod { path, verb, .. } => (

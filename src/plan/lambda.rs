@@ -483,6 +483,36 @@ pub fn plan_permissions(
         .collect()
 }
 
+/// The function policies a pass must read: those whose statements for this API
+/// could differ from what it wants. A policy can be skipped when this process
+/// verified (read or wrote) exactly the wanted statements for it recently, and the
+/// status records exactly those grants, so nothing of this API is to add or remove.
+/// `verified` holds only the fresh memories, by policy.
+pub fn policies_to_read(
+    wanted: &BTreeSet<Permission>,
+    previously: &BTreeSet<GrantKey>,
+    verified: &BTreeMap<PolicyKey, BTreeSet<Permission>>,
+) -> BTreeSet<PolicyKey> {
+    let mut keys: BTreeSet<PolicyKey> = wanted.iter().map(Permission::policy_key).collect();
+    keys.extend(previously.iter().map(|(f, q, _)| (f.clone(), q.clone())));
+    keys.retain(|key| {
+        let wanted_here: BTreeSet<&Permission> =
+            wanted.iter().filter(|p| &p.policy_key() == key).collect();
+        let recorded_here: BTreeSet<GrantKey> = previously
+            .iter()
+            .filter(|(f, q, _)| (f, q) == (&key.0, &key.1))
+            .cloned()
+            .collect();
+        let wanted_grants: BTreeSet<GrantKey> = wanted_here.iter().map(|p| p.key()).collect();
+        let trusted = verified
+            .get(key)
+            .is_some_and(|known| known.iter().collect::<BTreeSet<_>>() == wanted_here)
+            && recorded_here == wanted_grants;
+        !trusted
+    });
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -986,5 +1016,46 @@ mod tests {
         assert!(matches!(plan[0], PermissionAction::Remove { .. }));
         assert!(matches!(plan[1], PermissionAction::Add(_)));
         assert_eq!(plan.len(), 2);
+    }
+
+    #[test]
+    fn a_policy_verified_with_the_wanted_statements_is_not_read_again() {
+        let grant = |f: &str| Permission {
+            function: format!("arn:aws:lambda:us-east-1:123456789012:function:{f}"),
+            qualifier: None,
+            statement_id: "apigw-a1".into(),
+            source_arn: "arn:aws:execute-api:us-east-1:123456789012:a1/*".into(),
+        };
+        let wanted: BTreeSet<Permission> = [grant("one"), grant("two")].into();
+        let previously: BTreeSet<GrantKey> = wanted.iter().map(Permission::key).collect();
+        let mut verified = BTreeMap::new();
+        verified.insert(grant("one").policy_key(), BTreeSet::from([grant("one")]));
+        // "two" was never verified by this process: read it.
+        assert_eq!(
+            policies_to_read(&wanted, &previously, &verified),
+            BTreeSet::from([grant("two").policy_key()])
+        );
+        verified.insert(grant("two").policy_key(), BTreeSet::from([grant("two")]));
+        assert!(policies_to_read(&wanted, &previously, &verified).is_empty());
+        // A wanted statement that changed (another source ARN) is read.
+        let mut moved = grant("one");
+        moved.source_arn.push_str("/GET/x");
+        let wanted2: BTreeSet<Permission> = [moved.clone(), grant("two")].into();
+        assert_eq!(
+            policies_to_read(&wanted2, &previously, &verified),
+            BTreeSet::from([moved.policy_key()])
+        );
+        // A grant status records that is no longer wanted: its policy is read to remove it.
+        let only_two: BTreeSet<Permission> = [grant("two")].into();
+        assert_eq!(
+            policies_to_read(&only_two, &previously, &verified),
+            BTreeSet::from([grant("one").policy_key()])
+        );
+        // Status lost a grant (reset or crash): read.
+        let partial: BTreeSet<GrantKey> = [grant("two").key()].into();
+        assert_eq!(
+            policies_to_read(&wanted, &partial, &verified),
+            BTreeSet::from([grant("one").policy_key()])
+        );
     }
 }

@@ -891,6 +891,52 @@ fn depth(path: &str) -> usize {
     path.split('/').filter(|s| !s.is_empty()).count()
 }
 
+/// For each action of a structure plan, the earlier actions it must wait for, so
+/// independent writes can run at once: a resource after its parent, a method after
+/// its resource and after the removal of the method it replaces, a resource
+/// removal after the removals of its methods and children. Everything else (the
+/// methods of different resources, resources of one level) is independent.
+pub fn structure_dependencies(actions: &[StructureAction]) -> Vec<Vec<usize>> {
+    let created: BTreeMap<&str, usize> = actions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a {
+            StructureAction::CreateResource { path } => Some((path.as_str(), i)),
+            _ => None,
+        })
+        .collect();
+    let under = |path: &str, root: &str| path == root || path.starts_with(&format!("{root}/"));
+    actions
+        .iter()
+        .enumerate()
+        .map(|(i, action)| match action {
+            StructureAction::CreateResource { path } => {
+                created.get(parent_path(path).as_str()).copied().into_iter().collect()
+            }
+            StructureAction::PutMethod { path, verb, .. } => {
+                let mut deps: Vec<usize> = created.get(path.as_str()).copied().into_iter().collect();
+                deps.extend(actions[..i].iter().enumerate().filter_map(|(j, a)| {
+                    matches!(a, StructureAction::DeleteMethod { path: p, verb: v } if p == path && v == verb)
+                        .then_some(j)
+                }));
+                deps
+            }
+            StructureAction::DeleteMethod { .. } => Vec::new(),
+            StructureAction::DeleteResource { path } => actions[..i]
+                .iter()
+                .enumerate()
+                .filter_map(|(j, a)| match a {
+                    StructureAction::DeleteMethod { path: p, .. } if under(p, path) => Some(j),
+                    StructureAction::DeleteResource { path: p } if p != path && under(p, path) => {
+                        Some(j)
+                    }
+                    _ => None,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1340,5 +1386,48 @@ mod tests {
                 .parameters
                 .contains_key("method.response.header.Access-Control-Allow-Origin")
         );
+    }
+
+    #[test]
+    fn independent_structure_writes_wait_only_for_what_they_need() {
+        let create = |p: &str| StructureAction::CreateResource { path: p.into() };
+        let put = |p: &str| StructureAction::PutMethod {
+            path: p.into(),
+            verb: "GET".into(),
+            settings: Box::default(),
+        };
+        let delete_method = |p: &str| StructureAction::DeleteMethod {
+            path: p.into(),
+            verb: "GET".into(),
+        };
+        let delete = |p: &str| StructureAction::DeleteResource { path: p.into() };
+        let actions = vec![
+            create("/a"),          // 0
+            create("/b"),          // 1
+            create("/a/x"),        // 2
+            put("/a/x"),           // 3
+            put("/b"),             // 4
+            delete_method("/old"), // 5 replaced below
+            put("/old"),           // 6
+            put("/kept"),          // 7: resource exists already
+            delete_method("/c/d"), // 8
+            delete("/c/d"),        // 9
+            delete("/c"),          // 10
+        ];
+        let deps = structure_dependencies(&actions);
+        assert_eq!(deps[0], Vec::<usize>::new());
+        assert_eq!(deps[1], Vec::<usize>::new());
+        assert_eq!(deps[2], vec![0]);
+        assert_eq!(deps[3], vec![2]);
+        assert_eq!(deps[4], vec![1]);
+        assert_eq!(deps[6], vec![5]);
+        assert_eq!(deps[7], Vec::<usize>::new());
+        assert_eq!(deps[8], Vec::<usize>::new());
+        assert_eq!(deps[9], vec![8]);
+        assert_eq!(deps[10], vec![8, 9]);
+        // Never a later action: the plan order stays a valid sequential order.
+        for (i, d) in deps.iter().enumerate() {
+            assert!(d.iter().all(|j| *j < i), "{i}: {d:?}");
+        }
     }
 }

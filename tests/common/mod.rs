@@ -7,6 +7,7 @@
 
 pub mod freeze;
 pub mod proxy;
+pub mod quota;
 
 use std::sync::Arc;
 use std::time::Duration;

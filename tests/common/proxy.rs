@@ -3,12 +3,15 @@
 //! forwarded, so tests count AWS calls where AWS would see them, not with the
 //! operator's own counters. It can also refuse STS AssumeRole for chosen roles
 //! (403 AccessDenied), as IAM does for a role whose trust policy does not name
-//! the caller.
+//! the caller, and enforce AWS's published quotas (`Proxy::with_quotas`), answering
+//! 429 TooManyRequestsException as AWS does.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use super::quota::{self, Quotas};
 
 /// One request as the proxy saw it.
 #[derive(Clone, Debug)]
@@ -17,6 +20,12 @@ pub struct Seen {
     pub path: String,
     /// `Action=` of a Query-protocol request (STS), else empty.
     pub action: String,
+    /// The service of the request's signature (`apigateway`, `lambda`, `sts`, ...).
+    pub service: String,
+    /// The AWS operation, named as AWS names it (`CreateResource`, `GetPolicy`).
+    pub operation: String,
+    /// Refused with 429 by the quotas (never reached moto).
+    pub throttled: bool,
 }
 
 impl Seen {
@@ -40,6 +49,19 @@ impl Proxy {
     /// Forward to `upstream` (`http://127.0.0.1:PORT`); AssumeRole of a role ARN
     /// containing any of `deny_roles` answers 403.
     pub async fn start(upstream: &str, deny_roles: &[&str]) -> Proxy {
+        Self::start_inner(upstream, deny_roles, None).await
+    }
+
+    /// Forward to `upstream`, refusing what AWS's `quotas` would refuse.
+    pub async fn with_quotas(upstream: &str, quotas: Quotas) -> Proxy {
+        Self::start_inner(upstream, &[], Some(Arc::new(quotas))).await
+    }
+
+    async fn start_inner(
+        upstream: &str,
+        deny_roles: &[&str],
+        quotas: Option<Arc<Quotas>>,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream
@@ -55,8 +77,9 @@ impl Proxy {
                     return;
                 };
                 let (upstream, deny, log) = (upstream.clone(), deny.clone(), task_log.clone());
+                let quotas = quotas.clone();
                 tokio::spawn(async move {
-                    let _ = serve(conn, &upstream, &deny, &log).await;
+                    let _ = serve(conn, &upstream, &deny, quotas.as_deref(), &log).await;
                 });
             }
         });
@@ -89,6 +112,7 @@ async fn serve(
     mut conn: TcpStream,
     upstream: &str,
     deny: &[String],
+    quotas: Option<&Quotas>,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
@@ -126,11 +150,32 @@ async fn serve(
     let method = request_line.next().unwrap_or_default().to_string();
     let path = request_line.next().unwrap_or_default().to_string();
     let action = form_value(&body, "Action").unwrap_or_default();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    let (caller, service) = quota::signer(&header("authorization")).unwrap_or_default();
+    let operation = quota::operation(&service, &method, &path, &header("x-amz-target"), &action);
+    let throttled = quotas.is_some_and(|q| !q.admit(&caller, &service, &operation));
     log.lock().unwrap().push(Seen {
         method,
         path,
         action: action.clone(),
+        service: service.clone(),
+        operation,
+        throttled,
     });
+    if throttled {
+        conn.write_all(quota::too_many_requests(&service).as_bytes())
+            .await?;
+        return conn.shutdown().await;
+    }
     if action == "AssumeRole" {
         let role = form_value(&body, "RoleArn").unwrap_or_default();
         if deny.iter().any(|d| role.contains(d.as_str())) {
