@@ -210,7 +210,15 @@ impl Phase {
             .into_iter()
             .map(|((_, op), n)| (op, n))
             .collect();
-        let ops: Vec<String> = ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        let mut ops: Vec<String> = ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        let refused: Vec<Seen> = self.seen.iter().filter(|s| s.throttled).cloned().collect();
+        let refused: BTreeMap<String, u64> = by_operation(&refused)
+            .into_iter()
+            .map(|((_, op), n)| (op, n))
+            .collect();
+        if !refused.is_empty() {
+            ops.push(format!("429 for: {refused:?}"));
+        }
         eprintln!(
             "bench: {:<28} calls {:>5}  writes {:>5}  429s {:>3}  wall {:>7.1} s  floor {:>6.1} s  ratio {:>5.2}\n       {}",
             self.name,

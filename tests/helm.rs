@@ -38,6 +38,7 @@ aws:
   maxAttempts: 5
   rateLimit: "5/20"
   lambdaRateLimit: "10/10"
+  quotaMargin: 0.1
   operationLimits:
     CreateDeployment: "0.1/1"
     DeleteRestApi: "0.02/1"
@@ -370,6 +371,7 @@ async fn custom_values_pass_a_server_dry_run() {
         "--require-account-binding=true".into(),
         "--aws-region=eu-west-1".into(),
         "--aws-endpoint-url=http://moto.example:5000".into(),
+        "--aws-quota-margin=0.1".into(),
         "--aws-operation-limits=CreateDeployment=0.1/1,DeleteRestApi=0.02/1".into(),
         "--metrics-addr=0.0.0.0:9090".into(),
         "--log-format=json".into(),

@@ -53,6 +53,7 @@ fn start_reflectors(
         super::watch_config(),
     )
     .backoff(super::backoff::WatchBackoff::default())
+    .modify(super::slim)
     .reflect(binding_writer)
     .for_each(move |event| {
         match event {
@@ -83,6 +84,7 @@ fn start_reflectors(
         super::watch_config(),
     )
     .backoff(super::backoff::WatchBackoff::default())
+    .modify(super::slim)
     .reflect(namespace_writer)
     .for_each(move |event| {
         match event {
@@ -132,6 +134,7 @@ pub fn controller(
         super::watch_config(),
     )
     .backoff(super::backoff::WatchBackoff::default())
+    .modify(super::slim)
     .reflect(writer)
     .applied_objects()
     .predicate_filter(kube::runtime::predicates::generation, Default::default());

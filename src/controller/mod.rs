@@ -492,6 +492,16 @@ fn child_changes<K: children::Child>(
         .predicate_filter(child_spec_hash::<K>, Default::default())
 }
 
+/// What no controller reads of a watched object, dropped before the store keeps
+/// it: managed fields (often larger than the spec) and kubectl's copy of the last
+/// applied manifest.
+fn slim<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+    if let Some(annotations) = obj.meta_mut().annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
 /// The changes of a kind whose reconciler writes its own status and reads AWS on
 /// every pass: spec, deletion and finalizers wake it, its own status writes do not
 /// (resyncs come from requeues). Returns the store the stream fills, for mappers.
@@ -514,6 +524,7 @@ where
     let (reader, writer) = kube::runtime::reflector::store();
     let changes = watcher(watched_api::<K>(ctx), watch_config())
         .backoff(backoff::WatchBackoff::default())
+        .modify(slim)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(child_spec_hash::<K>, Default::default());

@@ -81,9 +81,14 @@ pub async fn converge(
 
     // Hold every live child with a finalizer before AWS gets anything of it, so a
     // delete always passes through the cleanup below.
-    for route in routes.iter().filter(|r| !is_deleting(*r)) {
-        add_finalizer(ctx, route).await?;
-    }
+    // Several at a time: the first pass over hundreds of new Routes would
+    // otherwise spend its first seconds on these writes alone.
+    let finalizers: Vec<_> = routes
+        .iter()
+        .filter(|r| !is_deleting(*r))
+        .map(|route| add_finalizer(ctx, route))
+        .collect();
+    several_at_a_time(finalizers).await?;
     for authorizer in authorizers.iter().filter(|a| !is_deleting(*a)) {
         add_finalizer(ctx, authorizer).await?;
     }
@@ -911,6 +916,7 @@ async fn report_routes(
 ) -> Result<(), Error> {
     let api_id = r.api_id;
     let base_url = ctx.aws.execute_api_url(api_id);
+    let mut writes = Vec::new();
     for route in routes {
         let name = route.name_any();
         if is_deleting(route) {
@@ -1019,12 +1025,47 @@ async fn report_routes(
         if !urls.is_empty() {
             status["invokeUrls"] = json!(urls);
         }
-        apply_status(ctx, route, &status).await?;
-        if changed {
-            readiness_event(ctx, route, &readiness).await;
-        }
+        writes.push((route, readiness, status, changed));
+    }
+    // Statuses go out several at a time: a pass over hundreds of routes would
+    // otherwise keep the last route waiting for every write before it.
+    let writes: Vec<_> = writes
+        .into_iter()
+        .map(|(route, readiness, status, changed)| {
+            write_route_status(ctx, route, readiness, status, changed)
+        })
+        .collect();
+    several_at_a_time(writes).await
+}
+
+async fn write_route_status(
+    ctx: &Context,
+    route: &Route,
+    readiness: Readiness,
+    status: serde_json::Value,
+    changed: bool,
+) -> Result<(), Error> {
+    apply_status(ctx, route, &status).await?;
+    if changed {
+        readiness_event(ctx, route, &readiness).await;
     }
     Ok(())
+}
+
+/// Route finalizer and status writes in flight at once (the API server's budget, not AWS's).
+const STATUS_WRITERS: usize = 8;
+
+/// Run Kubernetes writes a few at a time; the first failure is returned.
+async fn several_at_a_time<F>(writes: Vec<F>) -> Result<(), Error>
+where
+    F: std::future::Future<Output = Result<(), Error>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(writes)
+        .buffer_unordered(STATUS_WRITERS)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
 }
 
 /// A stable text of what a deployment snapshots: methods and authorizers. The same
