@@ -117,7 +117,7 @@ impl OperatorProcess {
 
     /// The operator's own count of AWS calls (every attempt, every outcome).
     async fn counted_calls(&self) -> u64 {
-        let text = reqwest_get(&self.metrics).await;
+        let text = http_get(&self.metrics).await;
         text.lines()
             .filter(|l| l.starts_with("apigw_aws_calls_total{"))
             .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
@@ -140,7 +140,7 @@ fn clock_ticks() -> f64 {
 }
 
 /// A plain HTTP GET on 127.0.0.1 (the metrics endpoint), without an HTTP client crate.
-async fn reqwest_get(url: &str) -> String {
+async fn http_get(url: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.trim_start_matches("http://");
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -205,6 +205,20 @@ impl Phase {
             0.0
         }
     }
+    /// The phase as a row of the README's table.
+    fn row(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.2} |",
+            self.name,
+            self.seen.len(),
+            self.writes(),
+            self.throttled(),
+            self.wall.as_secs_f64(),
+            self.floor,
+            self.ratio()
+        )
+    }
+
     fn print(&self) {
         let ops: BTreeMap<String, u64> = by_operation(&self.seen)
             .into_iter()
@@ -219,17 +233,7 @@ impl Phase {
         if !refused.is_empty() {
             ops.push(format!("429 for: {refused:?}"));
         }
-        eprintln!(
-            "bench: {:<28} calls {:>5}  writes {:>5}  429s {:>3}  wall {:>7.1} s  floor {:>6.1} s  ratio {:>5.2}\n       {}",
-            self.name,
-            self.seen.len(),
-            self.writes(),
-            self.throttled(),
-            self.wall.as_secs_f64(),
-            self.floor,
-            self.ratio(),
-            ops.join(", ")
-        );
+        eprintln!("bench: {}\n       {}", self.row(), ops.join(", "));
     }
 }
 
@@ -575,16 +579,7 @@ async fn benchmark() {
         .chain(r.many.as_ref())
         .chain([&r.idle])
     {
-        println!(
-            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.2} |",
-            p.name,
-            p.seen.len(),
-            p.writes(),
-            p.throttled(),
-            p.wall.as_secs_f64(),
-            p.floor,
-            p.ratio()
-        );
+        println!("{}", p.row());
     }
     println!(
         "\noperator counted {} AWS calls, the proxy saw {}; RSS idle {:.1} MiB, after the many-APIs phase {:.1} MiB; CPU for the many-APIs phase {:.1} s",

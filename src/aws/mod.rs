@@ -127,6 +127,14 @@ fn retry_pause(attempt: u32) -> Duration {
     base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
+/// Whether sending the operation a second time after an unknown outcome is harmless:
+/// reads, and writes that set a state (Put, Update, Delete, Tag) rather than add a thing.
+fn may_repeat(operation: &str) -> bool {
+    !["Create", "Import", "Add"]
+        .iter()
+        .any(|prefix| operation.starts_with(prefix))
+}
+
 /// Whether an operation (by its AWS name) changes state.
 pub fn is_mutating(operation: &str) -> bool {
     [
@@ -338,8 +346,15 @@ impl Aws {
                 self.limiter.throttled(service, operation).await;
                 self.limiter.count_throttle();
             }
-            let again = matches!(err.kind, ErrorKind::Throttled | ErrorKind::Transient)
-                && attempt < self.max_attempts;
+            // A throttled call was never carried out. A transient failure (a timeout,
+            // a 5xx) may have been: a create is not sent twice, or a retry could make a
+            // second REST API or deployment; the next pass reads what exists first.
+            let again = attempt < self.max_attempts
+                && match err.kind {
+                    ErrorKind::Throttled => true,
+                    ErrorKind::Transient => may_repeat(operation),
+                    _ => false,
+                };
             tracing::debug!(service = service.as_str(), operation, resource, attempt, retry = again, error = %err, "AWS call failed");
             if !again {
                 return Err(err);
@@ -436,5 +451,39 @@ impl Aws {
     /// The account id, when already known (no call).
     pub fn known_account(&self) -> Option<&str> {
         self.account_id.get().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_calls_that_add_nothing_are_sent_again_after_an_unknown_outcome() {
+        for op in [
+            "GetRestApi",
+            "PutMethod",
+            "UpdateStage",
+            "DeleteResource",
+            "TagResource",
+        ] {
+            assert!(may_repeat(op), "{op}");
+        }
+        for op in [
+            "CreateRestApi",
+            "CreateDeployment",
+            "ImportRestApi",
+            "AddPermission",
+        ] {
+            assert!(!may_repeat(op), "{op}");
+        }
+    }
+
+    #[test]
+    fn retry_pauses_grow_and_stay_bounded() {
+        assert!(retry_pause(1) >= Duration::from_millis(100));
+        assert!(retry_pause(1) < Duration::from_millis(151));
+        assert!(retry_pause(3) >= Duration::from_millis(400));
+        assert!(retry_pause(20) <= Duration::from_secs(3));
     }
 }

@@ -3,16 +3,18 @@
 //! (under the resync period), so the periodic resync always reads AWS afresh and
 //! drift made outside the operator is still found within one resync period.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
-pub struct Memo<T> {
-    entries: Mutex<HashMap<String, (T, Instant)>>,
+pub struct Memo<K, T> {
+    entries: Mutex<HashMap<K, (T, Instant)>>,
 }
 
-impl<T> Default for Memo<T> {
+impl<K, T> Default for Memo<K, T> {
     fn default() -> Self {
         Memo {
             entries: Mutex::default(),
@@ -20,23 +22,36 @@ impl<T> Default for Memo<T> {
     }
 }
 
-impl<T: Clone> Memo<T> {
+impl<K: Eq + Hash + Clone, T: Clone> Memo<K, T> {
     /// The value remembered under `key`, if younger than `max_age`.
-    pub fn fresh(&self, key: &str, max_age: Duration) -> Option<T> {
+    pub fn fresh<Q>(&self, key: &Q, max_age: Duration) -> Option<T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let entries = self.entries.lock().unwrap();
         let (value, at) = entries.get(key)?;
         (at.elapsed() < max_age).then(|| value.clone())
     }
 
-    pub fn remember(&self, key: &str, value: T) {
+    pub fn remember(&self, key: K, value: T) {
         self.entries
             .lock()
             .unwrap()
-            .insert(key.to_string(), (value, Instant::now()));
+            .insert(key, (value, Instant::now()));
     }
 
-    pub fn forget(&self, key: &str) {
+    pub fn forget<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.entries.lock().unwrap().remove(key);
+    }
+
+    /// Forget every memory whose key fails `keep`.
+    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
+        self.entries.lock().unwrap().retain(|k, _| keep(k));
     }
 }
 
@@ -52,13 +67,18 @@ mod tests {
 
     #[test]
     fn a_memory_stands_until_it_is_older_than_asked() {
-        let memo: Memo<u32> = Memo::default();
+        let memo: Memo<String, u32> = Memo::default();
         assert_eq!(memo.fresh("a", Duration::from_secs(60)), None);
-        memo.remember("a", 7);
+        memo.remember("a".into(), 7);
         assert_eq!(memo.fresh("a", Duration::from_secs(60)), Some(7));
         assert_eq!(memo.fresh("a", Duration::ZERO), None);
         memo.forget("a");
         assert_eq!(memo.fresh("a", Duration::from_secs(60)), None);
+        memo.remember("b".into(), 1);
+        memo.remember("c".into(), 2);
+        memo.retain(|k| k != "b");
+        assert_eq!(memo.fresh("b", Duration::from_secs(60)), None);
+        assert_eq!(memo.fresh("c", Duration::from_secs(60)), Some(2));
         assert!(max_age(Duration::from_secs(600)) < Duration::from_secs(600));
     }
 }

@@ -171,12 +171,11 @@ pub struct Shared {
     /// The function policies this process verified, so converged APIs are not
     /// read again on every pass.
     pub policies: permissions::PolicyMemo,
-    /// Each RestApi's settings as last read and found converged, with the
-    /// generation they were converged for (by uid).
-    pub rest_apis: memo::Memo<(Option<i64>, crate::plan::rest_api::ObservedRestApi)>,
+    /// Each RestApi's settings as last read and found converged (by uid).
+    pub rest_apis: memo::Memo<String, rest_api::KnownRestApi>,
     /// Each API's models and validators as last found converged (by API id): the
     /// models wanted then, and the validators' ids by name.
-    pub models: memo::Memo<(String, std::collections::BTreeMap<String, String>)>,
+    pub models: memo::Memo<String, (String, std::collections::BTreeMap<String, String>)>,
     /// Set once the CRDs are found and the controllers run (`/readyz`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this replica holds the leader Lease (`/metrics`).

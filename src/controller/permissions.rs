@@ -2,9 +2,8 @@
 //! and authorizers call, take back what they no longer call, and revoke everything
 //! when the API goes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use super::{Context, Error};
 use crate::api::rest_api::LambdaPermissionGrant;
@@ -14,13 +13,13 @@ use crate::plan::lambda::{
 };
 
 /// What this process last verified of each function policy, per API: the statements
-/// of that API it read or wrote there, and when. A pass skips the policies whose
-/// wanted statements it verified recently (`policies_to_read`), so a converged API
-/// costs no Lambda call; a policy edited outside the operator is found when its
-/// memory expires, after `recheck` (at least the resync period, at least an hour).
+/// of that API it read or wrote there. A pass skips the policies whose wanted
+/// statements it verified recently (`policies_to_read`), so a converged API costs
+/// no Lambda call; a policy edited outside the operator is found when its memory
+/// expires (after the resync period, at least an hour).
 #[derive(Debug, Default)]
 pub struct PolicyMemo {
-    verified: Mutex<HashMap<ApiPolicy, (BTreeSet<Permission>, Instant)>>,
+    verified: super::memo::Memo<ApiPolicy, BTreeSet<Permission>>,
 }
 
 /// One API's statements in one function policy: (API id, policy).
@@ -29,37 +28,37 @@ type ApiPolicy = (String, PolicyKey);
 impl PolicyMemo {
     const MIN_RECHECK: Duration = Duration::from_secs(3600);
 
-    fn fresh(&self, api_id: &str, recheck: Duration) -> BTreeMap<PolicyKey, BTreeSet<Permission>> {
-        let recheck = recheck.max(Self::MIN_RECHECK);
-        let verified = self.verified.lock().unwrap();
-        verified
-            .iter()
-            .filter(|((api, _), (_, at))| api == api_id && at.elapsed() < recheck)
-            .map(|((_, key), (statements, _))| (key.clone(), statements.clone()))
-            .collect()
+    /// The fresh memories of the policies in `keys`, for API `api_id`.
+    fn fresh(
+        &self,
+        api_id: &str,
+        keys: impl Iterator<Item = PolicyKey>,
+        resync: Duration,
+    ) -> BTreeMap<PolicyKey, BTreeSet<Permission>> {
+        let recheck = resync.max(Self::MIN_RECHECK);
+        keys.filter_map(|key| {
+            let known = self
+                .verified
+                .fresh(&(api_id.to_string(), key.clone()), recheck)?;
+            Some((key, known))
+        })
+        .collect()
     }
 
     fn remember(&self, api_id: &str, key: PolicyKey, statements: BTreeSet<Permission>) {
         self.verified
-            .lock()
-            .unwrap()
-            .insert((api_id.to_string(), key), (statements, Instant::now()));
+            .remember((api_id.to_string(), key), statements);
     }
 
     /// Forget everything of one API (it is gone, or its grants were revoked).
     pub fn forget_api(&self, api_id: &str) {
-        self.verified
-            .lock()
-            .unwrap()
-            .retain(|(api, _), _| api != api_id);
+        self.verified.retain(|(api, _)| api != api_id);
     }
 
     /// Forget the policies of these grants, for every API (over-forgetting costs a read).
     fn forget_policies(&self, grants: &[LambdaPermissionGrant]) {
         self.verified
-            .lock()
-            .unwrap()
-            .retain(|(_, (f, q)), _| !grants.iter().any(|g| &g.function == f && &g.qualifier == q));
+            .retain(|(_, (f, q))| !grants.iter().any(|g| &g.function == f && &g.qualifier == q));
     }
 }
 
@@ -75,7 +74,11 @@ pub async fn sync(
     // One policy read per function whose statements could differ; none when this
     // process verified them recently and status agrees.
     let memo = &ctx.shared.policies;
-    let fresh = memo.fresh(api_id, ctx.shared.settings.resync);
+    let in_use = wanted
+        .iter()
+        .map(Permission::policy_key)
+        .chain(previously.iter().map(|(f, q, _)| (f.clone(), q.clone())));
+    let fresh = memo.fresh(api_id, in_use, ctx.shared.settings.resync);
     let policies = policies_to_read(&wanted, previously, &fresh);
     let mut observed: BTreeMap<PolicyKey, Vec<PolicyStatement>> = BTreeMap::new();
     let mut missing: BTreeSet<PolicyKey> = BTreeSet::new();

@@ -86,9 +86,12 @@ async fn converge(
         actions
     };
     if actions.is_empty() && !aws.is_observe_only() && !current.id.is_empty() {
-        ctx.shared
-            .rest_apis
-            .remember(&owner.uid, (obj.metadata.generation, current.clone()));
+        let known = KnownRestApi {
+            generation: obj.metadata.generation,
+            scope: scope_of(aws),
+            observed: current.clone(),
+        };
+        ctx.shared.rest_apis.remember(owner.uid.clone(), known);
     } else {
         ctx.shared.rest_apis.forget(&owner.uid);
     }
@@ -175,6 +178,21 @@ async fn converge(
     stages::converge(ctx, &report.stages, &inputs).await
 }
 
+/// A RestApi's settings as a pass found them converged: for the generation of its
+/// spec, in the account and region of its tenant scope then.
+#[derive(Clone, Debug)]
+pub struct KnownRestApi {
+    generation: Option<i64>,
+    scope: (String, Option<String>),
+    observed: ObservedRestApi,
+}
+
+/// The region and account a client works in: a memory of another scope's API
+/// (the namespace's binding changed) does not stand in for a read.
+fn scope_of(aws: &crate::aws::Aws) -> (String, Option<String>) {
+    (aws.region.clone(), aws.known_account().map(str::to_string))
+}
+
 /// Find the API: by the adopted id, by the id in status, or by owner tag.
 async fn observe(
     obj: &RestApi,
@@ -216,11 +234,12 @@ async fn observe(
         // A pass for a child's change, soon after this spec was found converged:
         // the API's own settings are not read again until the resync.
         let max_age = super::memo::max_age(ctx.settings.resync);
-        if let Some((generation, found)) = ctx.shared.rest_apis.fresh(&owner.uid, max_age)
-            && generation == obj.metadata.generation
-            && found.id == id
+        if let Some(known) = ctx.shared.rest_apis.fresh(&owner.uid, max_age)
+            && known.generation == obj.metadata.generation
+            && known.scope == scope_of(aws)
+            && known.observed.id == id
         {
-            return Ok(Some(found));
+            return Ok(Some(known.observed));
         }
         if let Some(found) = aws.get_rest_api(&id).await? {
             return Ok(Some(found));
@@ -321,6 +340,9 @@ async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
     }
     structure::release_children(ctx, &obj).await?;
     ctx.forget(&obj.uid().unwrap_or_default());
+    if let Some(id) = obj.status.as_ref().and_then(|s| s.rest_api_id.as_deref()) {
+        ctx.shared.models.forget(id);
+    }
     Ok(Action::await_change())
 }
 

@@ -131,7 +131,7 @@ pub async fn converge(
         // AWS holds is what is wanted, as far as any pass could tell without a read.
         ctx.shared
             .models
-            .remember(api_id, (wanted_key.clone(), BTreeMap::new()));
+            .remember(api_id.to_string(), (wanted_key.clone(), BTreeMap::new()));
     }
     let (observed_validators, observed_models) = if read_models {
         (
@@ -217,7 +217,7 @@ pub async fn converge(
         if read_models && !ctx.aws.is_observe_only() {
             ctx.shared
                 .models
-                .remember(api_id, (wanted_key, validators.clone()));
+                .remember(api_id.to_string(), (wanted_key, validators.clone()));
         }
     } else {
         ctx.shared.models.forget(api_id);
@@ -494,7 +494,6 @@ async fn converge_authorizers(
     Ok(out)
 }
 
-/// A Normal Event on the route whose method a structure change touched.
 /// Structure writes of one API in flight at once, and how many of them may be
 /// resource creations or deletions. CreateResource has a budget of its own (5/s)
 /// below the account's 10/s: with a few of them waiting on it, the methods of
@@ -612,6 +611,7 @@ fn action_paths(action: &StructureAction) -> [String; 2] {
     }
 }
 
+/// A Normal Event on the route whose method a structure change touched.
 async fn method_event(ctx: &Context, routes: &[Route], action: &StructureAction) {
     let (path, verb, reason, note) = match action {
         StructureAction::PutMethod { path, verb, .. } => (

@@ -21,7 +21,9 @@ const fn rate(per_second: f64, burst: f64) -> Rate {
 }
 
 /// The quotas AWS publishes for API Gateway's management API and Lambda's control
-/// plane (per account and region; they cannot be raised).
+/// plane (per account and region; they cannot be raised). Written out here rather
+/// than taken from the operator's `default_operation_budgets`: this is AWS's side,
+/// and a wrong budget in the operator must show up as 429s, not be copied.
 pub fn published() -> Quotas {
     let service = HashMap::from([
         ("apigateway", rate(10.0, 40.0)),
@@ -206,11 +208,10 @@ fn apigateway_operation(method: &str, segments: &[&str], query: &str) -> String 
     if literals == ["restapis"] && method == "POST" && query.contains("mode=import") {
         return "ImportRestApi".into();
     }
-    let creates_under_parent = method == "POST" && last == "resources" && on_item;
     match method {
-        "GET" if on_item || last == "integration" => format!("Get{noun}"),
+        "GET" if on_item => format!("Get{noun}"),
         "GET" => format!("Get{noun}s"),
-        "POST" if creates_under_parent || !on_item => format!("Create{noun}"),
+        // On a collection, or on a parent resource (CreateResource).
         "POST" => format!("Create{noun}"),
         "PUT" => format!("Put{noun}"),
         "PATCH" => format!("Update{noun}"),
