@@ -31,8 +31,8 @@ pub struct RunArgs {
     /// Send every AWS call to this endpoint instead of AWS (for emulators such as moto).
     #[arg(long, env = "APIGW_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
-    /// Attempts per AWS call: throttled and transient failures are tried again, each
-    /// attempt through the rate limiter; failed reconciles are also requeued with backoff.
+    /// Attempts per AWS call: throttled and transient failures are tried again (a
+    /// create only after throttling), each attempt through the rate limiter; failed reconciles are also requeued with backoff.
     #[arg(long, env = "APIGW_AWS_MAX_ATTEMPTS", default_value_t = 3)]
     pub aws_max_attempts: u32,
     /// API Gateway management budget for the whole process, RATE/BURST per second.
