@@ -53,11 +53,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .await
             .context("no Kubernetes configuration found (KUBECONFIG or in-cluster)")?,
     };
-    let client = controller::kube_client(kube_config)?;
+    let clients = controller::kube_clients(kube_config)?;
     let aws = Aws::connect(&args.aws_settings()).await?;
     tracing::info!(region = %aws.region, endpoint = ?args.aws_endpoint_url, "AWS clients ready");
     let aws = Arc::new(aws);
-    let ctx = controller::Context::new(client.clone(), aws.clone(), args.controller_settings());
+    let ctx = controller::Context::new(clients.clone(), aws.clone(), args.controller_settings());
     let server = tokio::spawn(telemetry::serve(args.metrics_addr, ctx.clone()));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -78,7 +78,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let lease = args.lease_settings();
     tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting for the leader lease");
     let (mut leading, elector) =
-        controller::leader::Elector::new(client, lease).spawn(stop_rx.clone());
+        controller::leader::Elector::new(clients.requests.clone(), lease).spawn(stop_rx.clone());
     // Leader, then standby again whenever the lease is lost (an API server outage
     // longer than the lease): the controllers stop writing at once, and start
     // afresh (new watches, new lists) once the lease is ours again.

@@ -248,7 +248,7 @@ async fn a_silent_connection_to_the_api_server_is_given_up() {
     let proxy = FreezingProxy::start(upstream).await;
     config.cluster_url = format!("https://127.0.0.1:{}", proxy.port).parse().unwrap();
     let _op = Operator::start_custom(
-        controller::kube_client(config).unwrap(),
+        controller::kube_clients(config).unwrap(),
         &ns.name,
         Duration::from_secs(5),
         aws_settings(),

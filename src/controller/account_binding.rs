@@ -27,7 +27,7 @@ use crate::plan::access::binds;
 /// every change of either that can change a tenant's scope.
 pub fn reflectors(ctx: &Arc<Context>) -> tokio::sync::watch::Receiver<u64> {
     ctx.tenancy
-        .reflectors(|writers| start_reflectors(ctx.client.clone(), &ctx.tenancy, writers))
+        .reflectors(|writers| start_reflectors(ctx.watch_client.clone(), &ctx.tenancy, writers))
 }
 
 fn start_reflectors(

@@ -156,7 +156,10 @@ impl std::ops::Deref for Context {
 
 /// What every controller shares.
 pub struct Shared {
+    /// For requests (reads, writes, events, the lease).
     pub client: Client,
+    /// For watches and the lists that start them.
+    pub watch_client: Client,
     pub recorder: Recorder,
     /// AwsAccountBindings, the clients made for them, per-account limiters.
     pub tenancy: Arc<tenancy::Tenancy>,
@@ -185,7 +188,11 @@ pub struct Shared {
 }
 
 impl Context {
-    pub fn new(client: Client, aws: Arc<Aws>, settings: Settings) -> Arc<Context> {
+    pub fn new(clients: impl Into<KubeClients>, aws: Arc<Aws>, settings: Settings) -> Arc<Context> {
+        let KubeClients {
+            requests: client,
+            watches: watch_client,
+        } = clients.into();
         let reporter = Reporter {
             controller: "apigw-operator".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -195,6 +202,7 @@ impl Context {
         Arc::new(Context {
             shared: Arc::new(Shared {
                 client,
+                watch_client,
                 recorder,
                 tenancy,
                 backoff: backoff::Backoff::new(settings.max_backoff),
@@ -257,6 +265,7 @@ impl Context {
         Arc::new(Context {
             shared: Arc::new(Shared {
                 client: shared.client.clone(),
+                watch_client: shared.watch_client.clone(),
                 recorder: shared.recorder.clone(),
                 tenancy: shared.tenancy.clone(),
                 backoff: backoff::Backoff::new(settings.max_backoff),
@@ -426,26 +435,55 @@ where
 }
 
 /// How long the API server keeps one watch open before the client starts the next
-/// (from the last resourceVersion, so no relist). Short, because the watcher takes
-/// a watch that stays silent 5 s past this for a dead connection (an API server
-/// that went away without closing it, a load balancer that dropped it) and starts
-/// again: a dead watch is found within 25 s, not the default 295 s.
+/// (from the last resourceVersion, so no relist). Short, so that a watch silent
+/// for `WATCH_READ_TIMEOUT` can be taken for a dead connection: a dead watch is
+/// found within 30 s, not after the default 295 s.
 pub const WATCH_TIMEOUT_SECS: u32 = 20;
+
+/// Longest silence on a watch before its connection is taken for dead (an API
+/// server that went away without closing it, a load balancer that dropped it).
+/// Above the watch timeout, so a healthy but quiet watch always ends first.
+pub const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Longest wait for an answer to a request (a read, a status patch) before its
 /// connection is taken for dead; counted from the request, not from when a pooled
-/// connection went idle. Above the watch timeout, so a healthy watch always ends
-/// first.
-pub const KUBE_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// connection went idle. Short, and apart from the watches' clock: a request sent
+/// into a dead connection just before the API server comes back holds its object's
+/// reconcile for this long, and changes must be picked up within 30 s of the return.
+pub const KUBE_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The operator's Kubernetes client: connections that go silent are given up
-/// (`KUBE_READ_TIMEOUT`), and so are connects and writes that hang.
-pub fn kube_client(mut config: kube::Config) -> Result<Client, kube::Error> {
-    config.read_timeout = Some(KUBE_READ_TIMEOUT);
-    config.reset_reader_on_write = true;
-    config.connect_timeout = Some(Duration::from_secs(10));
-    config.write_timeout = Some(Duration::from_secs(10));
-    Client::try_from(config)
+/// The operator's two Kubernetes clients, one connection pool each: requests give a
+/// silent connection up after `KUBE_READ_TIMEOUT`, watches after
+/// `WATCH_READ_TIMEOUT`. Connects and writes that hang are given up after 10 s.
+#[derive(Clone)]
+pub struct KubeClients {
+    pub requests: Client,
+    pub watches: Client,
+}
+
+/// One client for both (the tests' clients, which have no timeouts of their own).
+impl From<Client> for KubeClients {
+    fn from(client: Client) -> KubeClients {
+        KubeClients {
+            requests: client.clone(),
+            watches: client,
+        }
+    }
+}
+
+pub fn kube_clients(config: kube::Config) -> Result<KubeClients, kube::Error> {
+    let with_read_timeout = |read_timeout| {
+        let mut config = config.clone();
+        config.read_timeout = Some(read_timeout);
+        config.reset_reader_on_write = true;
+        config.connect_timeout = Some(Duration::from_secs(10));
+        config.write_timeout = Some(Duration::from_secs(10));
+        Client::try_from(config)
+    };
+    Ok(KubeClients {
+        requests: with_read_timeout(KUBE_READ_TIMEOUT)?,
+        watches: with_read_timeout(WATCH_READ_TIMEOUT)?,
+    })
 }
 
 /// The watcher settings of every watch the operator runs. Lists are consistent
@@ -465,8 +503,8 @@ where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
 {
     match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
+        Some(ns) => Api::namespaced(ctx.watch_client.clone(), ns),
+        None => Api::all(ctx.watch_client.clone()),
     }
 }
 

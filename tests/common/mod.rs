@@ -246,7 +246,7 @@ impl Operator {
     /// An operator with its settings changed by `adjust` (for example to require
     /// account bindings).
     pub async fn start_custom(
-        client: Client,
+        client: impl Into<controller::KubeClients>,
         namespace: &str,
         resync: Duration,
         aws_settings: AwsSettings,
