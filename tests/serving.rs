@@ -1,0 +1,542 @@
+//! What deployed APIs *do*, not what API Gateway stores: the operator converges
+//! Routes with API Gateway on LocalStack (which serves deployed REST APIs; moto
+//! does not) and Lambda, STS and the rest on moto, then real HTTP requests check
+//! mapping templates, HTTP and HTTP proxy backends, a request validator, an API
+//! key, CORS, stage variables, and an edit reaching the Automatic stage while the
+//! Manual one serves the old behaviour until promoted.
+//!
+//! The operator runs as its own process, as users run it, with API Gateway sent
+//! elsewhere the way the AWS SDK allows: `AWS_ENDPOINT_URL_API_GATEWAY`. The access
+//! key `123456789012` makes LocalStack use moto's default account.
+//!
+//! LocalStack gaps met here (community edition, host mode): no Lambda execution
+//! (no Docker) and authorizers never run, so those stay control-plane tests on moto.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apigw_operator::api::{RestApi, Route, Stage};
+use common::*;
+use kube::api::{Patch, PatchParams};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn serving_endpoint() -> String {
+    std::env::var("APIGW_SERVING_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "APIGW_SERVING_ENDPOINT_URL is not set: start the serving emulator with \
+             `APIGW_TEST_SERVING=1 scripts/test-env up` and `eval \"$(scripts/test-env env)\"`, \
+             or run everything with `scripts/test`"
+        )
+    })
+}
+
+/// The operator binary, API Gateway on LocalStack, everything else on moto.
+struct OperatorProcess(Child);
+
+impl OperatorProcess {
+    fn start(namespace: &str) -> OperatorProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_apigw-operator"))
+            .args([
+                "run",
+                "--namespace",
+                namespace,
+                "--leader-election",
+                "false",
+            ])
+            .args([
+                "--aws-endpoint-url",
+                &aws_endpoint(),
+                "--aws-region",
+                "us-east-1",
+            ])
+            .args(["--resync-period", "60s", "--metrics-addr", "127.0.0.1:0"])
+            .env("APIGW_KUBECONFIG", env("KUBECONFIG"))
+            .env("AWS_ENDPOINT_URL_API_GATEWAY", serving_endpoint())
+            .env("AWS_ACCESS_KEY_ID", "123456789012")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the operator binary");
+        OperatorProcess(child)
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A backend on 127.0.0.1 that answers every request with its own name and
+/// keeps what it was sent (request line and headers, lower-cased names).
+struct Backend {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Backend {
+    async fn start(name: &'static str) -> Backend {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).to_lowercase());
+                    let body = format!("{{\"backend\": \"{name}\"}}");
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        Backend { port, seen, task }
+    }
+
+    /// The last request it got whose request line starts with `line_start`.
+    fn last(&self, line_start: &str) -> Option<String> {
+        let want = line_start.to_lowercase();
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|r| r.starts_with(&want))
+            .cloned()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// One HTTP/1.0 request to a deployed API on the serving emulator.
+async fn call(
+    api_id: &str,
+    stage: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<Answer> {
+    let endpoint = serving_endpoint();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = tokio::net::TcpStream::connect(host).await.ok()?;
+    let mut request = format!(
+        "{method} /restapis/{api_id}/{stage}/_user_request_{path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    conn.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut raw))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+        .collect();
+    Some(Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// Polls until the stage answers `path` with `status` and a body containing
+/// `wanted` (deployments take a moment to be served).
+#[allow(clippy::too_many_arguments)]
+async fn served(
+    api_id: &str,
+    stage: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    status: u16,
+    wanted: &str,
+) -> Answer {
+    eventually(
+        &format!("{method} {path} on {stage} answering {status} with {wanted:?}"),
+        Duration::from_secs(60),
+        || async {
+            let answer = call(api_id, stage, method, path, headers, body).await?;
+            (answer.status == status && answer.body.contains(wanted)).then_some(answer)
+        },
+    )
+    .await
+}
+
+// Not yet in the suite: run with `APIGW_TEST_SERVING=1 scripts/test-env up` and
+// `cargo test --test serving -- --ignored`. It fails today at the first request:
+// the operator's API Gateway calls still reach moto, because the SDK prefers the
+// loader's endpoint_url (`--aws-endpoint-url`) to AWS_ENDPOINT_URL_API_GATEWAY
+// (found 2026-12-02; LocalStack held no API of account 123456789012). Next: a
+// per-service endpoint setting in AwsSettings.
+#[ignore = "needs a per-service API Gateway endpoint in the operator (see above)"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_routes_answer_as_their_specs_say() {
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "serving").await;
+    let (live_backend, held_backend) = (Backend::start("live").await, Backend::start("held").await);
+    let _operator = OperatorProcess::start(&ns.name);
+    // API key values are unique in an account, and the emulators keep keys of earlier runs.
+    let api_key = format!("serving-test-key-{}-0123456789", ns.name);
+    let api_key = api_key.as_str();
+
+    ns.apply::<RestApi>("{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: shop}, spec: {description: served}}").await;
+    ns.apply::<Stage>(&format!(
+        "{{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {{name: live}}, spec: {{restApiRef: {{name: shop}}, stageName: live, \
+         deployment: {{policy: Automatic, debounceSeconds: 1}}, variables: {{port: '{}', greeting: hello-live}}}}}}",
+        live_backend.port
+    ))
+    .await;
+    ns.apply::<Stage>(&format!(
+        "{{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {{name: held}}, spec: {{restApiRef: {{name: shop}}, stageName: held, \
+         deployment: {{policy: Manual, revision: 1}}, variables: {{port: '{}', greeting: hello-held}}}}}}",
+        held_backend.port
+    ))
+    .await;
+    // A mock answered from templates: path and query parameters, the stage, a stage variable.
+    ns.apply::<Route>(r#"{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: greet}, spec: {restApiRef: {name: shop}, method: GET, path: "/greet/{name}",
+        requestParameters: {method.request.path.name: true, method.request.querystring.mood: false},
+        integration: {mock: {statusCode: 200}, responses: [{statusCode: "200", templates: {application/json: "{\"name\": \"$input.params('name')\", \"mood\": \"$input.params('mood')\", \"stage\": \"$context.stage\", \"greeting\": \"$stageVariables.greeting\", \"version\": 1}"}}]},
+        responses: [{statusCode: "200"}]}}"#).await;
+    // A validated body, echoed back through $input.path.
+    ns.apply::<Route>(r#"{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: echo}, spec: {restApiRef: {name: shop}, method: POST, path: /echo,
+        requestValidation: {body: true, models: {application/json: {schema: {type: object, required: [msg], properties: {msg: {type: string}}}}}},
+        integration: {mock: {statusCode: 200}, responses: [{statusCode: "200", templates: {application/json: "{\"said\": \"$input.path('$.msg')\"}"}}]},
+        responses: [{statusCode: "200"}]}}"#).await;
+    // An HTTP proxy with a greedy path to the stage's backend (port from a stage variable).
+    ns.apply::<Route>(r#"{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: passthrough}, spec: {restApiRef: {name: shop}, method: GET, path: "/files/{proxy+}",
+        requestParameters: {method.request.path.proxy: true},
+        integration: {http: {url: "http://127.0.0.1:${stageVariables.port}/store/{proxy}", proxy: true},
+          requestParameters: {integration.request.path.proxy: method.request.path.proxy}}}}"#).await;
+    // A mapped HTTP integration: an injected header and a renamed query parameter.
+    ns.apply::<Route>(r#"{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: mapped}, spec: {restApiRef: {name: shop}, method: GET, path: /mapped,
+        requestParameters: {method.request.querystring.q: false},
+        integration: {http: {url: "http://127.0.0.1:${stageVariables.port}/search", proxy: false},
+          requestParameters: {integration.request.header.X-Injected: "'from-the-route'", integration.request.querystring.term: method.request.querystring.q},
+          responses: [{statusCode: "200"}]},
+        responses: [{statusCode: "200"}]}}"#).await;
+    // A key-protected route, and CORS on a public one.
+    ns.apply::<Route>(r#"{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: private}, spec: {restApiRef: {name: shop}, method: GET, path: /private, apiKeyRequired: true,
+        integration: {mock: {statusCode: 200}, responses: [{statusCode: "200", templates: {application/json: "{\"private\": true}"}}]},
+        responses: [{statusCode: "200"}]}}"#).await;
+    ns.apply::<Route>(r#"{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: public}, spec: {restApiRef: {name: shop}, method: GET, path: /public,
+        cors: {allowOrigins: ["https://app.example.com"], allowHeaders: [Content-Type, X-Trace], maxAgeSeconds: 600},
+        integration: {mock: {statusCode: 200}, responses: [{statusCode: "200", templates: {application/json: "{\"public\": true}"}}]},
+        responses: [{statusCode: "200"}]}}"#).await;
+    ns.apply::<k8s_openapi::api::core::v1::Secret>(&format!(
+        "{{apiVersion: v1, kind: Secret, metadata: {{name: partner-key}}, stringData: {{value: {api_key}}}}}"
+    ))
+    .await;
+    ns.apply::<apigw_operator::api::UsagePlan>("{apiVersion: apigw.rs/v1alpha1, kind: UsagePlan, metadata: {name: partners}, spec: {stages: [{stageRef: {name: live}}]}}").await;
+    ns.apply::<apigw_operator::api::ApiKey>("{apiVersion: apigw.rs/v1alpha1, kind: ApiKey, metadata: {name: partner}, spec: {value: {secretRef: {name: partner-key, key: value}}, usagePlanRefs: [{name: partners}]}}").await;
+
+    let routes = ns.api::<Route>();
+    for name in [
+        "greet",
+        "echo",
+        "passthrough",
+        "mapped",
+        "private",
+        "public",
+    ] {
+        wait_ready(&routes, name, "True", Duration::from_secs(90)).await;
+    }
+    for stage in ["live", "held"] {
+        wait_ready(&ns.api::<Stage>(), stage, "True", Duration::from_secs(90)).await;
+    }
+    wait_ready(
+        &ns.api::<apigw_operator::api::ApiKey>(),
+        "partner",
+        "True",
+        Duration::from_secs(150),
+    )
+    .await;
+    let id = ns
+        .api::<RestApi>()
+        .get("shop")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .rest_api_id
+        .unwrap();
+
+    // Mock templates.
+    let greet = served(
+        &id,
+        "live",
+        "GET",
+        "/greet/ada?mood=calm",
+        &[],
+        "",
+        200,
+        "\"name\": \"ada\"",
+    )
+    .await;
+    for part in [
+        "\"mood\": \"calm\"",
+        "\"stage\": \"live\"",
+        "\"greeting\": \"hello-live\"",
+        "\"version\": 1",
+    ] {
+        assert!(greet.body.contains(part), "{part} in {}", greet.body);
+    }
+    let held = served(
+        &id,
+        "held",
+        "GET",
+        "/greet/bo",
+        &[],
+        "",
+        200,
+        "\"name\": \"bo\"",
+    )
+    .await;
+    assert!(
+        held.body.contains("\"greeting\": \"hello-held\""),
+        "{}",
+        held.body
+    );
+
+    // The validator refuses a body without msg, and passes a good one through $input.path.
+    let json = [("Content-Type", "application/json")];
+    let refused = served(
+        &id,
+        "live",
+        "POST",
+        "/echo",
+        &json,
+        "{\"other\": 1}",
+        400,
+        "",
+    )
+    .await;
+    assert!(
+        !refused.body.contains("said"),
+        "refused before the integration: {}",
+        refused.body
+    );
+    served(
+        &id,
+        "live",
+        "POST",
+        "/echo",
+        &json,
+        "{\"msg\": \"hi\"}",
+        200,
+        "\"said\": \"hi\"",
+    )
+    .await;
+
+    // The HTTP proxy reaches each stage's backend with the greedy path and the query.
+    served(
+        &id,
+        "live",
+        "GET",
+        "/files/a/b.txt?v=2",
+        &[],
+        "",
+        200,
+        "\"backend\": \"live\"",
+    )
+    .await;
+    let sent = live_backend
+        .last("GET /store/a/b.txt")
+        .expect("the live backend got the proxied path");
+    assert!(
+        sent.starts_with("get /store/a/b.txt?v=2 "),
+        "query kept: {sent}"
+    );
+    served(
+        &id,
+        "held",
+        "GET",
+        "/files/c",
+        &[],
+        "",
+        200,
+        "\"backend\": \"held\"",
+    )
+    .await;
+    assert!(
+        held_backend.last("GET /store/c").is_some(),
+        "the held stage's variable picks its backend"
+    );
+
+    // The mapped integration injects its header and renames the query parameter.
+    served(
+        &id,
+        "live",
+        "GET",
+        "/mapped?q=shoes",
+        &[],
+        "",
+        200,
+        "\"backend\": \"live\"",
+    )
+    .await;
+    let sent = live_backend
+        .last("GET /search")
+        .expect("the mapped route reached the backend");
+    assert!(
+        sent.starts_with("get /search?term=shoes "),
+        "query renamed: {sent}"
+    );
+    assert!(
+        sent.contains("\r\nx-injected: from-the-route\r\n"),
+        "header injected: {sent}"
+    );
+
+    // The API key: refused without one or with a wrong one, served with the Secret's.
+    served(&id, "live", "GET", "/private", &[], "", 403, "").await;
+    served(
+        &id,
+        "live",
+        "GET",
+        "/private",
+        &[("x-api-key", "not-the-key-0000000000")],
+        "",
+        403,
+        "",
+    )
+    .await;
+    served(
+        &id,
+        "live",
+        "GET",
+        "/private",
+        &[("x-api-key", api_key)],
+        "",
+        200,
+        "\"private\": true",
+    )
+    .await;
+
+    // CORS preflight answered by API Gateway with the Route's settings.
+    let preflight = served(
+        &id,
+        "live",
+        "OPTIONS",
+        "/public",
+        &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
+        "",
+        200,
+        "",
+    )
+    .await;
+    let header = |name: &str| preflight.headers.get(name).cloned().unwrap_or_default();
+    assert_eq!(
+        header("access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    assert!(
+        header("access-control-allow-methods").contains("GET"),
+        "{:?}",
+        preflight.headers
+    );
+    assert!(
+        header("access-control-allow-headers").contains("X-Trace"),
+        "{:?}",
+        preflight.headers
+    );
+    assert_eq!(header("access-control-max-age"), "600");
+
+    // An edit: served on the Automatic stage after its redeploy, the Manual stage keeps
+    // the old behaviour until its revision is bumped.
+    routes
+        .patch(
+            "greet",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"integration": {"responses": [{"statusCode": "200", "templates": {
+                "application/json": "{\"name\": \"$input.params('name')\", \"stage\": \"$context.stage\", \"version\": 2}"}}]}}})),
+        )
+        .await
+        .unwrap();
+    served(
+        &id,
+        "live",
+        "GET",
+        "/greet/ada",
+        &[],
+        "",
+        200,
+        "\"version\": 2",
+    )
+    .await;
+    let still = call(&id, "held", "GET", "/greet/ada", &[], "")
+        .await
+        .unwrap();
+    assert!(
+        still.body.contains("\"version\": 1"),
+        "the Manual stage serves the old route: {}",
+        still.body
+    );
+    ns.api::<Stage>()
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"deployment": {"revision": 2}}})),
+        )
+        .await
+        .unwrap();
+    served(
+        &id,
+        "held",
+        "GET",
+        "/greet/ada",
+        &[],
+        "",
+        200,
+        "\"version\": 2",
+    )
+    .await;
+
+    ns.delete().await;
+}
