@@ -127,6 +127,13 @@ fn retry_pause(attempt: u32) -> Duration {
     base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
+/// A service's endpoint: its own (`AWS_ENDPOINT_URL_<SERVICE>`, if not empty), else
+/// the shared one, else None (AWS's).
+fn service_endpoint(own: Option<String>, shared: Option<&str>) -> Option<String> {
+    own.filter(|url| !url.is_empty())
+        .or_else(|| shared.map(str::to_string))
+}
+
 /// Whether sending the operation a second time after an unknown outcome is harmless:
 /// reads, and writes that set a state (Put, Update, Delete, Tag) rather than add a thing.
 fn may_repeat(operation: &str) -> bool {
@@ -222,13 +229,28 @@ impl Aws {
         limits: LimiterSettings,
         max_attempts: u32,
     ) -> Aws {
+        // The endpoint of one service's client: AWS_ENDPOINT_URL_<SERVICE> before the
+        // shared override (`--aws-endpoint-url`), the precedence the AWS SDKs document.
+        // The Rust SDK would let an endpoint set in code, as ours is, win over the
+        // variable, so one service could not be sent elsewhere (API Gateway to an
+        // emulator that serves deployed APIs while the rest stays on moto).
+        macro_rules! client {
+            ($sdk:ident, $service:literal) => {{
+                let mut builder = $sdk::config::Builder::from(&conf);
+                builder.set_endpoint_url(service_endpoint(
+                    std::env::var(concat!("AWS_ENDPOINT_URL_", $service)).ok(),
+                    conf.endpoint_url(),
+                ));
+                $sdk::Client::from_conf(builder.build())
+            }};
+        }
         Aws {
-            apigateway: aws_sdk_apigateway::Client::new(&conf),
-            apigatewayv2: aws_sdk_apigatewayv2::Client::new(&conf),
-            lambda: aws_sdk_lambda::Client::new(&conf),
-            cognito: aws_sdk_cognitoidentityprovider::Client::new(&conf),
-            acm: aws_sdk_acm::Client::new(&conf),
-            sts: aws_sdk_sts::Client::new(&conf),
+            apigateway: client!(aws_sdk_apigateway, "API_GATEWAY"),
+            apigatewayv2: client!(aws_sdk_apigatewayv2, "APIGATEWAYV2"),
+            lambda: client!(aws_sdk_lambda, "LAMBDA"),
+            cognito: client!(aws_sdk_cognitoidentityprovider, "COGNITO_IDENTITY_PROVIDER"),
+            acm: client!(aws_sdk_acm, "ACM"),
+            sts: client!(aws_sdk_sts, "STS"),
             region,
             account_id,
             limiter,
@@ -477,6 +499,18 @@ mod tests {
         ] {
             assert!(!may_repeat(op), "{op}");
         }
+    }
+
+    #[test]
+    fn a_service_endpoint_of_its_own_comes_before_the_shared_one() {
+        let moto = Some("http://127.0.0.1:5000");
+        assert_eq!(
+            service_endpoint(Some("http://127.0.0.1:4566".into()), moto).as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(service_endpoint(None, moto).as_deref(), moto);
+        assert_eq!(service_endpoint(Some(String::new()), moto).as_deref(), moto);
+        assert_eq!(service_endpoint(None, None), None);
     }
 
     #[test]
