@@ -17,6 +17,7 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference};
     status = "AuthorizerStatus",
     shortname = "authz",
     category = "apigw",
+    selectable = ".spec.restApiRef.name",
     printcolumn(name = "API", type_ = "string", json_path = ".spec.restApiRef.name"),
     printcolumn(
         name = "Authorizer-ID",

@@ -20,6 +20,7 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, free_form_o
     status = "RouteStatus",
     shortname = "rt",
     category = "apigw",
+    selectable = ".spec.restApiRef.name",
     printcolumn(name = "API", type_ = "string", json_path = ".spec.restApiRef.name"),
     printcolumn(name = "Method", type_ = "string", json_path = ".spec.method"),
     printcolumn(name = "Path", type_ = "string", json_path = ".spec.path"),

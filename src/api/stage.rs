@@ -20,6 +20,8 @@ use super::route::HttpMethod;
     status = "StageStatus",
     shortname = "stg",
     category = "apigw",
+    selectable = ".spec.restApiRef.name",
+    selectable = ".spec.webSocketApiRef.name",
     printcolumn(name = "API", type_ = "string", json_path = ".spec.restApiRef.name"),
     printcolumn(
         name = "WebSocket-API",

@@ -171,6 +171,12 @@ pub struct Shared {
     /// Objects (by uid) whose status this pass already changed (a progress
     /// write): the end of the pass writes its status even if it equals the old one.
     status_written: Mutex<std::collections::HashSet<String>>,
+    /// The resourceVersion our last status write of each object returned (by uid).
+    /// A pass that starts from a cached copy older than that write (its watch
+    /// event has not arrived yet) reads the object again: acting on a status we
+    /// already replaced would, for instance, make a second WebSocket route response
+    /// whose first id is in the newer status (moto takes a second one silently).
+    status_versions: Mutex<std::collections::HashMap<String, u64>>,
     /// The function policies this process verified, so converged APIs are not
     /// read again on every pass.
     pub policies: permissions::PolicyMemo,
@@ -208,6 +214,7 @@ impl Context {
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
                 status_written: Mutex::default(),
+                status_versions: Mutex::default(),
                 policies: Default::default(),
                 rest_apis: Default::default(),
                 models: Default::default(),
@@ -271,6 +278,7 @@ impl Context {
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
                 status_written: Mutex::default(),
+                status_versions: Mutex::default(),
                 policies: Default::default(),
                 rest_apis: Default::default(),
                 models: Default::default(),
@@ -316,6 +324,25 @@ impl Shared {
         self.config_seen.lock().unwrap().remove(uid);
         self.rest_apis.forget(uid);
         self.status_written.lock().unwrap().remove(uid);
+        self.status_versions.lock().unwrap().remove(uid);
+    }
+
+    /// Remember the resourceVersion a status write of object `uid` returned.
+    pub fn note_status_version(&self, uid: &str, resource_version: Option<&str>) {
+        if let Some(version) = resource_version.and_then(|v| v.parse::<u64>().ok()) {
+            let mut versions = self.status_versions.lock().unwrap();
+            let known = versions.entry(uid.to_string()).or_default();
+            *known = (*known).max(version);
+        }
+    }
+
+    /// Whether a copy of object `uid` at `resource_version` predates our last status
+    /// write of it. resourceVersions are opaque to clients in principle; the API
+    /// server's are etcd revisions, ordered integers, and anything else is taken
+    /// as current (no extra read).
+    pub fn predates_our_write(&self, uid: &str, resource_version: Option<&str>) -> bool {
+        let written = self.status_versions.lock().unwrap().get(uid).copied();
+        predates(resource_version, written)
     }
 
     /// Whether this pass wrote the object's status already; forgets it.
@@ -377,6 +404,8 @@ impl Shared {
 }
 
 /// One reconcile of `obj`, counted in the metrics; a success resets its backoff.
+/// It starts from the API server's copy when the cached one predates our own last
+/// status write.
 async fn reconciled<K, F>(
     kind: &'static str,
     obj: Arc<K>,
@@ -384,9 +413,13 @@ async fn reconciled<K, F>(
     reconcile: impl FnOnce(Arc<K>, Arc<Context>) -> F,
 ) -> Result<Action, Error>
 where
-    K: Resource<DynamicType = ()>,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
     F: Future<Output = Result<Action, Error>>,
 {
+    let obj = current_copy(obj, &ctx).await?;
     let result = ctx
         .reconciles
         .measure(kind, obj.as_ref(), reconcile(obj.clone(), ctx.clone()))
@@ -395,6 +428,42 @@ where
         ctx.backoff.succeeded(&backoff::Backoff::key(obj.as_ref()));
     }
     result
+}
+
+/// Whether a copy at `resource_version` is older than the version `written`
+/// returned; a version that is not an integer is taken as current.
+fn predates(resource_version: Option<&str>, written: Option<u64>) -> bool {
+    match (resource_version.and_then(|v| v.parse::<u64>().ok()), written) {
+        (Some(version), Some(written)) => version < written,
+        _ => false,
+    }
+}
+
+async fn current_copy<K>(obj: Arc<K>, ctx: &Context) -> Result<Arc<K>, Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let meta = obj.meta();
+    let uid = meta.uid.as_deref().unwrap_or_default();
+    if !ctx.predates_our_write(uid, meta.resource_version.as_deref()) {
+        return Ok(obj);
+    }
+    let api: Api<K> = ctx.api_in(meta.namespace.as_deref().unwrap_or_default());
+    match api
+        .get_opt(meta.name.as_deref().unwrap_or_default())
+        .await
+        .map_err(Error::kube("read the object again"))?
+    {
+        Some(fresh) if fresh.meta().uid.as_deref() == Some(uid) => {
+            tracing::debug!(resource_version = ?fresh.meta().resource_version, "cached copy predates our status write; read again");
+            Ok(Arc::new(fresh))
+        }
+        // Gone or recreated: the cached copy's deletion path decides.
+        _ => Ok(obj),
+    }
 }
 
 /// Shared error policy: conflicts retry at once, other retryable errors back off
@@ -907,5 +976,20 @@ fn binding_changes(
 async fn log_result<T: std::fmt::Debug, E: std::fmt::Display>(res: Result<T, E>) {
     if let Err(e) = res {
         tracing::debug!(error = %e, "reconcile loop event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::predates;
+
+    #[test]
+    fn a_copy_older_than_our_status_write_is_read_again() {
+        assert!(predates(Some("41"), Some(42)));
+        assert!(!predates(Some("42"), Some(42)));
+        assert!(!predates(Some("57"), Some(42)), "newer than our write");
+        assert!(!predates(Some("41"), None), "nothing written by us");
+        assert!(!predates(Some("opaque-v1"), Some(42)), "not an etcd revision");
+        assert!(!predates(None, Some(42)));
     }
 }

@@ -96,13 +96,18 @@ pub async fn write_status<K: OwnsStatus>(
     }
     let api: Api<K> = ctx.api_in(&obj.namespace().unwrap_or_default());
     let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(crate::api::common::FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("patch status"))?;
+    let written = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(crate::api::common::FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::kube("patch status"))?;
+    ctx.note_status_version(
+        obj.meta().uid.as_deref().unwrap_or_default(),
+        written.meta().resource_version.as_deref(),
+    );
     Ok(())
 }
 
