@@ -433,7 +433,10 @@ where
 /// Whether a copy at `resource_version` is older than the version `written`
 /// returned; a version that is not an integer is taken as current.
 fn predates(resource_version: Option<&str>, written: Option<u64>) -> bool {
-    match (resource_version.and_then(|v| v.parse::<u64>().ok()), written) {
+    match (
+        resource_version.and_then(|v| v.parse::<u64>().ok()),
+        written,
+    ) {
         (Some(version), Some(written)) => version < written,
         _ => false,
     }
@@ -608,10 +611,9 @@ fn slim<K: Resource>(obj: &mut K) {
     }
 }
 
-/// The changes of a kind whose reconciler writes its own status and reads AWS on
-/// every pass: spec, deletion and finalizers wake it, its own status writes do not
-/// (resyncs come from requeues). Returns the store the stream fills, for mappers.
-fn own_changes<K>(
+/// Every change of a kind, kept slim in the store the stream fills (returned, for
+/// the controller and its mappers).
+fn stored_changes<K>(
     ctx: &Context,
 ) -> (
     kube::runtime::reflector::Store<K>,
@@ -632,9 +634,34 @@ where
         .backoff(backoff::WatchBackoff::default())
         .modify(slim)
         .reflect(writer)
-        .applied_objects()
-        .predicate_filter(child_spec_hash::<K>, Default::default());
+        .applied_objects();
     (reader, changes)
+}
+
+/// The changes of a kind whose reconciler writes its own status and reads AWS on
+/// every pass: spec, deletion and finalizers wake it, its own status writes do not
+/// (resyncs come from requeues).
+fn own_changes<K>(
+    ctx: &Context,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::WatchStreamExt;
+    let (reader, changes) = stored_changes::<K>(ctx);
+    (
+        reader,
+        changes.predicate_filter(child_spec_hash::<K>, Default::default()),
+    )
 }
 
 /// What of a Stage matters to the objects that refer to it (DomainName,
@@ -845,7 +872,8 @@ fn reference_controller<K: children::Child>(
 ) -> impl Future<Output = ()> {
     // Status writes wake this controller too; it answers them with one read of the
     // RestApi from the API server and no AWS call.
-    Controller::new(watched_api::<K>(ctx), watch_config())
+    let (reader, changes) = stored_changes::<K>(ctx);
+    Controller::for_stream(changes, reader)
         .with_config(config)
         .graceful_shutdown_on(shutdown)
         .run(
@@ -989,7 +1017,10 @@ mod tests {
         assert!(!predates(Some("42"), Some(42)));
         assert!(!predates(Some("57"), Some(42)), "newer than our write");
         assert!(!predates(Some("41"), None), "nothing written by us");
-        assert!(!predates(Some("opaque-v1"), Some(42)), "not an etcd revision");
+        assert!(
+            !predates(Some("opaque-v1"), Some(42)),
+            "not an etcd revision"
+        );
         assert!(!predates(None, Some(42)));
     }
 }
