@@ -11,6 +11,24 @@
 //!
 //! LocalStack gaps met here (community edition, host mode): no Lambda execution
 //! (no Docker) and authorizers never run, so those stay control-plane tests on moto.
+//!
+//! The photo-app example (`examples/photo-app`) converges whole on LocalStack: the
+//! RestApi, the Cognito Authorizer (LocalStack stores it; the operator checks the
+//! pool in moto), all six Routes and both Stages go Ready, dev and prod on one
+//! deployment. Served, only its mock (`GET /health`) and the CORS preflight of
+//! `list-photos` are asserted, which LocalStack answers as AWS does. What the rest
+//! does on LocalStack 2026.3.0 (run with `SERVICES=apigateway,sts,iam,route53`):
+//! - Lambda proxy routes (upload-photo, filter-photo, list-photos) answer 502
+//!   `{"message": "Internal server error"}`: LocalStack invokes its own Lambda
+//!   ("Service 'lambda' is not enabled"), and the functions exist only in moto.
+//! - The Cognito authorizer is never enforced: `PUT /photos` without a token
+//!   reaches the Lambda integration (the 502 above) instead of a 401, and
+//!   `POST /photos/{id}/filter` with a bad body and no token gets the validator's
+//!   400.
+//! - The SQS and Step Functions integrations call LocalStack's own services, which
+//!   are not enabled: the SQS route still answers its mapped 202 `{"queued": true}`
+//!   (its only integration response is the default one, so it maps the failure
+//!   too), the Step Functions one passes through 200 with an `InternalFailure` body.
 
 mod common;
 
@@ -554,6 +572,159 @@ async fn deployed_routes_answer_as_their_specs_say() {
         "\"version\": 2",
     )
     .await;
+
+    ns.delete().await;
+}
+
+/// The manifests of examples/photo-app (its namespace aside) as YAML documents,
+/// moved into `namespace`, with the placeholder Cognito pool replaced by `pool`.
+fn photo_app_manifests(namespace: &str, pool: &str) -> Vec<serde_yaml::Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/photo-app");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("00-namespace.yaml"))
+        .collect();
+    files.sort();
+    let mut placeholder_seen = false;
+    let mut docs = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        placeholder_seen |= text.contains("us-east-1_AbCdEf123");
+        let text = text.replace("us-east-1_AbCdEf123", pool);
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let mut value: serde_yaml::Value =
+                serde::Deserialize::deserialize(doc).expect("example manifest parses");
+            if value.is_null() {
+                continue;
+            }
+            assert_eq!(
+                value["metadata"]["namespace"].as_str(),
+                Some("photo-app"),
+                "{} is in the example's namespace",
+                file.display()
+            );
+            value["metadata"]["namespace"] = namespace.into();
+            docs.push(value);
+        }
+    }
+    assert!(
+        placeholder_seen,
+        "the example's placeholder pool id is gone"
+    );
+    docs
+}
+
+/// The photo-app example as users apply it, moved to a fresh namespace: it goes
+/// Ready whole on LocalStack, and its non-Lambda behaviour is served on both
+/// stages (dev deploys automatically, prod is Manual at revision 1): the `/health`
+/// mock and the CORS preflight of `list-photos`. Its Lambda, SQS, Step Functions
+/// and authorizer behaviour is not served by LocalStack here (see the header);
+/// `tests/examples.rs` checks that side against moto.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photo_app_example_is_served() {
+    use apigw_operator::api::Authorizer;
+
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "photo-served").await;
+    // What a real account already has, made in moto: the functions and the user pool.
+    seed_functions(&["upload-photo", "filter-photo:live", "list-photos"]);
+    let pool = seed_user_pool("photo-users");
+    let _operator = OperatorProcess::start(&ns.name);
+
+    let mut applied: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for doc in photo_app_manifests(&ns.name, &pool) {
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        let yaml = serde_yaml::to_string(&doc).unwrap();
+        let name = match kind.as_str() {
+            "RestApi" => ns.apply::<RestApi>(&yaml).await.metadata.name,
+            "Authorizer" => ns.apply::<Authorizer>(&yaml).await.metadata.name,
+            "Route" => ns.apply::<Route>(&yaml).await.metadata.name,
+            "Stage" => ns.apply::<Stage>(&yaml).await.metadata.name,
+            other => panic!("examples/photo-app has a {other:?}: teach this test about it"),
+        };
+        applied.entry(kind).or_default().push(name.unwrap());
+    }
+    assert_eq!(applied["Route"].len(), 6, "{applied:?}");
+    assert_eq!(applied["Stage"], ["dev", "prod"]);
+
+    const T: Duration = Duration::from_secs(120);
+    let id = wait_ready(&ns.api::<RestApi>(), "photos", "True", T)
+        .await
+        .status
+        .unwrap()
+        .rest_api_id
+        .unwrap();
+    wait_ready(&ns.api::<Authorizer>(), "users", "True", T).await;
+    for route in &applied["Route"] {
+        wait_ready(&ns.api::<Route>(), route, "True", T).await;
+    }
+    let dev = wait_ready(&ns.api::<Stage>(), "dev", "True", T)
+        .await
+        .status
+        .unwrap();
+    let prod = wait_ready(&ns.api::<Stage>(), "prod", "True", T)
+        .await
+        .status
+        .unwrap();
+    assert_eq!(prod.deployed_revision, Some(1));
+    assert!(dev.deployment_id.is_some(), "{dev:?}");
+    assert_eq!(
+        dev.deployment_id, prod.deployment_id,
+        "dev and prod start on the same deployment"
+    );
+
+    // The mock answers from its template, on both stages.
+    for stage in ["dev", "prod"] {
+        served(
+            &id,
+            stage,
+            "GET",
+            "/health",
+            &[],
+            "",
+            200,
+            "\"status\": \"ok\"",
+        )
+        .await;
+    }
+
+    // The CORS preflight of list-photos, answered by API Gateway with the Route's
+    // settings, on both stages.
+    for stage in ["dev", "prod"] {
+        let preflight = served(
+            &id,
+            stage,
+            "OPTIONS",
+            "/users/u1/photos",
+            &[
+                ("Origin", "https://photos.example.com"),
+                ("Access-Control-Request-Method", "GET"),
+            ],
+            "",
+            200,
+            "",
+        )
+        .await;
+        let header = |name: &str| preflight.headers.get(name).cloned().unwrap_or_default();
+        assert_eq!(
+            header("access-control-allow-origin"),
+            "https://photos.example.com",
+            "on {stage}: {:?}",
+            preflight.headers
+        );
+        assert!(
+            header("access-control-allow-methods").contains("GET"),
+            "on {stage}: {:?}",
+            preflight.headers
+        );
+        assert_eq!(
+            header("access-control-max-age"),
+            "600",
+            "on {stage}: {:?}",
+            preflight.headers
+        );
+    }
 
     ns.delete().await;
 }
