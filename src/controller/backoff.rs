@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Error;
 
@@ -66,9 +66,25 @@ impl Backoff {
 /// idle for half a minute after its API server came back; five seconds of
 /// patience is still kind to a struggling API server (a handful of watches per
 /// operator).
-#[derive(Debug, Default)]
+///
+/// Each one also reports to [`watch_trouble`]: a watch that keeps failing is not
+/// always cured by retrying it (after an API server restarted in place, watches
+/// relisted and met 410 "too old resource version" again for minutes), so the
+/// controllers are restarted when one has failed for long (see `controller::run`).
+#[derive(Debug)]
 pub struct WatchBackoff {
     failures: u32,
+    id: u64,
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        WatchBackoff {
+            failures: 0,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 impl WatchBackoff {
@@ -79,12 +95,69 @@ impl WatchBackoff {
 impl Iterator for WatchBackoff {
     type Item = Duration;
     fn next(&mut self) -> Option<Duration> {
+        watch_trouble().failed(self.id, Instant::now());
         let delay = Self::FIRST
             .saturating_mul(1u32 << self.failures.min(8))
             .min(Self::MAX);
         self.failures = self.failures.saturating_add(1);
         Some(jittered(delay))
     }
+}
+
+impl Drop for WatchBackoff {
+    fn drop(&mut self) {
+        watch_trouble().forget(self.id);
+    }
+}
+
+/// Runs of watch failures, per watch. A run goes on while failures come less than
+/// [`WatchTrouble::QUIET`] apart, whatever succeeds in between: a watch that
+/// relists fine and then fails to resume from the list's version is failing.
+#[derive(Debug, Default)]
+pub struct WatchTrouble {
+    /// Per watch: when its run of failures began, and its last failure.
+    runs: Mutex<HashMap<u64, (Instant, Instant)>>,
+}
+
+impl WatchTrouble {
+    /// Longer than the longest retry delay (5 s) and than a watch's life (20 s):
+    /// a healthy watch that fails once in a while never makes a long run.
+    pub const QUIET: Duration = Duration::from_secs(25);
+
+    fn failed(&self, watch: u64, at: Instant) {
+        let mut runs = self.runs.lock().unwrap();
+        let run = runs.entry(watch).or_insert((at, at));
+        if at.saturating_duration_since(run.1) > Self::QUIET {
+            run.0 = at;
+        }
+        run.1 = at;
+    }
+
+    fn forget(&self, watch: u64) {
+        self.runs.lock().unwrap().remove(&watch);
+    }
+
+    /// How long the longest run still going at `now` has lasted.
+    pub fn longest_run(&self, now: Instant) -> Option<Duration> {
+        self.runs
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|(_, last)| now.saturating_duration_since(*last) <= Self::QUIET)
+            .map(|(start, _)| now.saturating_duration_since(*start))
+            .max()
+    }
+
+    /// Start every run afresh (the controllers were restarted).
+    pub fn clear(&self) {
+        self.runs.lock().unwrap().clear();
+    }
+}
+
+/// The process's watch failures: one API server, so one record.
+pub fn watch_trouble() -> &'static WatchTrouble {
+    static TROUBLE: std::sync::OnceLock<WatchTrouble> = std::sync::OnceLock::new();
+    TROUBLE.get_or_init(WatchTrouble::default)
 }
 
 impl kube::runtime::utils::Backoff for WatchBackoff {
@@ -168,6 +241,31 @@ mod tests {
         assert!(delays[9] >= Duration::from_secs(5));
         b.reset();
         assert!(b.next().unwrap() < Duration::from_millis(601));
+    }
+
+    /// A run lasts while failures come within 25 s of each other, and ends with a
+    /// quiet spell or when its watch goes.
+    #[test]
+    fn runs_of_watch_failures() {
+        let trouble = WatchTrouble::default();
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        assert_eq!(trouble.longest_run(at(0)), None);
+        for secs in [0, 5, 10, 15, 20, 25, 30, 35] {
+            trouble.failed(1, at(secs));
+        }
+        trouble.failed(2, at(34));
+        assert_eq!(trouble.longest_run(at(36)), Some(Duration::from_secs(36)));
+        // Quiet for longer than QUIET: no run is going on any more.
+        assert_eq!(trouble.longest_run(at(70)), None);
+        // A failure after the quiet spell starts a new run.
+        trouble.failed(1, at(70));
+        assert_eq!(trouble.longest_run(at(71)), Some(Duration::from_secs(1)));
+        trouble.forget(1);
+        assert_eq!(trouble.longest_run(at(71)), None);
+        trouble.failed(3, at(71));
+        trouble.clear();
+        assert_eq!(trouble.longest_run(at(72)), None);
     }
 
     /// A RestApi and a Stage of one name have counters of their own.

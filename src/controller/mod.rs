@@ -696,7 +696,34 @@ fn parent_of<K: children::Child>(
     Some(kube::runtime::reflector::ObjectRef::new(name).within(&ns))
 }
 
-/// Run every controller until `shutdown` resolves.
+type StopSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+
+/// How long watches may keep failing before the controllers start again with new
+/// ones: the pickup the operator promises after the API server returns is 30 s.
+const STUCK_WATCH: Duration = Duration::from_secs(20);
+
+/// Resolves once a watch has been failing for [`STUCK_WATCH`]. Retrying a watch
+/// does not always cure it: after an API server restarted in place, relisted
+/// watches met 410 "too old resource version" on every resume for minutes, while
+/// watches started afresh worked at once (which is why a leader that lost its
+/// lease over the outage recovered and a lone replica did not).
+async fn stuck_watches() {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if let Some(failing) = backoff::watch_trouble().longest_run(std::time::Instant::now())
+            && failing >= STUCK_WATCH
+        {
+            tracing::warn!(
+                failing_for = ?failing,
+                "a watch keeps failing; restarting the controllers with fresh watches"
+            );
+            return;
+        }
+    }
+}
+
+/// Run every controller until `shutdown` resolves; restart them when watches are
+/// stuck.
 pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
@@ -721,21 +748,49 @@ pub async fn run(
     tracing::info!(namespace = ?ctx.settings.namespace, namespaces = ?ctx.settings.namespaces, "controllers starting");
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 
-    let shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>> = Box::pin(shutdown);
-    let shutdown = futures::future::FutureExt::shared(shutdown);
+    use futures::FutureExt;
+    let shutdown: StopSignal = Box::pin(shutdown);
+    let shutdown = shutdown.shared();
     // Bindings and namespace labels are read once for all namespaces, by
     // reflectors that outlive a restart of the controllers.
     let bindings_changed = account_binding::reflectors(&ctx);
-    let binding_status = account_binding::controller(&ctx, config.clone(), shutdown.clone());
-    let kinds = futures::future::join_all(scopes.iter().map(|scope| {
-        kind_controllers(
-            scope.clone(),
-            config.clone(),
-            shutdown.clone(),
-            bindings_changed.clone(),
-        )
-    }));
-    futures::join!(binding_status, kinds);
+    loop {
+        let restart = Arc::new(tokio::sync::Notify::new());
+        let stop: StopSignal = Box::pin({
+            let (shutdown, restart) = (shutdown.clone(), restart.clone());
+            async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = restart.notified() => {}
+                }
+            }
+        });
+        let stop = stop.shared();
+        let binding_status = account_binding::controller(&ctx, config.clone(), stop.clone());
+        let kinds = futures::future::join_all(scopes.iter().map(|scope| {
+            kind_controllers(
+                scope.clone(),
+                config.clone(),
+                stop.clone(),
+                bindings_changed.clone(),
+            )
+        }));
+        let watchdog = async {
+            tokio::select! {
+                _ = shutdown.clone() => false,
+                () = stuck_watches() => {
+                    restart.notify_one();
+                    true
+                }
+            }
+        };
+        let ((), _, restarting) = futures::join!(binding_status, kinds, watchdog);
+        if !restarting {
+            break;
+        }
+        backoff::watch_trouble().clear();
+        tracing::warn!("controllers restarted with fresh watches");
+    }
     tracing::info!("controllers stopped");
     Ok(())
 }
@@ -1001,9 +1056,18 @@ fn binding_changes(
     })
 }
 
-async fn log_result<T: std::fmt::Debug, E: std::fmt::Display>(res: Result<T, E>) {
-    if let Err(e) = res {
-        tracing::debug!(error = %e, "reconcile loop event");
+/// What a controller's run reports besides reconcile results: a watch or queue
+/// error is a warning (the API server is unreachable or refuses the watch); a
+/// failed reconcile was already logged, with its object, by the error policy.
+async fn log_result<T: std::fmt::Debug, R: std::error::Error, Q: std::error::Error>(
+    res: Result<T, controller::Error<R, Q>>,
+) {
+    match res {
+        Err(controller::Error::QueueError(e)) => {
+            tracing::warn!(error = %e, "watch failed; retrying")
+        }
+        Err(e) => tracing::debug!(error = %e, "reconcile loop event"),
+        Ok(_) => {}
     }
 }
 
