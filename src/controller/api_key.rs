@@ -16,23 +16,93 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use tracing::field;
 
+use super::owned::OwnsAwsResource;
 use super::{Context, Error};
 use crate::api::api_key::{AttachedPlan, GeneratedSecret, SecretKeyRef};
+use crate::api::common::DeletionPolicy;
 use crate::api::{ApiKey, ApiKeyStatus, UsagePlan};
 use crate::plan::api_key::{ApiKeyAction, MIN_VALUE_LEN, ObservedApiKey, desired_settings, plan};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
 
 /// Entry point for the controller runtime.
 pub async fn reconcile(obj: Arc<ApiKey>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let span = tracing::info_span!(
-        "reconcile",
-        kind = "ApiKey",
-        namespace = %namespace,
-        object_name = %obj.name_any(),
-        api_key_id = field::Empty
-    );
-    under_finalizer!(ApiKey, obj, ctx, span, apply, cleanup)
+    super::owned::reconcile(obj, ctx).await
+}
+
+impl OwnsAwsResource for ApiKey {
+    const KIND: &'static str = "ApiKey";
+    const NOUN: &'static str = "API key";
+    const ID_FIELD: &'static str = "api_key_id";
+    type Observed = ObservedApiKey;
+    /// The value the key should have, when it comes from a Secret.
+    type Hint = Option<String>;
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "reconcile",
+            kind = "ApiKey",
+            namespace = %self.namespace().unwrap_or_default(),
+            object_name = %self.name_any(),
+            api_key_id = field::Empty
+        )
+    }
+    async fn apply(obj: Arc<Self>, ctx: &Context) -> Result<Action, Error> {
+        apply(obj, ctx).await
+    }
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        Some(self.spec.deletion_policy)
+    }
+    fn recorded_id(&self) -> Option<String> {
+        self.status.as_ref()?.api_key_id.clone()
+    }
+    fn id_of(observed: &ObservedApiKey) -> &str {
+        &observed.id
+    }
+    fn tags_of(observed: &ObservedApiKey) -> &BTreeMap<String, String> {
+        &observed.settings.tags
+    }
+    async fn read(ctx: &Context, id: &str) -> Result<Option<ObservedApiKey>, Error> {
+        Ok(ctx.aws.get_api_key(id).await?)
+    }
+    /// Keys made by passes that could not record them (a crash after the create):
+    /// the one with the wanted value is kept, else the first; the rest are deleted.
+    async fn find_by_owner(
+        &self,
+        ctx: &Context,
+        owner_uid: &str,
+        value: &Option<String>,
+    ) -> Result<Option<ObservedApiKey>, Error> {
+        let mut found = ctx
+            .aws
+            .find_api_keys_by_tag(OWNER_UID_TAG, owner_uid)
+            .await?;
+        let keep = found
+            .iter()
+            .position(|k| value.is_some() && k.settings.value == *value)
+            .or(if found.is_empty() { None } else { Some(0) });
+        let Some(keep) = keep else { return Ok(None) };
+        let key = found.swap_remove(keep);
+        for extra in found {
+            tracing::info!(extra = %extra.id, "deleting a leftover API key of this object");
+            ctx.aws.delete_api_key(&extra.id).await?;
+        }
+        Ok(Some(key))
+    }
+    fn forget_resource(status: &mut ApiKeyStatus) {
+        status.api_key_id = None;
+    }
+    /// Detached from its plans first: moto keeps the attachments of a deleted key.
+    async fn delete(&self, ctx: &Context, id: &str) -> Result<(), Error> {
+        let plans: Vec<String> = self
+            .status
+            .iter()
+            .flat_map(|s| s.usage_plans.iter().map(|p| p.usage_plan_id.clone()))
+            .collect();
+        for plan_id in &plans {
+            ctx.aws.delete_usage_plan_key(plan_id, id).await?;
+        }
+        Ok(ctx.aws.delete_api_key(id).await?)
+    }
 }
 
 async fn apply(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {
@@ -135,7 +205,8 @@ async fn converge(
     let plan_ids: BTreeSet<String> = resolved.iter().map(|p| p.usage_plan_id.clone()).collect();
     let desired = desired_settings(&obj.spec, &owner, value, plan_ids.clone());
 
-    let mut observed = observe(obj, ctx, status, &owner, desired.value.as_deref()).await?;
+    let recorded = status.api_key_id.clone();
+    let mut observed = super::owned::observe(obj, ctx, status, recorded, &desired.value).await?;
     if let Some(key) = observed.as_mut() {
         // The plans it should be on and those it was on: each read once.
         let recorded = status.usage_plans.iter().map(|p| p.usage_plan_id.clone());
@@ -262,45 +333,6 @@ async fn converge(
 /// Find the key: by the id in status, or by owner tag. With several tagged keys
 /// (a crash in the middle of a rotation) the one holding `value` wins and the
 /// others, which no status names, are deleted.
-async fn observe(
-    obj: &ApiKey,
-    ctx: &Context,
-    status: &mut ApiKeyStatus,
-    owner: &Owner,
-    value: Option<&str>,
-) -> Result<Option<ObservedApiKey>, Error> {
-    let aws = &ctx.aws;
-    if let Some(id) = status.api_key_id.clone() {
-        tracing::Span::current().record("api_key_id", id.as_str());
-        if let Some(found) = aws.get_api_key(&id).await? {
-            return Ok(Some(found));
-        }
-        ctx.event(
-            obj,
-            EventType::Warning,
-            "DeletedOutsideOperator",
-            "Observe",
-            format!("API key {id} was deleted outside the operator; creating it again"),
-        )
-        .await;
-        status.api_key_id = None;
-    }
-    let mut found = aws.find_api_keys_by_tag(OWNER_UID_TAG, &owner.uid).await?;
-    let keep = found
-        .iter()
-        .position(|k| value.is_some() && k.settings.value.as_deref() == value)
-        .or(if found.is_empty() { None } else { Some(0) });
-    let Some(keep) = keep else { return Ok(None) };
-    let key = found.swap_remove(keep);
-    for extra in found {
-        tracing::info!(extra = %extra.id, "deleting a leftover API key of this object");
-        aws.delete_api_key(&extra.id).await?;
-    }
-    tracing::Span::current().record("api_key_id", key.id.as_str());
-    tracing::info!("found API key by owner tag");
-    Ok(Some(key))
-}
-
 /// Create or correct the Secret holding a generated value. It is owned by the
 /// ApiKey (garbage-collected with it); a Secret of that name owned by anything
 /// else is never overwritten.
@@ -375,50 +407,4 @@ async fn write_generated_secret(
         }
     }
     Ok(())
-}
-
-async fn cleanup(obj: Arc<ApiKey>, ctx: &Context) -> Result<Action, Error> {
-    let aws = &ctx.aws;
-    let ids: Vec<String> = match obj.status.as_ref().and_then(|s| s.api_key_id.clone()) {
-        Some(id) => vec![id],
-        // No id in status: the create may have happened just before a crash.
-        None => aws
-            .find_api_keys_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
-            .await?
-            .into_iter()
-            .map(|k| k.id)
-            .collect(),
-    };
-    if super::tenancy::Tenant::retains(obj.as_ref()) {
-        ctx.event(
-            obj.as_ref(),
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            format!(
-                "left API key {} in AWS (deletionPolicy: Retain)",
-                ids.join(", ")
-            ),
-        )
-        .await;
-        return Ok(Action::await_change());
-    }
-    let plans: Vec<String> = obj
-        .status
-        .iter()
-        .flat_map(|s| s.usage_plans.iter().map(|p| p.usage_plan_id.clone()))
-        .collect();
-    for id in &ids {
-        tracing::Span::current().record("api_key_id", id.as_str());
-        let result = async {
-            for plan_id in &plans {
-                aws.delete_usage_plan_key(plan_id, id).await?;
-            }
-            aws.delete_api_key(id).await
-        }
-        .await;
-        super::outcome::report_deletion(ctx, obj.as_ref(), result, format!("deleted API key {id}"))
-            .await?;
-    }
-    Ok(Action::await_change())
 }

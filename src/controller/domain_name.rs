@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 
+use super::owned::OwnsAwsResource;
 use super::{Context, Error};
+use crate::api::common::DeletionPolicy;
 use crate::api::domain_name::{DomainName, DomainNameStatus, MappingStatus};
 use crate::api::{RestApi, Stage, WebSocketApi};
 use crate::aws::error::NotFoundExt;
@@ -23,15 +24,90 @@ use crate::plan::rest_api::{OWNER_UID_TAG, Owner};
 
 /// Entry point for the controller runtime.
 pub async fn reconcile(obj: Arc<DomainName>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let span = tracing::info_span!(
-        "reconcile",
-        kind = "DomainName",
-        namespace = %namespace,
-        object_name = %obj.name_any(),
-        domain_name = %obj.spec.domain_name
-    );
-    under_finalizer!(DomainName, obj, ctx, span, apply, cleanup)
+    super::owned::reconcile(obj, ctx).await
+}
+
+/// A domain is found by its name, and adopted only when first seen with
+/// `spec.adopt` (see `converge`), so only the entry and the cleanup are the
+/// skeleton's.
+impl OwnsAwsResource for DomainName {
+    const KIND: &'static str = "DomainName";
+    const NOUN: &'static str = "domain name";
+    const ID_FIELD: &'static str = "domain_name";
+    type Observed = ObservedDomain;
+    type Hint = ();
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "reconcile",
+            kind = "DomainName",
+            namespace = %self.namespace().unwrap_or_default(),
+            object_name = %self.name_any(),
+            domain_name = %self.spec.domain_name
+        )
+    }
+    async fn apply(obj: Arc<Self>, ctx: &Context) -> Result<Action, Error> {
+        apply(obj, ctx).await
+    }
+    fn adopts_orphans(&self) -> bool {
+        self.spec.adopt_orphaned
+    }
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        self.spec.deletion_policy
+    }
+    /// The domain is this object's once a pass made or adopted it.
+    fn recorded_id(&self) -> Option<String> {
+        let status = self.status.as_ref()?;
+        (status.target.is_some() || status.adopted).then(|| self.spec.domain_name.clone())
+    }
+    fn id_of(observed: &ObservedDomain) -> &str {
+        &observed.settings.name
+    }
+    fn tags_of(observed: &ObservedDomain) -> &BTreeMap<String, String> {
+        &observed.settings.tags
+    }
+    async fn read(ctx: &Context, name: &str) -> Result<Option<ObservedDomain>, Error> {
+        Ok(ctx.aws.get_domain_name(name).await?)
+    }
+    /// Never made by a pass (for example the certificate was missing): only a
+    /// domain of that name carrying this object's owner tag is its own; one that
+    /// someone else made is not its to remove.
+    async fn find_by_owner(
+        &self,
+        ctx: &Context,
+        owner_uid: &str,
+        _: &(),
+    ) -> Result<Option<ObservedDomain>, Error> {
+        let found = ctx.aws.get_domain_name(&self.spec.domain_name).await?;
+        Ok(found
+            .filter(|d| d.settings.tags.get(OWNER_UID_TAG).map(String::as_str) == Some(owner_uid)))
+    }
+    fn forget_resource(status: &mut DomainNameStatus) {
+        status.target = None;
+    }
+    /// Its mappings first: those this object made, v1 and v2.
+    async fn delete(&self, ctx: &Context, name: &str) -> Result<(), Error> {
+        let status = self.status.clone().unwrap_or_default();
+        if !status.managed_api_mappings.is_empty() {
+            // A domain deleted by hand has no mappings left.
+            let mappings = ctx.aws.get_api_mappings(name).await.found()?;
+            for (mapping, id) in mappings.unwrap_or_default() {
+                if status.managed_api_mappings.contains(&mapping.base_path) {
+                    ctx.aws.delete_api_mapping(name, &id).await?;
+                }
+            }
+        }
+        for path in &status.managed_base_paths {
+            ctx.aws.delete_base_path_mapping(name, path).await?;
+        }
+        Ok(ctx.aws.delete_domain_name(name).await?)
+    }
+    fn deleted_note(name: &str) -> String {
+        format!("deleted domain name {name} and its base path mappings")
+    }
+    fn retained_what(&self, _: &str) -> String {
+        format!("domain name {} and its mappings", self.spec.domain_name)
+    }
 }
 
 /// Names of the Stages a DomainName maps to (for the Stage watch).
@@ -517,54 +593,4 @@ async fn check_certificate(ctx: &Context, arn: &str, endpoint_type: &str) -> Res
             }
         }
     }
-}
-
-async fn cleanup(obj: Arc<DomainName>, ctx: &Context) -> Result<Action, Error> {
-    let name = obj.spec.domain_name.as_str();
-    let status = obj.status.clone().unwrap_or_default();
-    if super::tenancy::Tenant::retains(obj.as_ref()) {
-        ctx.event(
-            obj.as_ref(),
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            super::ownership::retained_note(
-                &format!("domain name {name} and its mappings"),
-                obj.spec.deletion_policy,
-            ),
-        )
-        .await;
-        return Ok(Action::await_change());
-    }
-    // Never created (for example the certificate was missing): nothing to delete,
-    // and a domain of the same name that someone else made is not ours to remove.
-    let ours = status.target.is_some() || status.adopted;
-    if !ours {
-        let found = ctx.aws.get_domain_name(name).await?;
-        let created_by_us = found
-            .as_ref()
-            .is_some_and(|d| d.settings.tags.get(OWNER_UID_TAG) == obj.uid().as_ref());
-        if !created_by_us {
-            return Ok(Action::await_change());
-        }
-    }
-    let result = async {
-        if !status.managed_api_mappings.is_empty() {
-            // A domain deleted by hand has no mappings left.
-            let mappings = ctx.aws.get_api_mappings(name).await.found()?;
-            for (mapping, id) in mappings.unwrap_or_default() {
-                if status.managed_api_mappings.contains(&mapping.base_path) {
-                    ctx.aws.delete_api_mapping(name, &id).await?;
-                }
-            }
-        }
-        for path in &status.managed_base_paths {
-            ctx.aws.delete_base_path_mapping(name, path).await?;
-        }
-        ctx.aws.delete_domain_name(name).await
-    }
-    .await;
-    let deleted = format!("deleted domain name {name} and its base path mappings");
-    super::outcome::report_deletion(ctx, obj.as_ref(), result, deleted).await?;
-    Ok(Action::await_change())
 }

@@ -1,71 +1,5 @@
 //! Controllers, their shared context and the manager that runs them.
 
-/// The reconcile entry of a kind whose AWS side goes when the object goes: within
-/// `span`, `apply(obj, &ctx)` or, once deleted, `cleanup(obj, &ctx)`, under the
-/// operator's finalizer.
-macro_rules! under_finalizer {
-    ($kind:ty, $obj:expr, $ctx:expr, $span:expr, $apply:path, $cleanup:path) => {{
-        use tracing::Instrument;
-        let (obj, ctx) = ($obj, $ctx);
-        async move {
-            let namespace = kube::ResourceExt::namespace(obj.as_ref()).unwrap_or_default();
-            let api: kube::Api<$kind> = ctx.api_in(&namespace);
-            kube::runtime::finalizer::finalizer(
-                &api,
-                crate::api::common::FINALIZER,
-                obj,
-                |event| async {
-                    use crate::controller::tenancy::Tenant;
-                    match event {
-                        kube::runtime::finalizer::Event::Apply(obj) => {
-                            match ctx.scoped(&namespace, &obj.placement()).await {
-                                Ok(scoped) => $apply(obj, &scoped).await,
-                                Err(e) => crate::controller::outcome::refuse(obj.as_ref(), &ctx, e).await,
-                            }
-                        }
-                        kube::runtime::finalizer::Event::Cleanup(obj) => {
-                            match ctx.scoped(&namespace, &obj.placement()).await {
-                                // ObserveOnly never writes, so its deletion leaves AWS as it is.
-                                Ok(scoped) if scoped.policy == crate::api::common::ManagementPolicy::ObserveOnly => {
-                                    $cleanup(std::sync::Arc::new(obj.retained()), &scoped).await
-                                }
-                                Ok(scoped) => $cleanup(obj, &scoped).await,
-                                Err(crate::controller::Error::Paused(_)) => Err(crate::controller::Error::Paused(
-                                    "; the deletion waits (the finalizer stays) until the policy changes",
-                                )),
-                                // Refused, but what it made stays in AWS anyway: let it go
-                                // without touching AWS (every write would be withheld).
-                                Err(e) if !e.is_retryable() && obj.retains() => {
-                                    tracing::info!(reason = e.reason(), "tenant scope refused; deleting without AWS (Retain)");
-                                    $cleanup(obj, &ctx.withholding()).await
-                                }
-                                // Refused before it made anything (no binding, a region
-                                // or role it may not use): nothing in AWS to delete.
-                                Err(e) if !e.is_retryable() && !obj.has_resource() => {
-                                    ctx.event(
-                                        obj.as_ref(),
-                                        kube::runtime::events::EventType::Normal,
-                                        "Deleted",
-                                        "Delete",
-                                        format!("nothing to delete in AWS: the object never had a resource there ({})", e.reason()),
-                                    )
-                                    .await;
-                                    Ok(kube::runtime::controller::Action::await_change())
-                                }
-                                Err(e) => Err(e),
-                            }
-                        }
-                    }
-                },
-            )
-            .await
-            .map_err(|e| Error::Finalizer(Box::new(e)))
-        }
-        .instrument($span)
-        .await
-    }};
-}
-
 pub mod account_binding;
 pub mod api_key;
 pub mod backoff;
@@ -77,6 +11,7 @@ pub mod leader;
 pub mod memo;
 pub mod metrics;
 pub mod outcome;
+pub mod owned;
 pub mod ownership;
 pub mod permissions;
 pub mod reasons;

@@ -19,6 +19,15 @@ pub enum Target<'a> {
     DomainName(&'a str),
 }
 
+impl<'a> Target<'a> {
+    /// The resource's id (a domain's name).
+    pub fn id(&self) -> &'a str {
+        match *self {
+            Target::RestApi(id) | Target::WebSocketApi(id) | Target::DomainName(id) => id,
+        }
+    }
+}
+
 /// Refuse to adopt `target` (a resource with `tags`) unless the rule allows it.
 /// `what` names it in messages ("REST API a1b2c3d4e5"). On the first adoption
 /// (`first`) the cluster is also searched for a live object that already holds it:

@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use serde_json::json;
 use tracing::field;
 
+use std::collections::BTreeMap;
+
+use super::owned::OwnsAwsResource;
+use super::ownership::Target;
 use super::{Context, Error, stages, structure};
+use crate::api::common::DeletionPolicy;
 use crate::api::{RestApi, RestApiStatus};
 use crate::plan::rest_api::{
     OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan,
@@ -18,15 +22,106 @@ use crate::plan::rest_api::{
 
 /// Entry point for the controller runtime.
 pub async fn reconcile(obj: Arc<RestApi>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let span = tracing::info_span!(
-        "reconcile",
-        kind = "RestApi",
-        namespace = %namespace,
-        object_name = %obj.name_any(),
-        rest_api_id = field::Empty
-    );
-    under_finalizer!(RestApi, obj, ctx, span, apply, cleanup)
+    super::owned::reconcile(obj, ctx).await
+}
+
+impl OwnsAwsResource for RestApi {
+    const KIND: &'static str = "RestApi";
+    const NOUN: &'static str = "REST API";
+    const ID_FIELD: &'static str = "rest_api_id";
+    type Observed = ObservedRestApi;
+    type Hint = ();
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "reconcile",
+            kind = "RestApi",
+            namespace = %self.namespace().unwrap_or_default(),
+            object_name = %self.name_any(),
+            rest_api_id = field::Empty
+        )
+    }
+    async fn apply(obj: Arc<Self>, ctx: &Context) -> Result<Action, Error> {
+        apply(obj, ctx).await
+    }
+    fn adoption(&self) -> Option<Target<'_>> {
+        self.spec.rest_api_id.as_deref().map(Target::RestApi)
+    }
+    fn adopts_orphans(&self) -> bool {
+        self.spec.adopt_orphaned
+    }
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        self.spec.deletion_policy
+    }
+    fn recorded_id(&self) -> Option<String> {
+        self.status.as_ref()?.rest_api_id.clone()
+    }
+    fn id_of(observed: &ObservedRestApi) -> &str {
+        &observed.id
+    }
+    fn tags_of(observed: &ObservedRestApi) -> &BTreeMap<String, String> {
+        &observed.settings.tags
+    }
+    async fn read(ctx: &Context, id: &str) -> Result<Option<ObservedRestApi>, Error> {
+        Ok(ctx.aws.get_rest_api(id).await?)
+    }
+    async fn find_by_owner(
+        &self,
+        ctx: &Context,
+        owner_uid: &str,
+        _: &(),
+    ) -> Result<Option<ObservedRestApi>, Error> {
+        Ok(ctx
+            .aws
+            .find_rest_api_by_tag(OWNER_UID_TAG, owner_uid)
+            .await?)
+    }
+    /// A pass for a child's change, soon after this spec was found converged: the
+    /// API's own settings are not read again until the resync.
+    fn remembered(&self, ctx: &Context, id: &str) -> Option<ObservedRestApi> {
+        let max_age = super::memo::max_age(ctx.settings.resync);
+        let known = ctx
+            .shared
+            .rest_apis
+            .fresh(&self.uid().unwrap_or_default(), max_age)?;
+        (known.generation == self.metadata.generation
+            && known.scope == scope_of(&ctx.aws)
+            && known.observed.id == id)
+            .then_some(known.observed)
+    }
+    /// Its functions keep statements naming the dead API: taken back, since
+    /// nothing else would ever remove them.
+    async fn deleted_outside(&self, ctx: &Context, id: &str) -> Result<(), Error> {
+        revoke_permissions(self, ctx, id).await
+    }
+    fn forget_resource(status: &mut RestApiStatus) {
+        *status = RestApiStatus {
+            conditions: std::mem::take(&mut status.conditions),
+            ..Default::default()
+        };
+    }
+    async fn delete(&self, ctx: &Context, id: &str) -> Result<(), Error> {
+        Ok(ctx.aws.delete_rest_api(id).await?)
+    }
+    async fn released(
+        &self,
+        ctx: &Context,
+        retained: bool,
+        deleted: Option<&str>,
+    ) -> Result<(), Error> {
+        let recorded = self.status.as_ref().and_then(|s| s.rest_api_id.as_deref());
+        if !retained && let Some(id) = deleted.or(recorded) {
+            revoke_permissions(self, ctx, id).await?;
+        }
+        structure::release_children(ctx, self).await?;
+        if !retained {
+            ctx.forget(&self.uid().unwrap_or_default());
+            if let Some(id) = recorded {
+                ctx.shared.models.forget(id);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a converge pass did, for Events.
@@ -65,7 +160,8 @@ async fn converge(
     // creation, moto cannot): its adopter is found through the cluster instead.
     let desired = desired_settings(&obj.spec, &owner.name, adopting.is_none().then_some(&owner))?;
 
-    let observed = observe(obj, ctx, status, &owner).await?;
+    let recorded = status.rest_api_id.clone();
+    let observed = super::owned::observe(obj, ctx, status, recorded, &()).await?;
     let actions = plan(&desired, observed.as_ref());
     let shown_id = observed
         .as_ref()
@@ -193,82 +289,6 @@ fn scope_of(aws: &crate::aws::Aws) -> (String, Option<String>) {
     (aws.region.clone(), aws.known_account().map(str::to_string))
 }
 
-/// Find the API: by the adopted id, by the id in status, or by owner tag.
-async fn observe(
-    obj: &RestApi,
-    ctx: &Context,
-    status: &mut RestApiStatus,
-    owner: &Owner,
-) -> Result<Option<ObservedRestApi>, Error> {
-    let aws = &ctx.aws;
-    if let Some(id) = &obj.spec.rest_api_id {
-        tracing::Span::current().record("rest_api_id", id.as_str());
-        let found = aws
-            .get_rest_api(id)
-            .await?
-            .ok_or_else(|| Error::AdoptTargetMissing(id.clone()))?;
-        super::ownership::guard_adoption(
-            ctx,
-            &format!("REST API {id}"),
-            super::ownership::Target::RestApi(id),
-            &found.settings.tags,
-            owner,
-            status.rest_api_id.as_deref() != Some(id.as_str()),
-            obj.spec.adopt_orphaned,
-        )
-        .await?;
-        if status.rest_api_id.as_deref() != Some(id.as_str()) {
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "Adopted",
-                "Adopt",
-                format!("adopted existing REST API {id}"),
-            )
-            .await;
-        }
-        return Ok(Some(found));
-    }
-    if let Some(id) = status.rest_api_id.clone() {
-        tracing::Span::current().record("rest_api_id", id.as_str());
-        // A pass for a child's change, soon after this spec was found converged:
-        // the API's own settings are not read again until the resync.
-        let max_age = super::memo::max_age(ctx.settings.resync);
-        if let Some(known) = ctx.shared.rest_apis.fresh(&owner.uid, max_age)
-            && known.generation == obj.metadata.generation
-            && known.scope == scope_of(aws)
-            && known.observed.id == id
-        {
-            return Ok(Some(known.observed));
-        }
-        if let Some(found) = aws.get_rest_api(&id).await? {
-            return Ok(Some(found));
-        }
-        tracing::warn!("REST API in status no longer exists in AWS; it will be recreated");
-        ctx.event(
-            obj,
-            EventType::Warning,
-            "DeletedOutsideOperator",
-            "Observe",
-            format!("REST API {id} was deleted outside the operator; creating it again"),
-        )
-        .await;
-        // Its functions keep statements naming the dead API: taken back, since
-        // nothing else would ever remove them.
-        revoke_permissions(obj, ctx, &id).await?;
-        *status = RestApiStatus {
-            conditions: std::mem::take(&mut status.conditions),
-            ..Default::default()
-        };
-    }
-    let found = aws.find_rest_api_by_tag(OWNER_UID_TAG, &owner.uid).await?;
-    if let Some(found) = &found {
-        tracing::Span::current().record("rest_api_id", found.id.as_str());
-        tracing::info!("found REST API by owner tag");
-    }
-    Ok(found)
-}
-
 async fn fill_status(
     ctx: &Context,
     status: &mut RestApiStatus,
@@ -286,64 +306,6 @@ async fn fill_status(
     status.execute_api_arn = Some(ctx.aws.execute_api_arn(&api.id).await?);
     status.adopted = adopted;
     Ok(())
-}
-
-async fn cleanup(obj: Arc<RestApi>, ctx: &Context) -> Result<Action, Error> {
-    if super::tenancy::Tenant::retains(obj.as_ref()) {
-        let id = obj
-            .status
-            .as_ref()
-            .and_then(|s| s.rest_api_id.clone())
-            .unwrap_or_else(|| "(none)".into());
-        ctx.event(
-            obj.as_ref(),
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            super::ownership::retained_note(&format!("REST API {id}"), obj.spec.deletion_policy),
-        )
-        .await;
-        structure::release_children(ctx, &obj).await?;
-        return Ok(Action::await_change());
-    }
-    let id = match (
-        &obj.spec.rest_api_id,
-        obj.status.as_ref().and_then(|s| s.rest_api_id.clone()),
-    ) {
-        // Only an adoption that happened: a wrong id never made that API this
-        // object's to delete.
-        (Some(adopted), recorded) => recorded.filter(|r| r == adopted),
-        (None, Some(id)) => Some(id),
-        // No id in status: the create may have happened just before a crash.
-        (None, None) => ctx
-            .aws
-            .find_rest_api_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
-            .await?
-            .map(|a| a.id),
-    };
-    if let Some(id) = &id {
-        tracing::Span::current().record("rest_api_id", id.as_str());
-        let result = ctx.aws.delete_rest_api(id).await;
-        super::outcome::report_deletion(
-            ctx,
-            obj.as_ref(),
-            result,
-            format!("deleted REST API {id}"),
-        )
-        .await?;
-    }
-    if let Some(id) = id
-        .as_deref()
-        .or(obj.status.as_ref().and_then(|s| s.rest_api_id.as_deref()))
-    {
-        revoke_permissions(&obj, ctx, id).await?;
-    }
-    structure::release_children(ctx, &obj).await?;
-    ctx.forget(&obj.uid().unwrap_or_default());
-    if let Some(id) = obj.status.as_ref().and_then(|s| s.rest_api_id.as_deref()) {
-        ctx.shared.models.forget(id);
-    }
-    Ok(Action::await_change())
 }
 
 /// Revoke what API `api_id` was granted: the grants in status, and any statement

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use tracing::field;
 
+use super::owned::OwnsAwsResource;
 use super::{Context, Error};
+use crate::api::common::DeletionPolicy;
 use crate::api::usage_plan::BoundStage;
 use crate::api::{Stage, UsagePlan, UsagePlanStatus};
 use crate::aws::ErrorKind;
@@ -22,15 +23,61 @@ use crate::plan::usage_plan::{
 
 /// Entry point for the controller runtime.
 pub async fn reconcile(obj: Arc<UsagePlan>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let span = tracing::info_span!(
-        "reconcile",
-        kind = "UsagePlan",
-        namespace = %namespace,
-        object_name = %obj.name_any(),
-        usage_plan_id = field::Empty
-    );
-    under_finalizer!(UsagePlan, obj, ctx, span, apply, cleanup)
+    super::owned::reconcile(obj, ctx).await
+}
+
+impl OwnsAwsResource for UsagePlan {
+    const KIND: &'static str = "UsagePlan";
+    const NOUN: &'static str = "usage plan";
+    const ID_FIELD: &'static str = "usage_plan_id";
+    type Observed = ObservedUsagePlan;
+    type Hint = ();
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "reconcile",
+            kind = "UsagePlan",
+            namespace = %self.namespace().unwrap_or_default(),
+            object_name = %self.name_any(),
+            usage_plan_id = field::Empty
+        )
+    }
+    async fn apply(obj: Arc<Self>, ctx: &Context) -> Result<Action, Error> {
+        apply(obj, ctx).await
+    }
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        Some(self.spec.deletion_policy)
+    }
+    fn recorded_id(&self) -> Option<String> {
+        self.status.as_ref()?.usage_plan_id.clone()
+    }
+    fn id_of(observed: &ObservedUsagePlan) -> &str {
+        &observed.id
+    }
+    fn tags_of(observed: &ObservedUsagePlan) -> &BTreeMap<String, String> {
+        &observed.settings.tags
+    }
+    async fn read(ctx: &Context, id: &str) -> Result<Option<ObservedUsagePlan>, Error> {
+        Ok(ctx.aws.get_usage_plan(id).await?)
+    }
+    async fn find_by_owner(
+        &self,
+        ctx: &Context,
+        owner_uid: &str,
+        _: &(),
+    ) -> Result<Option<ObservedUsagePlan>, Error> {
+        Ok(ctx
+            .aws
+            .find_usage_plan_by_tag(OWNER_UID_TAG, owner_uid)
+            .await?)
+    }
+    fn forget_resource(status: &mut UsagePlanStatus) {
+        status.usage_plan_id = None;
+        status.stages.clear();
+    }
+    async fn delete(&self, ctx: &Context, id: &str) -> Result<(), Error> {
+        delete_plan(ctx, id).await
+    }
 }
 
 async fn apply(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
@@ -101,7 +148,8 @@ async fn converge(
         }
     }
     let desired = desired_settings(&obj.spec, &owner, &resolved);
-    let observed = observe(obj, ctx, status, &owner).await?;
+    let recorded = status.usage_plan_id.clone();
+    let observed = super::owned::observe(obj, ctx, status, recorded, &()).await?;
     let actions = plan(&desired, observed.as_ref());
     let mut id = observed.map(|o| o.id).unwrap_or_default();
     for action in actions {
@@ -162,75 +210,6 @@ async fn converge(
 }
 
 /// Find the plan: by the id in status, or by owner tag.
-async fn observe(
-    obj: &UsagePlan,
-    ctx: &Context,
-    status: &mut UsagePlanStatus,
-    owner: &Owner,
-) -> Result<Option<ObservedUsagePlan>, Error> {
-    let aws = &ctx.aws;
-    if let Some(id) = status.usage_plan_id.clone() {
-        tracing::Span::current().record("usage_plan_id", id.as_str());
-        if let Some(found) = aws.get_usage_plan(&id).await? {
-            return Ok(Some(found));
-        }
-        ctx.event(
-            obj,
-            EventType::Warning,
-            "DeletedOutsideOperator",
-            "Observe",
-            format!("usage plan {id} was deleted outside the operator; creating it again"),
-        )
-        .await;
-        status.usage_plan_id = None;
-        status.stages.clear();
-    }
-    let found = aws
-        .find_usage_plan_by_tag(OWNER_UID_TAG, &owner.uid)
-        .await?;
-    if let Some(found) = &found {
-        tracing::Span::current().record("usage_plan_id", found.id.as_str());
-        tracing::info!("found usage plan by owner tag");
-    }
-    Ok(found)
-}
-
-async fn cleanup(obj: Arc<UsagePlan>, ctx: &Context) -> Result<Action, Error> {
-    let id = match obj.status.as_ref().and_then(|s| s.usage_plan_id.clone()) {
-        Some(id) => Some(id),
-        // No id in status: the create may have happened just before a crash.
-        None => ctx
-            .aws
-            .find_usage_plan_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
-            .await?
-            .map(|p| p.id),
-    };
-    let Some(id) = id else {
-        return Ok(Action::await_change());
-    };
-    tracing::Span::current().record("usage_plan_id", id.as_str());
-    if super::tenancy::Tenant::retains(obj.as_ref()) {
-        ctx.event(
-            obj.as_ref(),
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            format!("left usage plan {id} in AWS (deletionPolicy: Retain)"),
-        )
-        .await;
-        return Ok(Action::await_change());
-    }
-    let result = delete_plan(ctx, &id).await;
-    super::outcome::report_deletion(
-        ctx,
-        obj.as_ref(),
-        result,
-        format!("deleted usage plan {id}"),
-    )
-    .await?;
-    Ok(Action::await_change())
-}
-
 /// Delete the plan; when AWS refuses because stages are still bound, unbind them first.
 async fn delete_plan(ctx: &Context, id: &str) -> Result<(), Error> {
     match ctx.aws.delete_usage_plan(id).await {

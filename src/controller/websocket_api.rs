@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use serde_json::json;
 use tracing::field;
 
@@ -17,6 +16,8 @@ use super::children::{
     Parent, Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
     readiness_event, remove_finalizer,
 };
+use super::owned::OwnsAwsResource;
+use super::ownership::Target;
 use super::{Context, Error};
 use crate::api::Stage;
 use crate::api::common::DeletionPolicy;
@@ -39,15 +40,94 @@ const STAGE_RETRY: Duration = Duration::from_secs(30);
 
 /// Entry point for the controller runtime.
 pub async fn reconcile(obj: Arc<WebSocketApi>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let span = tracing::info_span!(
-        "reconcile",
-        kind = "WebSocketApi",
-        namespace = %namespace,
-        object_name = %obj.name_any(),
-        api_id = field::Empty
-    );
-    under_finalizer!(WebSocketApi, obj, ctx, span, apply, cleanup)
+    super::owned::reconcile(obj, ctx).await
+}
+
+impl OwnsAwsResource for WebSocketApi {
+    const KIND: &'static str = "WebSocketApi";
+    const NOUN: &'static str = "WebSocket API";
+    const ID_FIELD: &'static str = "api_id";
+    type Observed = ObservedApi;
+    type Hint = ();
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "reconcile",
+            kind = "WebSocketApi",
+            namespace = %self.namespace().unwrap_or_default(),
+            object_name = %self.name_any(),
+            api_id = field::Empty
+        )
+    }
+    async fn apply(obj: Arc<Self>, ctx: &Context) -> Result<Action, Error> {
+        apply(obj, ctx).await
+    }
+    fn adoption(&self) -> Option<Target<'_>> {
+        self.spec.api_id.as_deref().map(Target::WebSocketApi)
+    }
+    fn adopts_orphans(&self) -> bool {
+        self.spec.adopt_orphaned
+    }
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        self.spec.deletion_policy
+    }
+    fn recorded_id(&self) -> Option<String> {
+        self.status.as_ref()?.api_id.clone()
+    }
+    fn id_of(observed: &ObservedApi) -> &str {
+        &observed.id
+    }
+    fn tags_of(observed: &ObservedApi) -> &BTreeMap<String, String> {
+        &observed.settings.tags
+    }
+    fn adopt_target_missing(id: &str) -> Error {
+        Error::WebSocketAdoptTargetMissing(id.to_string())
+    }
+    /// An HTTP API of that id is not a WebSocket API to adopt.
+    async fn read(ctx: &Context, id: &str) -> Result<Option<ObservedApi>, Error> {
+        Ok(ctx
+            .aws
+            .get_websocket_api(id)
+            .await?
+            .filter(|a| a.protocol == "WEBSOCKET"))
+    }
+    async fn find_by_owner(
+        &self,
+        ctx: &Context,
+        owner_uid: &str,
+        _: &(),
+    ) -> Result<Option<ObservedApi>, Error> {
+        Ok(ctx
+            .aws
+            .find_websocket_api_by_tag(OWNER_UID_TAG, owner_uid)
+            .await?)
+    }
+    /// Its routes, authorizers and stages went with it; the grants are still in
+    /// the functions' policies and are taken back by the permission pass.
+    fn forget_resource(status: &mut WebSocketApiStatus) {
+        *status = WebSocketApiStatus {
+            conditions: std::mem::take(&mut status.conditions),
+            lambda_permissions: std::mem::take(&mut status.lambda_permissions),
+            ..Default::default()
+        };
+    }
+    async fn delete(&self, ctx: &Context, id: &str) -> Result<(), Error> {
+        Ok(ctx.aws.delete_websocket_api(id).await?)
+    }
+    fn deleted_note(id: &str) -> String {
+        format!("deleted WebSocket API {id} with its routes, authorizers and stages")
+    }
+    async fn released(&self, ctx: &Context, retained: bool, _: Option<&str>) -> Result<(), Error> {
+        if !retained {
+            let grants = self
+                .status
+                .as_ref()
+                .map(|s| s.lambda_permissions.as_slice())
+                .unwrap_or_default();
+            super::permissions::revoke_all(ctx, grants).await?;
+        }
+        release_stages(ctx, self).await
+    }
 }
 
 async fn apply(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
@@ -112,7 +192,8 @@ async fn converge(
     // An adopted API carries the owner tags too: a second object cannot adopt it
     // while this one exists.
     let desired = desired_api(&obj.spec, &owner.name, &owner);
-    let observed = observe(obj, ctx, status, &owner).await?;
+    let recorded = status.api_id.clone();
+    let observed = super::owned::observe(obj, ctx, status, recorded, &()).await?;
     let mut current = observed.clone().unwrap_or_default();
     for action in plan_api(&desired, observed.as_ref().map(|o| &o.settings)) {
         match action {
@@ -266,74 +347,6 @@ async fn converge_structure(
 }
 
 /// Find the API: by the adopted id, by the id in status, or by owner tag.
-async fn observe(
-    obj: &WebSocketApi,
-    ctx: &Context,
-    status: &mut WebSocketApiStatus,
-    owner: &Owner,
-) -> Result<Option<ObservedApi>, Error> {
-    let aws = &ctx.aws;
-    if let Some(id) = &obj.spec.api_id {
-        tracing::Span::current().record("api_id", id.as_str());
-        let found = aws
-            .get_websocket_api(id)
-            .await?
-            .filter(|a| a.protocol == "WEBSOCKET")
-            .ok_or_else(|| Error::WebSocketAdoptTargetMissing(id.clone()))?;
-        super::ownership::guard_adoption(
-            ctx,
-            &format!("WebSocket API {id}"),
-            super::ownership::Target::WebSocketApi(id),
-            &found.settings.tags,
-            owner,
-            status.api_id.as_deref() != Some(id.as_str()),
-            obj.spec.adopt_orphaned,
-        )
-        .await?;
-        if status.api_id.as_deref() != Some(id.as_str()) {
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "Adopted",
-                "Adopt",
-                format!("adopted existing WebSocket API {id}"),
-            )
-            .await;
-        }
-        return Ok(Some(found));
-    }
-    if let Some(id) = status.api_id.clone() {
-        tracing::Span::current().record("api_id", id.as_str());
-        if let Some(found) = aws.get_websocket_api(&id).await? {
-            return Ok(Some(found));
-        }
-        tracing::warn!("WebSocket API in status no longer exists in AWS; it will be recreated");
-        ctx.event(
-            obj,
-            EventType::Warning,
-            "DeletedOutsideOperator",
-            "Observe",
-            format!("WebSocket API {id} was deleted outside the operator; creating it again"),
-        )
-        .await;
-        // Its routes, authorizers and stages went with it; the grants are still in
-        // the functions' policies and are taken back by the permission pass.
-        *status = WebSocketApiStatus {
-            conditions: std::mem::take(&mut status.conditions),
-            lambda_permissions: std::mem::take(&mut status.lambda_permissions),
-            ..Default::default()
-        };
-    }
-    let found = aws
-        .find_websocket_api_by_tag(OWNER_UID_TAG, &owner.uid)
-        .await?;
-    if let Some(found) = &found {
-        tracing::Span::current().record("api_id", found.id.as_str());
-        tracing::info!("found WebSocket API by owner tag");
-    }
-    Ok(found)
-}
-
 async fn fill_status(
     ctx: &Context,
     status: &mut WebSocketApiStatus,
@@ -901,45 +914,4 @@ async fn release_stages(ctx: &Context, obj: &WebSocketApi) -> Result<(), Error> 
         remove_finalizer(ctx, stage).await?;
     }
     Ok(())
-}
-
-async fn cleanup(obj: Arc<WebSocketApi>, ctx: &Context) -> Result<Action, Error> {
-    let status = obj.status.clone().unwrap_or_default();
-    if super::tenancy::Tenant::retains(obj.as_ref()) {
-        let id = status.api_id.clone().unwrap_or_else(|| "(none)".into());
-        ctx.event(
-            obj.as_ref(),
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            super::ownership::retained_note(
-                &format!("WebSocket API {id}"),
-                obj.spec.deletion_policy,
-            ),
-        )
-        .await;
-        release_stages(ctx, &obj).await?;
-        return Ok(Action::await_change());
-    }
-    let id = match (&obj.spec.api_id, status.api_id.clone()) {
-        // Only an adoption that happened: one refused (another object's API, an
-        // HTTP API, a wrong id) never made the API this object's to delete.
-        (Some(adopted), recorded) => recorded.filter(|r| r == adopted),
-        (None, Some(id)) => Some(id),
-        // No id in status: the create may have happened just before a crash.
-        (None, None) => ctx
-            .aws
-            .find_websocket_api_by_tag(OWNER_UID_TAG, &obj.uid().unwrap_or_default())
-            .await?
-            .map(|a| a.id),
-    };
-    if let Some(id) = id {
-        tracing::Span::current().record("api_id", id.as_str());
-        let result = ctx.aws.delete_websocket_api(&id).await;
-        let deleted = format!("deleted WebSocket API {id} with its routes, authorizers and stages");
-        super::outcome::report_deletion(ctx, obj.as_ref(), result, deleted).await?;
-    }
-    super::permissions::revoke_all(ctx, &status.lambda_permissions).await?;
-    release_stages(ctx, &obj).await?;
-    Ok(Action::await_change())
 }

@@ -1,0 +1,311 @@
+//! The reconcile skeleton of every kind whose object owns one AWS resource
+//! (RestApi, WebSocketApi, DomainName, UsagePlan, ApiKey). The rules that must be
+//! the same for all of them live here, once:
+//!
+//! - entry: the finalizer splits apply from cleanup, and the tenant scope (account,
+//!   region, allow-lists, management policy) is resolved before any AWS call;
+//! - observe: the resource is found by the id the spec adopts (guarded by the
+//!   ownership rule), else by the id in status (gone: `DeletedOutsideOperator`,
+//!   made again), else by the owner tags (a create that happened just before a
+//!   crash);
+//! - cleanup by deletion policy: Retain leaves the resource (and says why),
+//!   Delete removes what this object made or adopted, found the same three ways.
+//!
+//! A kind supplies what differs in an [`OwnsAwsResource`] impl: how to read, find
+//! and delete its resource, what its status forgets, what its apply converges.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use tracing::Instrument;
+
+use super::outcome::OwnsStatus;
+use super::ownership::{Target, guard_adoption, retained_note};
+use super::tenancy::Tenant;
+use super::{Context, Error};
+use crate::api::common::{DeletionPolicy, FINALIZER, ManagementPolicy};
+use crate::plan::rest_api::Owner;
+
+/// A kind whose object owns one AWS resource.
+pub trait OwnsAwsResource: OwnsStatus + Tenant + 'static {
+    const KIND: &'static str;
+    /// The resource in messages and Events: "REST API", "usage plan".
+    const NOUN: &'static str;
+    /// The span field that carries the resource's id ("rest_api_id").
+    const ID_FIELD: &'static str;
+    /// What AWS holds of the resource.
+    type Observed: Send + Sync;
+    /// What a kind needs to pick among several resources tagged as its own
+    /// (an ApiKey prefers the key with its Secret's value); a cleanup passes the
+    /// default.
+    type Hint: Default + Send + Sync;
+
+    /// The span of one reconcile, with an empty `ID_FIELD`.
+    fn span(&self) -> tracing::Span;
+
+    /// Observe, plan, apply and write status (the tenant scope is resolved).
+    fn apply(obj: Arc<Self>, ctx: &Context) -> impl Future<Output = Result<Action, Error>> + Send;
+
+    /// The existing resource the spec asks to adopt by id.
+    fn adoption(&self) -> Option<Target<'_>> {
+        None
+    }
+    /// `spec.adoptOrphaned`.
+    fn adopts_orphans(&self) -> bool {
+        false
+    }
+    /// `spec.deletionPolicy` as written (unset: the default of created or adopted).
+    fn deletion_policy(&self) -> Option<DeletionPolicy>;
+    /// The resource the status records as this object's.
+    fn recorded_id(&self) -> Option<String>;
+    fn id_of(observed: &Self::Observed) -> &str;
+    fn tags_of(observed: &Self::Observed) -> &BTreeMap<String, String>;
+    /// The error when the resource to adopt does not exist.
+    fn adopt_target_missing(id: &str) -> Error {
+        Error::AdoptTargetMissing(id.to_string())
+    }
+
+    /// Read the resource by id (None: it does not exist).
+    fn read(
+        ctx: &Context,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+    /// The resource tagged as made by the object with `owner_uid`.
+    fn find_by_owner(
+        &self,
+        ctx: &Context,
+        owner_uid: &str,
+        hint: &Self::Hint,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+    /// What this process verified recently, standing in for a read of `id`.
+    fn remembered(&self, ctx: &Context, id: &str) -> Option<Self::Observed> {
+        let _ = (ctx, id);
+        None
+    }
+    /// The resource in status was deleted outside the operator: take back what
+    /// still points at it (before the status forgets it).
+    fn deleted_outside(
+        &self,
+        ctx: &Context,
+        id: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = (ctx, id);
+        async { Ok(()) }
+    }
+    /// What the status forgets when its resource is gone.
+    fn forget_resource(status: &mut Self::Status);
+
+    /// Delete the resource (and what hangs on it that AWS would not delete with it).
+    fn delete(&self, ctx: &Context, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The Event note of a deletion.
+    fn deleted_note(id: &str) -> String {
+        format!("deleted {} {id}", Self::NOUN)
+    }
+    /// What a Retained Event says is left.
+    fn retained_what(&self, id: &str) -> String {
+        format!("{} {id}", Self::NOUN)
+    }
+    /// After a cleanup, deleted (`deleted`: the id removed, if any) or retained:
+    /// let go of what the object held in the cluster and this process.
+    fn released(
+        &self,
+        ctx: &Context,
+        retained: bool,
+        deleted: Option<&str>,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = (ctx, retained, deleted);
+        async { Ok(()) }
+    }
+}
+
+/// The one entry point of every kind that owns an AWS resource.
+pub async fn reconcile<K: OwnsAwsResource>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let span = obj.span();
+    let namespace = obj.namespace().unwrap_or_default();
+    let api: kube::Api<K> = ctx.api_in(&namespace);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => match ctx.scoped(&namespace, &obj.placement()).await {
+                Ok(scoped) => K::apply(obj, &scoped).await,
+                Err(e) => super::outcome::refuse(obj.as_ref(), &ctx, e).await,
+            },
+            Finalizer::Cleanup(obj) => cleanup_in_scope(obj, &ctx, &namespace).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+async fn cleanup_in_scope<K: OwnsAwsResource>(
+    obj: Arc<K>,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<Action, Error> {
+    match ctx.scoped(namespace, &obj.placement()).await {
+        // ObserveOnly never writes, so its deletion leaves AWS as it is.
+        Ok(scoped) if scoped.policy == ManagementPolicy::ObserveOnly => {
+            cleanup(Arc::new(obj.retained()), &scoped).await
+        }
+        Ok(scoped) => cleanup(obj, &scoped).await,
+        Err(Error::Paused(_)) => Err(Error::Paused(
+            "; the deletion waits (the finalizer stays) until the policy changes",
+        )),
+        // Refused, but what it made stays in AWS anyway: let it go without
+        // touching AWS (every write would be withheld).
+        Err(e) if !e.is_retryable() && obj.retains() => {
+            tracing::info!(
+                reason = e.reason(),
+                "tenant scope refused; deleting without AWS (Retain)"
+            );
+            cleanup(obj, &ctx.withholding()).await
+        }
+        // Refused before it made anything (no binding, a region or role it may
+        // not use): nothing in AWS to delete.
+        Err(e) if !e.is_retryable() && !obj.has_resource() => {
+            ctx.event(
+                obj.as_ref(),
+                EventType::Normal,
+                "Deleted",
+                "Delete",
+                format!(
+                    "nothing to delete in AWS: the object never had a resource there ({})",
+                    e.reason()
+                ),
+            )
+            .await;
+            Ok(Action::await_change())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The owner tags' idea of the object.
+pub fn owner_of<K: ResourceExt>(obj: &K) -> Owner {
+    Owner {
+        uid: obj.uid().unwrap_or_default(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+    }
+}
+
+/// Find the object's resource: by the adopted id, by the id in status, or by
+/// owner tag. `recorded` is the id the status of this pass holds; a resource gone
+/// from AWS is reported, and the status forgets it (`K::forget_resource`).
+pub async fn observe<K: OwnsAwsResource>(
+    obj: &K,
+    ctx: &Context,
+    status: &mut K::Status,
+    recorded: Option<String>,
+    hint: &K::Hint,
+) -> Result<Option<K::Observed>, Error> {
+    let owner = owner_of(obj);
+    let span = tracing::Span::current();
+    if let Some(target) = obj.adoption() {
+        let id = target.id();
+        span.record(K::ID_FIELD, id);
+        let found = K::read(ctx, id)
+            .await?
+            .ok_or_else(|| K::adopt_target_missing(id))?;
+        let first = recorded.as_deref() != Some(id);
+        guard_adoption(
+            ctx,
+            &format!("{} {id}", K::NOUN),
+            target,
+            K::tags_of(&found),
+            &owner,
+            first,
+            obj.adopts_orphans(),
+        )
+        .await?;
+        if first {
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "Adopted",
+                "Adopt",
+                format!("adopted existing {} {id}", K::NOUN),
+            )
+            .await;
+        }
+        return Ok(Some(found));
+    }
+    if let Some(id) = recorded {
+        span.record(K::ID_FIELD, id.as_str());
+        if let Some(known) = obj.remembered(ctx, &id) {
+            return Ok(Some(known));
+        }
+        if let Some(found) = K::read(ctx, &id).await? {
+            return Ok(Some(found));
+        }
+        tracing::warn!(
+            "{} in status no longer exists in AWS; it will be recreated",
+            K::NOUN
+        );
+        ctx.event(
+            obj,
+            EventType::Warning,
+            "DeletedOutsideOperator",
+            "Observe",
+            format!(
+                "{} {id} was deleted outside the operator; creating it again",
+                K::NOUN
+            ),
+        )
+        .await;
+        obj.deleted_outside(ctx, &id).await?;
+        K::forget_resource(status);
+    }
+    let found = obj.find_by_owner(ctx, &owner.uid, hint).await?;
+    if let Some(found) = &found {
+        span.record(K::ID_FIELD, K::id_of(found));
+        tracing::info!("found {} by owner tag", K::NOUN);
+    }
+    Ok(found)
+}
+
+/// Delete the object's resource, or leave it, by its deletion policy.
+pub async fn cleanup<K: OwnsAwsResource>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {
+    let recorded = obj.recorded_id();
+    if obj.retains() {
+        let id = recorded.as_deref().unwrap_or("(none)");
+        ctx.event(
+            obj.as_ref(),
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            retained_note(&obj.retained_what(id), obj.deletion_policy()),
+        )
+        .await;
+        obj.released(ctx, true, None).await?;
+        return Ok(Action::await_change());
+    }
+    let id = match (obj.adoption().map(|t| t.id()), recorded) {
+        // Only an adoption that happened: a refused one (another object's
+        // resource, a wrong id) never made it this object's to delete.
+        (Some(adopted), recorded) => recorded.filter(|r| r == adopted),
+        (None, Some(id)) => Some(id),
+        // No id in status: the create may have happened just before a crash.
+        (None, None) => {
+            let uid = obj.uid().unwrap_or_default();
+            obj.find_by_owner(ctx, &uid, &K::Hint::default())
+                .await?
+                .map(|found| K::id_of(&found).to_string())
+        }
+    };
+    if let Some(id) = &id {
+        tracing::Span::current().record(K::ID_FIELD, id.as_str());
+        let result = obj.delete(ctx, id).await;
+        super::outcome::report_deletion(ctx, obj.as_ref(), result, K::deleted_note(id)).await?;
+    }
+    obj.released(ctx, false, id.as_deref()).await?;
+    Ok(Action::await_change())
+}
