@@ -220,6 +220,38 @@ impl Aws {
         ))
     }
 
+    /// Clients for the controller tests: every service at `endpoint` (a fake on
+    /// 127.0.0.1), static credentials, account 123456789012, region us-east-1. No
+    /// lookup of the environment's credential chain (which could reach for IMDS).
+    #[cfg(test)]
+    pub async fn for_tests(endpoint: &str) -> Aws {
+        let credentials =
+            aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "tests");
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let conf = aws_config::defaults(BehaviorVersion::v2026_01_12())
+            .http_client(http)
+            .retry_config(RetryConfig::disabled())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await;
+        let limits = LimiterSettings::default();
+        Aws::from_conf(
+            conf,
+            "us-east-1".into(),
+            OnceCell::new_with(Some("123456789012".into())),
+            Arc::new(Limiter::new(&limits)),
+            Arc::default(),
+            limits,
+            1,
+        )
+    }
+
     fn from_conf(
         conf: aws_config::SdkConfig,
         region: String,

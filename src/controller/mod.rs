@@ -19,6 +19,8 @@ pub mod rest_api;
 pub mod stages;
 pub mod structure;
 pub mod tenancy;
+#[cfg(test)]
+pub mod test_support;
 pub mod usage_plan;
 pub mod websocket_api;
 

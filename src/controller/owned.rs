@@ -309,3 +309,7 @@ pub async fn cleanup<K: OwnsAwsResource>(obj: Arc<K>, ctx: &Context) -> Result<A
     obj.released(ctx, false, id.as_deref()).await?;
     Ok(Action::await_change())
 }
+
+#[cfg(test)]
+#[path = "owned_tests.rs"]
+mod tests;
