@@ -7,6 +7,7 @@
 //! a burst of reconciles queues here instead of collecting 429s.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -53,6 +54,35 @@ impl TokenBucket {
         } else {
             Duration::from_secs_f64(-state.tokens / self.per_second)
         }
+    }
+
+    /// Wait for a token, then for `then` (the service's shared bucket), and take the
+    /// token only when `then` is done: the moment the call is really sent. Taking it
+    /// before, as `reserve` does, would space the reservations, not the calls: a
+    /// CreateDeployment held 0.5 s by the shared bucket would leave the next one 4.5 s
+    /// behind it, and AWS (1 per 5 s) answers 429. Callers of one operation queue here
+    /// meanwhile; operations with a budget of their own are the slow ones.
+    pub async fn take_when_sent<T>(&self, then: impl Future<Output = T>) -> T {
+        let mut state = self.state.lock().await;
+        loop {
+            let now = Instant::now();
+            let elapsed = now.saturating_duration_since(state.updated).as_secs_f64();
+            state.tokens = (state.tokens + elapsed * self.per_second).min(self.burst);
+            state.updated = now;
+            if state.tokens >= 1.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs_f64(
+                (1.0 - state.tokens) / self.per_second,
+            ))
+            .await;
+        }
+        let out = then.await;
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(state.updated).as_secs_f64();
+        state.tokens = (state.tokens + elapsed * self.per_second).min(self.burst) - 1.0;
+        state.updated = now;
+        out
     }
 
     /// Empty the bucket after AWS said we were too fast, so callers slow down together.
@@ -245,12 +275,16 @@ impl Limiter {
     pub async fn acquire(&self, service: Service, operation: &str) -> Duration {
         let start = Instant::now();
         // The operation's own budget first: a call queued behind CreateDeployment's
-        // 5-second spacing must not hold a token of the shared bucket meanwhile.
-        if let Some(bucket) = self.operations.get(operation) {
-            tokio::time::sleep(bucket.reserve().await).await;
-        }
-        if let Some(bucket) = self.services.get(&service) {
-            tokio::time::sleep(bucket.reserve().await).await;
+        // 5-second spacing must not hold a token of the shared bucket meanwhile. Its
+        // token is taken when the shared bucket lets the call go.
+        let shared = async {
+            if let Some(bucket) = self.services.get(&service) {
+                tokio::time::sleep(bucket.reserve().await).await;
+            }
+        };
+        match self.operations.get(operation) {
+            Some(bucket) => bucket.take_when_sent(shared).await,
+            None => shared.await,
         }
         let waited = start.elapsed();
         self.usage.waited_micros.fetch_add(
@@ -299,6 +333,31 @@ mod tests {
         let w2 = bucket.reserve().await;
         assert!((w1.as_secs_f64() - 0.5).abs() < 0.01, "{w1:?}");
         assert!((w2.as_secs_f64() - 1.0).abs() < 0.01, "{w2:?}");
+    }
+
+    /// An operation's spacing is kept between the calls as sent: a wait for the
+    /// shared bucket does not eat into the next call's interval.
+    #[tokio::test(start_paused = true)]
+    async fn operation_spacing_counts_from_the_send() {
+        let op = TokenBucket::new(0.2, 1);
+        let shared = TokenBucket::new(1.0, 1);
+        // The shared bucket is empty: the first call waits a second for it.
+        assert_eq!(shared.reserve().await, Duration::ZERO);
+        let start = Instant::now();
+        let send = || async {
+            op.take_when_sent(async {
+                tokio::time::sleep(shared.reserve().await).await;
+            })
+            .await;
+            start.elapsed()
+        };
+        let (first, second) = futures::join!(send(), send());
+        let (first, second) = (first.min(second), first.max(second));
+        assert!((first.as_secs_f64() - 1.0).abs() < 0.01, "{first:?}");
+        assert!(
+            second - first >= Duration::from_secs(5),
+            "sent {first:?} and {second:?}"
+        );
     }
 
     /// CreateDeployment is held to one per five seconds even when the shared bucket is full.

@@ -41,15 +41,47 @@ pub struct AwsSettings {
     pub limits: LimiterSettings,
 }
 
-/// Outcome counters of AWS calls, by (service, operation, outcome).
-#[derive(Debug, Default)]
+/// Seconds AWS took to answer an attempt (the limiter's wait left out), by service
+/// and operation.
+pub type CallLatency = prometheus_client::metrics::family::Family<
+    Vec<(&'static str, String)>,
+    prometheus_client::metrics::histogram::Histogram,
+>;
+
+/// Outcome counters of AWS calls, by (service, operation, outcome), and their
+/// latency. Every attempt counts: retries and throttled answers too.
+#[derive(Debug)]
 pub struct CallStats {
     calls: Mutex<BTreeMap<(String, String, String), u64>>,
     limiter_wait: Mutex<Duration>,
+    pub latency: CallLatency,
+}
+
+impl Default for CallStats {
+    fn default() -> Self {
+        CallStats {
+            calls: Mutex::default(),
+            limiter_wait: Mutex::default(),
+            // 5 ms to about 10 s: API Gateway answers in tens of milliseconds,
+            // a slow import in seconds.
+            latency: CallLatency::new_with_constructor(|| {
+                prometheus_client::metrics::histogram::Histogram::new(
+                    prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 12),
+                )
+            }),
+        }
+    }
 }
 
 impl CallStats {
-    pub fn record(&self, service: Service, operation: &str, outcome: &str, waited: Duration) {
+    pub fn record(
+        &self,
+        service: Service,
+        operation: &str,
+        outcome: &str,
+        waited: Duration,
+        took: Duration,
+    ) {
         let key = (
             service.as_str().to_string(),
             operation.to_string(),
@@ -57,6 +89,12 @@ impl CallStats {
         );
         *self.calls.lock().unwrap().entry(key).or_default() += 1;
         *self.limiter_wait.lock().unwrap() += waited;
+        self.latency
+            .get_or_create(&vec![
+                ("service", service.as_str().to_string()),
+                ("operation", operation.to_string()),
+            ])
+            .observe(took.as_secs_f64());
     }
 
     /// Snapshot of every counter.
@@ -378,9 +416,12 @@ impl Aws {
         loop {
             let waited = self.limiter.acquire(service, operation).await;
             self.limiter.count();
-            let err = match send().await {
+            let sent = std::time::Instant::now();
+            let answer = send().await;
+            let took = sent.elapsed();
+            let err = match answer {
                 Ok(value) => {
-                    self.stats.record(service, operation, "ok", waited);
+                    self.stats.record(service, operation, "ok", waited, took);
                     tracing::debug!(
                         service = service.as_str(),
                         operation,
@@ -393,7 +434,7 @@ impl Aws {
                 Err(err) => AwsError::from_sdk(service.as_str(), operation, resource, err),
             };
             self.stats
-                .record(service, operation, err.kind.as_str(), waited);
+                .record(service, operation, err.kind.as_str(), waited, took);
             if err.kind == ErrorKind::Throttled {
                 // The drained bucket is the pause before the next attempt, and every
                 // other caller of the account slows down with this one.

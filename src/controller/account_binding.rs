@@ -48,72 +48,66 @@ fn start_reflectors(
     // object at start anyway), and only those that can change a scope: a binding's
     // spec or deletion, a namespace's labels; not the binding's own status writes.
     let mut generations: HashMap<String, Option<i64>> = HashMap::new();
-    let bindings = watcher(
-        Api::<AwsAccountBinding>::all(client.clone()),
-        super::watch_config(),
-    )
-    .backoff(super::backoff::WatchBackoff::default())
-    .modify(super::slim)
-    .reflect(binding_writer)
-    .for_each(move |event| {
-        match event {
-            Ok(watcher::Event::Apply(b)) => {
-                let name = b.name_any();
-                let generation = b.metadata.generation;
-                let deleting = b.metadata.deletion_timestamp.is_some();
-                if deleting || generations.insert(name, generation) != Some(generation) {
+    let bindings = super::watch(Api::<AwsAccountBinding>::all(client.clone()))
+        .modify(super::slim)
+        .reflect(binding_writer)
+        .for_each(move |event| {
+            match event {
+                Ok(watcher::Event::Apply(b)) => {
+                    let name = b.name_any();
+                    let generation = b.metadata.generation;
+                    let deleting = b.metadata.deletion_timestamp.is_some();
+                    if deleting || generations.insert(name, generation) != Some(generation) {
+                        bump();
+                    }
+                }
+                Ok(watcher::Event::Delete(b)) => {
+                    generations.remove(&b.name_any());
                     bump();
                 }
-            }
-            Ok(watcher::Event::Delete(b)) => {
-                generations.remove(&b.name_any());
-                bump();
-            }
-            Ok(watcher::Event::InitApply(b)) => {
-                generations.insert(b.name_any(), b.metadata.generation);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "watching AwsAccountBindings failed; retrying"),
-        }
-        futures::future::ready(())
-    });
-    let mut labels: HashMap<String, Option<BTreeMap<String, String>>> = HashMap::new();
-    let selectors = tenancy.bindings.clone();
-    let namespaces = watcher(
-        Api::<PartialObjectMeta<Namespace>>::all(client),
-        super::watch_config(),
-    )
-    .backoff(super::backoff::WatchBackoff::default())
-    .modify(super::slim)
-    .reflect(namespace_writer)
-    .for_each(move |event| {
-        match event {
-            Ok(watcher::Event::Apply(n)) => {
-                // A new namespace without labels matches no selector it did not
-                // match before (names are matched at reconcile).
-                let now = n.metadata.labels.clone().filter(|l| !l.is_empty());
-                let before = labels.insert(n.name_any(), now.clone()).flatten();
-                // Labels matter only to bindings that select by them.
-                let selected = selectors
-                    .state()
-                    .iter()
-                    .any(|b| b.spec.namespace_selector.is_some());
-                if before != now && selected {
-                    bump_ns();
+                Ok(watcher::Event::InitApply(b)) => {
+                    generations.insert(b.name_any(), b.metadata.generation);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "watching AwsAccountBindings failed; retrying")
                 }
             }
-            Ok(watcher::Event::Delete(n)) => {
-                labels.remove(&n.name_any());
+            futures::future::ready(())
+        });
+    let mut labels: HashMap<String, Option<BTreeMap<String, String>>> = HashMap::new();
+    let selectors = tenancy.bindings.clone();
+    let namespaces = super::watch(Api::<PartialObjectMeta<Namespace>>::all(client))
+        .modify(super::slim)
+        .reflect(namespace_writer)
+        .for_each(move |event| {
+            match event {
+                Ok(watcher::Event::Apply(n)) => {
+                    // A new namespace without labels matches no selector it did not
+                    // match before (names are matched at reconcile).
+                    let now = n.metadata.labels.clone().filter(|l| !l.is_empty());
+                    let before = labels.insert(n.name_any(), now.clone()).flatten();
+                    // Labels matter only to bindings that select by them.
+                    let selected = selectors
+                        .state()
+                        .iter()
+                        .any(|b| b.spec.namespace_selector.is_some());
+                    if before != now && selected {
+                        bump_ns();
+                    }
+                }
+                Ok(watcher::Event::Delete(n)) => {
+                    labels.remove(&n.name_any());
+                }
+                Ok(watcher::Event::InitApply(n)) => {
+                    let now = n.metadata.labels.clone().filter(|l| !l.is_empty());
+                    labels.insert(n.name_any(), now);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "watching Namespaces failed; retrying"),
             }
-            Ok(watcher::Event::InitApply(n)) => {
-                let now = n.metadata.labels.clone().filter(|l| !l.is_empty());
-                labels.insert(n.name_any(), now);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "watching Namespaces failed; retrying"),
-        }
-        futures::future::ready(())
-    });
+            futures::future::ready(())
+        });
     let run = async move {
         futures::join!(bindings, namespaces);
     };
@@ -129,15 +123,11 @@ pub fn controller(
     // Its own status writes do not wake it (a failing check whose message changes
     // would otherwise loop); resyncs come from the requeue.
     let (reader, writer) = kube::runtime::reflector::store();
-    let changes = watcher(
-        Api::<AwsAccountBinding>::all(ctx.client.clone()),
-        super::watch_config(),
-    )
-    .backoff(super::backoff::WatchBackoff::default())
-    .modify(super::slim)
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(kube::runtime::predicates::generation, Default::default());
+    let changes = super::watch(Api::<AwsAccountBinding>::all(ctx.client.clone()))
+        .modify(super::slim)
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(kube::runtime::predicates::generation, Default::default());
     Controller::for_stream(changes, reader)
         .with_config(config)
         .graceful_shutdown_on(shutdown)

@@ -66,25 +66,9 @@ impl Backoff {
 /// idle for half a minute after its API server came back; five seconds of
 /// patience is still kind to a struggling API server (a handful of watches per
 /// operator).
-///
-/// Each one also reports to [`watch_trouble`]: a watch that keeps failing is not
-/// always cured by retrying it (after an API server restarted in place, watches
-/// relisted and met 410 "too old resource version" again for minutes), so the
-/// controllers are restarted when one has failed for long (see `controller::run`).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct WatchBackoff {
     failures: u32,
-    id: u64,
-}
-
-impl Default for WatchBackoff {
-    fn default() -> Self {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        WatchBackoff {
-            failures: 0,
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        }
-    }
 }
 
 impl WatchBackoff {
@@ -95,7 +79,6 @@ impl WatchBackoff {
 impl Iterator for WatchBackoff {
     type Item = Duration;
     fn next(&mut self) -> Option<Duration> {
-        watch_trouble().failed(self.id, Instant::now());
         let delay = Self::FIRST
             .saturating_mul(1u32 << self.failures.min(8))
             .min(Self::MAX);
@@ -104,66 +87,68 @@ impl Iterator for WatchBackoff {
     }
 }
 
-impl Drop for WatchBackoff {
-    fn drop(&mut self) {
-        watch_trouble().forget(self.id);
-    }
-}
-
-/// Runs of watch failures, per watch. A run goes on while failures come less than
-/// [`WatchTrouble::QUIET`] apart, whatever succeeds in between: a watch that
-/// relists fine and then fails to resume from the list's version is failing.
-#[derive(Debug, Default)]
-pub struct WatchTrouble {
-    /// Per watch: when its run of failures began, and its last failure.
-    runs: Mutex<HashMap<u64, (Instant, Instant)>>,
-}
-
-impl WatchTrouble {
-    /// Longer than the longest retry delay (5 s) and than a watch's life (20 s):
-    /// a healthy watch that fails once in a while never makes a long run.
-    pub const QUIET: Duration = Duration::from_secs(25);
-
-    fn failed(&self, watch: u64, at: Instant) {
-        let mut runs = self.runs.lock().unwrap();
-        let run = runs.entry(watch).or_insert((at, at));
-        if at.saturating_duration_since(run.1) > Self::QUIET {
-            run.0 = at;
-        }
-        run.1 = at;
-    }
-
-    fn forget(&self, watch: u64) {
-        self.runs.lock().unwrap().remove(&watch);
-    }
-
-    /// How long the longest run still going at `now` has lasted.
-    pub fn longest_run(&self, now: Instant) -> Option<Duration> {
-        self.runs
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|(_, last)| now.saturating_duration_since(*last) <= Self::QUIET)
-            .map(|(start, _)| now.saturating_duration_since(*start))
-            .max()
-    }
-
-    /// Start every run afresh (the controllers were restarted).
-    pub fn clear(&self) {
-        self.runs.lock().unwrap().clear();
-    }
-}
-
-/// The process's watch failures: one API server, so one record.
-pub fn watch_trouble() -> &'static WatchTrouble {
-    static TROUBLE: std::sync::OnceLock<WatchTrouble> = std::sync::OnceLock::new();
-    TROUBLE.get_or_init(WatchTrouble::default)
-}
-
 impl kube::runtime::utils::Backoff for WatchBackoff {
     fn reset(&mut self) {
         self.failures = 0;
     }
+}
+
+/// Watches that keep losing their place. A watch resumed from a version the API
+/// server no longer keeps gets 410 Gone and relists; once, that is normal life.
+/// After an API server restarted in place, relisted watches met 410 on every resume
+/// for minutes, and retrying never cured it (fresh watches did). A run of 410s
+/// goes on while they come less than [`WatchTrouble::QUIET`] apart, from any
+/// watch; other failures (an API server that is down, an idle watch's read
+/// timeout) are not counted: restarting cures none of them.
+#[derive(Debug, Default)]
+pub struct WatchTrouble {
+    /// When the current run of 410s began, and its last one.
+    run: Mutex<Option<(Instant, Instant)>>,
+}
+
+impl WatchTrouble {
+    /// Longer than the longest retry delay (5 s): a run of 410s on every resume
+    /// never pauses that long; a lone desync now and then never makes a run.
+    pub const QUIET: Duration = Duration::from_secs(10);
+
+    /// Note a watch error: a 410 continues (or starts) the run.
+    pub fn saw(&self, err: &kube::runtime::watcher::Error, at: Instant) {
+        if let kube::runtime::watcher::Error::WatchError(status) = err
+            && status.code == 410
+        {
+            self.desynced(at);
+        }
+    }
+
+    fn desynced(&self, at: Instant) {
+        let mut run = self.run.lock().unwrap();
+        *run = match *run {
+            Some((start, last)) if at.saturating_duration_since(last) <= Self::QUIET => {
+                Some((start, at))
+            }
+            _ => Some((at, at)),
+        };
+    }
+
+    /// How long the run still going at `now` has lasted.
+    pub fn longest_run(&self, now: Instant) -> Option<Duration> {
+        self.run
+            .lock()
+            .unwrap()
+            .filter(|(_, last)| now.saturating_duration_since(*last) <= Self::QUIET)
+            .map(|(start, _)| now.saturating_duration_since(start))
+    }
+
+    /// Start afresh (the controllers were restarted).
+    pub fn clear(&self) {
+        *self.run.lock().unwrap() = None;
+    }
+}
+
+/// The process's watch troubles: one API server, so one record.
+pub fn watch_trouble() -> &'static WatchTrouble {
+    static TROUBLE: std::sync::OnceLock<WatchTrouble> = std::sync::OnceLock::new();
+    TROUBLE.get_or_init(WatchTrouble::default)
 }
 
 /// Up to 20% more, so objects that failed together do not retry together.
@@ -243,29 +228,35 @@ mod tests {
         assert!(b.next().unwrap() < Duration::from_millis(601));
     }
 
-    /// A run lasts while failures come within 25 s of each other, and ends with a
-    /// quiet spell or when its watch goes.
+    /// A run lasts while 410s come within QUIET of each other; other errors and a
+    /// quiet spell end nothing / end it.
     #[test]
-    fn runs_of_watch_failures() {
+    fn runs_of_desyncs() {
         let trouble = WatchTrouble::default();
         let t0 = Instant::now();
         let at = |secs: u64| t0 + Duration::from_secs(secs);
         assert_eq!(trouble.longest_run(at(0)), None);
-        for secs in [0, 5, 10, 15, 20, 25, 30, 35] {
-            trouble.failed(1, at(secs));
+        for secs in [0, 4, 8, 12, 16, 20] {
+            trouble.desynced(at(secs));
         }
-        trouble.failed(2, at(34));
-        assert_eq!(trouble.longest_run(at(36)), Some(Duration::from_secs(36)));
-        // Quiet for longer than QUIET: no run is going on any more.
-        assert_eq!(trouble.longest_run(at(70)), None);
-        // A failure after the quiet spell starts a new run.
-        trouble.failed(1, at(70));
-        assert_eq!(trouble.longest_run(at(71)), Some(Duration::from_secs(1)));
-        trouble.forget(1);
-        assert_eq!(trouble.longest_run(at(71)), None);
-        trouble.failed(3, at(71));
+        assert_eq!(trouble.longest_run(at(21)), Some(Duration::from_secs(21)));
+        // Quiet for longer than QUIET: the run is over.
+        assert_eq!(trouble.longest_run(at(40)), None);
+        // A 410 after the quiet spell starts a new run.
+        trouble.desynced(at(40));
+        assert_eq!(trouble.longest_run(at(41)), Some(Duration::from_secs(1)));
         trouble.clear();
-        assert_eq!(trouble.longest_run(at(72)), None);
+        assert_eq!(trouble.longest_run(at(41)), None);
+        // An idle watch's read timeout is not a desync.
+        let timeout = kube::runtime::watcher::Error::NoResourceVersion;
+        trouble.saw(&timeout, at(42));
+        assert_eq!(trouble.longest_run(at(42)), None);
+        let gone = kube::runtime::watcher::Error::WatchError(Box::new(
+            kube::core::Status::failure("too old resource version: 2097 (2115)", "Expired")
+                .with_code(410),
+        ));
+        trouble.saw(&gone, at(43));
+        assert_eq!(trouble.longest_run(at(44)), Some(Duration::from_secs(1)));
     }
 
     /// A RestApi and a Stage of one name have counters of their own.

@@ -20,10 +20,33 @@ pub struct KindStats {
     pub managed: BTreeSet<String>,
 }
 
-#[derive(Debug, Default)]
+/// Seconds a reconcile took, by kind.
+pub type ReconcileLatency = prometheus_client::metrics::family::Family<
+    Vec<(&'static str, &'static str)>,
+    prometheus_client::metrics::histogram::Histogram,
+>;
+
+#[derive(Debug)]
 pub struct ReconcileStats {
     kinds: Mutex<BTreeMap<&'static str, KindStats>>,
     in_flight: AtomicI64,
+    pub latency: ReconcileLatency,
+}
+
+impl Default for ReconcileStats {
+    fn default() -> Self {
+        ReconcileStats {
+            kinds: Mutex::default(),
+            in_flight: AtomicI64::default(),
+            // 10 ms (a converged child) to about 5 minutes (a 1000-route API made
+            // under AWS's quotas).
+            latency: ReconcileLatency::new_with_constructor(|| {
+                prometheus_client::metrics::histogram::Histogram::new(
+                    prometheus_client::metrics::histogram::exponential_buckets(0.01, 2.0, 15),
+                )
+            }),
+        }
+    }
 }
 
 impl ReconcileStats {
@@ -44,10 +67,14 @@ impl ReconcileStats {
         let start = Instant::now();
         let result = reconcile.await;
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let took = start.elapsed().as_secs_f64();
+        self.latency
+            .get_or_create(&vec![("kind", kind)])
+            .observe(took);
         let mut kinds = self.kinds.lock().unwrap();
         let stats = kinds.entry(kind).or_default();
         stats.reconciles += 1;
-        stats.seconds += start.elapsed().as_secs_f64();
+        stats.seconds += took;
         if let Err(e) = &result {
             *stats.errors.entry(e.reason()).or_default() += 1;
         }

@@ -501,6 +501,22 @@ pub fn kube_clients(config: kube::Config) -> Result<KubeClients, kube::Error> {
 /// resourceVersion older than the cache keeps, and the watch from it then fails
 /// with 410 Expired on every retry, for ever (seen with kube-apiserver 1.34).
 /// Lists happen only at start and after such an expiry, so the cost is small.
+/// A watch of `api` with the operator's config and retry delays; its 410s go to
+/// [`backoff::watch_trouble`].
+pub fn watch<K>(
+    api: Api<K>,
+) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    use futures::TryStreamExt;
+    use kube::runtime::WatchStreamExt;
+    watcher(api, watch_config())
+        .inspect_err(|e| backoff::watch_trouble().saw(e, std::time::Instant::now()))
+        .backoff(backoff::WatchBackoff::default())
+}
+
 pub fn watch_config() -> watcher::Config {
     watcher::Config::default()
         .timeout(WATCH_TIMEOUT_SECS)
@@ -532,8 +548,7 @@ fn child_changes<K: children::Child>(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
     use kube::runtime::WatchStreamExt;
-    watcher(watched_api::<K>(ctx), watch_config())
-        .backoff(backoff::WatchBackoff::default())
+    watch(watched_api::<K>(ctx))
         .applied_objects()
         .predicate_filter(child_spec_hash::<K>, Default::default())
 }
@@ -567,8 +582,7 @@ where
 {
     use kube::runtime::WatchStreamExt;
     let (reader, writer) = kube::runtime::reflector::store();
-    let changes = watcher(watched_api::<K>(ctx), watch_config())
-        .backoff(backoff::WatchBackoff::default())
+    let changes = watch(watched_api::<K>(ctx))
         .modify(slim)
         .reflect(writer)
         .applied_objects();
@@ -619,8 +633,7 @@ fn stage_reference_changes(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<crate::api::Stage, watcher::Error>> + Send + 'static {
     use kube::runtime::WatchStreamExt;
-    watcher(watched_api::<crate::api::Stage>(ctx), watch_config())
-        .backoff(backoff::WatchBackoff::default())
+    watch(watched_api::<crate::api::Stage>(ctx))
         .touched_objects()
         .predicate_filter(stage_reference_hash, Default::default())
 }
@@ -635,15 +648,16 @@ fn parent_of<K: children::Child>(
 
 type StopSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 
-/// How long watches may keep failing before the controllers start again with new
-/// ones: the pickup the operator promises after the API server returns is 30 s.
-const STUCK_WATCH: Duration = Duration::from_secs(20);
+/// How long watches may keep losing their place before the controllers start again
+/// with new ones: the pickup the operator promises after the API server returns
+/// is 30 s.
+const STUCK_WATCH: Duration = Duration::from_secs(15);
 
-/// Resolves once a watch has been failing for [`STUCK_WATCH`]. Retrying a watch
-/// does not always cure it: after an API server restarted in place, relisted
-/// watches met 410 "too old resource version" on every resume for minutes, while
-/// watches started afresh worked at once (which is why a leader that lost its
-/// lease over the outage recovered and a lone replica did not).
+/// Resolves once watches have been desynced (410) for [`STUCK_WATCH`]. Retrying a
+/// watch does not always cure it: after an API server restarted in place,
+/// relisted watches met 410 "too old resource version" on every resume for
+/// minutes, while watches started afresh worked at once (which is why a leader
+/// that lost its lease over the outage recovered and a lone replica did not).
 async fn stuck_watches() {
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -652,7 +666,7 @@ async fn stuck_watches() {
         {
             tracing::warn!(
                 failing_for = ?failing,
-                "a watch keeps failing; restarting the controllers with fresh watches"
+                "watches keep losing their place (410 Gone); restarting the controllers with fresh watches"
             );
             return;
         }
@@ -929,17 +943,11 @@ fn api_key_controller(
     let (reader, key_changes) = own_changes::<ApiKey>(ctx);
     let (by_plan, by_secret) = (reader.clone(), reader.clone());
     let keys = Controller::for_stream(key_changes, reader);
-    let secrets = watcher(
-        watched_api::<PartialObjectMeta<Secret>>(ctx),
-        watch_config(),
-    )
-    .backoff(backoff::WatchBackoff::default())
-    .touched_objects();
+    let secrets = watch(watched_api::<PartialObjectMeta<Secret>>(ctx)).touched_objects();
     keys.with_config(config)
         .reconcile_all_on(binding_changes(bindings_changed))
-        .watches(
-            watched_api::<UsagePlan>(ctx),
-            watch_config(),
+        .watches_stream(
+            watch(watched_api::<UsagePlan>(ctx)).touched_objects(),
             move |plan: UsagePlan| {
                 let ns = plan.meta().namespace.clone();
                 let name = plan.meta().name.clone().unwrap_or_default();
