@@ -513,12 +513,12 @@ async fn quota_invariants_hold_at_a_small_size() {
         "{converge_calls} calls for {} routes",
         sizes.routes
     );
-    // The edit reads the resource tree to plan, and the stages and deployments to
-    // deploy; the API's settings, models and function policies were verified by
-    // this process within the resync period and are not read again.
+    // The edit reads the resource tree to plan and the stages to deploy; the API's
+    // settings, models, function policies and deployments were verified or listed
+    // by this process within the resync period and are not read again.
     let edit_reads = r.edit.seen.len() - r.edit.writes();
     assert!(
-        edit_reads <= 3,
+        edit_reads <= 2,
         "a one-route edit read {edit_reads} times: {:?}",
         r.edit.seen
     );
@@ -538,17 +538,24 @@ async fn quota_invariants_hold_at_a_small_size() {
         0,
         "an idle resync read function policies"
     );
-    // One read per part of an API that can drift: its settings, its resource tree
-    // and its stages; every API resynced at least once in the window (GetRestApi
+    // Two reads per API and pass: its resource tree and its stages; its settings
+    // come from the account's listing (GetRestApis, at most one per fifth of a
+    // resync period). Every API resynced at least once in the window (GetResources
     // counts the passes).
-    let passes = r.idle.calls_of("GetRestApi");
+    let passes = r.idle.calls_of("GetResources");
     assert!(
         passes >= r.apis_in_idle,
         "{passes} resync passes of {} APIs",
         r.apis_in_idle
     );
+    let listings = r.idle.calls_of("GetRestApis");
+    let window = sizes.resync + Duration::from_secs(5);
     assert!(
-        r.idle.seen.len() <= 3 * passes,
+        listings as f64 <= (window.as_secs_f64() / (sizes.resync.as_secs_f64() / 5.0)).ceil() + 1.0,
+        "{listings} listings in {window:?}"
+    );
+    assert!(
+        r.idle.seen.len() - listings <= 2 * passes,
         "{passes} resync passes read {} times: {:?}",
         r.idle.seen.len(),
         r.idle.seen

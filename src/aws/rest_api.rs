@@ -79,6 +79,33 @@ impl Aws {
         }
     }
 
+    /// Every REST API of the account and region, with its settings: a whole
+    /// account's APIs for one or two calls (500 a page), where GetRestApi costs one
+    /// per API.
+    pub async fn list_rest_apis(&self) -> Result<Vec<ObservedRestApi>, AwsError> {
+        let mut apis = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let out = self
+                .call(Service::ApiGateway, "GetRestApis", "*", || {
+                    self.apigateway
+                        .get_rest_apis()
+                        .limit(PAGE_SIZE)
+                        .set_position(position.clone())
+                        .send()
+                })
+                .await?;
+            apis.extend(out.items().iter().map(|api| observed!(api)));
+            // moto ignores `position` and returns no marker; AWS returns one while more remain.
+            match out.position() {
+                Some(next) if !next.is_empty() && Some(next) != position.as_deref() => {
+                    position = Some(next.to_string())
+                }
+                _ => return Ok(apis),
+            }
+        }
+    }
+
     /// Create an API with all its settings and tags in one call.
     pub async fn create_rest_api(&self, s: &RestApiSettings) -> Result<ObservedRestApi, AwsError> {
         let endpoint = EndpointConfiguration::builder()

@@ -119,6 +119,13 @@ pub struct Shared {
     pub policies: permissions::PolicyMemo,
     /// Each RestApi's settings as last read and found converged (by uid).
     pub rest_apis: memo::Memo<String, rest_api::KnownRestApi>,
+    /// The REST APIs of each account and region (by (region, account)), as the
+    /// last GetRestApis listed them, for resyncs; the lock makes one pass list.
+    pub rest_api_listings: memo::Memo<(String, Option<String>), rest_api::ApiListing>,
+    pub rest_api_listing_lock: tokio::sync::Mutex<()>,
+    /// Each REST API's deployments as the last pass that listed them left them (by
+    /// API id), its own creations and deletions included.
+    pub deployments: memo::Memo<String, Vec<crate::plan::stage::ObservedDeployment>>,
     /// Each API's models and validators as last found converged (by API id): the
     /// models wanted then, and the validators' ids by name.
     pub models: memo::Memo<String, (String, std::collections::BTreeMap<String, String>)>,
@@ -155,6 +162,9 @@ impl Context {
                 policies: Default::default(),
                 rest_apis: Default::default(),
                 models: Default::default(),
+                deployments: Default::default(),
+                rest_api_listings: Default::default(),
+                rest_api_listing_lock: Default::default(),
                 settings,
                 ready: Arc::default(),
                 leader: Arc::default(),
@@ -219,6 +229,9 @@ impl Context {
                 policies: Default::default(),
                 rest_apis: Default::default(),
                 models: Default::default(),
+                deployments: Default::default(),
+                rest_api_listings: Default::default(),
+                rest_api_listing_lock: Default::default(),
                 settings,
                 ready: shared.ready.clone(),
                 leader: shared.leader.clone(),

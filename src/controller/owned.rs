@@ -82,10 +82,15 @@ pub trait OwnsAwsResource: OwnsStatus + Tenant + 'static {
         owner_uid: &str,
         hint: &Self::Hint,
     ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
-    /// What this process verified recently, standing in for a read of `id`.
-    fn remembered(&self, ctx: &Context, id: &str) -> Option<Self::Observed> {
+    /// What stands in for a read of `id`: what this process verified recently, or
+    /// a cheaper read (None: read it).
+    fn recall(
+        &self,
+        ctx: &Context,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send {
         let _ = (ctx, id);
-        None
+        async { Ok(None) }
     }
     /// The resource in status was deleted outside the operator: take back what
     /// still points at it (before the status forgets it).
@@ -240,7 +245,7 @@ pub async fn observe<K: OwnsAwsResource>(
     }
     if let Some(id) = recorded {
         span.record(K::ID_FIELD, id.as_str());
-        if let Some(known) = obj.remembered(ctx, &id) {
+        if let Some(known) = obj.recall(ctx, &id).await? {
             return Ok(Some(known));
         }
         if let Some(found) = K::read(ctx, &id).await? {

@@ -77,17 +77,28 @@ impl OwnsAwsResource for RestApi {
             .await?)
     }
     /// A pass for a child's change, soon after this spec was found converged: the
-    /// API's own settings are not read again until the resync.
-    fn remembered(&self, ctx: &Context, id: &str) -> Option<ObservedRestApi> {
+    /// API's own settings are not read again until the resync. A resync takes them
+    /// from the account's listing (one GetRestApis for every API of the account,
+    /// made at most a fifth of a resync period ago) instead of a GetRestApi each;
+    /// an API the listing lacks is read by id.
+    async fn recall(&self, ctx: &Context, id: &str) -> Result<Option<ObservedRestApi>, Error> {
         let max_age = super::memo::max_age(ctx.settings.resync);
-        let known = ctx
+        if let Some(known) = ctx
             .shared
             .rest_apis
-            .fresh(&self.uid().unwrap_or_default(), max_age)?;
-        (known.generation == self.metadata.generation
+            .fresh(&self.uid().unwrap_or_default(), max_age)
+            && known.generation == self.metadata.generation
             && known.scope == scope_of(&ctx.aws)
-            && known.observed.id == id)
-            .then_some(known.observed)
+            && known.observed.id == id
+        {
+            return Ok(Some(known.observed));
+        }
+        // A listing is an account's: with the account not known yet, read by id.
+        if ctx.aws.known_account().is_none() {
+            return Ok(None);
+        }
+        let listing = account_listing(ctx).await?;
+        Ok(listing.get(id).cloned())
     }
     /// Its functions keep statements naming the dead API: taken back, since
     /// nothing else would ever remove them.
@@ -118,6 +129,7 @@ impl OwnsAwsResource for RestApi {
             ctx.forget(&self.uid().unwrap_or_default());
             if let Some(id) = recorded {
                 ctx.shared.models.forget(id);
+                ctx.shared.deployments.forget(id);
             }
         }
         Ok(())
@@ -190,6 +202,8 @@ async fn converge(
         ctx.shared.rest_apis.remember(owner.uid.clone(), known);
     } else {
         ctx.shared.rest_apis.forget(&owner.uid);
+        // The listing has this API as it was before these writes.
+        ctx.shared.rest_api_listings.forget(&scope_of(aws));
     }
     for action in actions {
         match action {
@@ -283,9 +297,35 @@ pub struct KnownRestApi {
     observed: ObservedRestApi,
 }
 
+/// Every REST API of the client's account and region, listed at most a fifth of a
+/// resync period ago; one pass lists, the others wait for it.
+async fn account_listing(ctx: &Context) -> Result<ApiListing, Error> {
+    let scope = scope_of(&ctx.aws);
+    let max_age = ctx.settings.resync / 5;
+    let _listing = ctx.shared.rest_api_listing_lock.lock().await;
+    if let Some(listing) = ctx.shared.rest_api_listings.fresh(&scope, max_age) {
+        return Ok(listing);
+    }
+    let listing: ApiListing = Arc::new(
+        ctx.aws
+            .list_rest_apis()
+            .await?
+            .into_iter()
+            .map(|api| (api.id.clone(), api))
+            .collect(),
+    );
+    ctx.shared
+        .rest_api_listings
+        .remember(scope, listing.clone());
+    Ok(listing)
+}
+
+/// The REST APIs of an account and region by id.
+pub type ApiListing = Arc<std::collections::HashMap<String, ObservedRestApi>>;
+
 /// The region and account a client works in: a memory of another scope's API
 /// (the namespace's binding changed) does not stand in for a read.
-fn scope_of(aws: &crate::aws::Aws) -> (String, Option<String>) {
+pub fn scope_of(aws: &crate::aws::Aws) -> (String, Option<String>) {
     (aws.region.clone(), aws.known_account().map(str::to_string))
 }
 

@@ -86,8 +86,19 @@ pub async fn converge(
     let settled = stages
         .iter()
         .all(|s| is_settled(s, api_id, inputs.fingerprint, &observed));
+    // A pass soon after one that listed them (an edit after its API converged)
+    // takes the list that pass left, with what it created and deleted: nobody else
+    // makes deployments carrying our fingerprints, so the crash-safety lookup is
+    // still sound, and a restart or another leader starts with no memory.
+    let max_age = super::memo::max_age(ctx.settings.resync);
+    let listed = !settled;
     let mut deployments = if settled {
         Vec::new()
+    } else if let Some(known) = ctx.shared.deployments.fresh(api_id, max_age) {
+        // Taken, not shared: a pass that stops halfway leaves no memory behind, and
+        // the next one lists them.
+        ctx.shared.deployments.forget(api_id);
+        known
     } else {
         ctx.aws.get_deployments(api_id).await?
     };
@@ -267,9 +278,15 @@ pub async fn converge(
     for id in deployments_to_delete(&deployments, &in_use, keep) {
         ctx.aws.delete_deployment(api_id, &id).await?;
         tracing::info!(deployment_id = %id, "deleted old deployment");
+        deployments.retain(|d| d.id != id);
     }
     if let Some(e) = first_error {
         return Err(e);
+    }
+    if listed && !ctx.aws.is_observe_only() {
+        ctx.shared
+            .deployments
+            .remember(api_id.to_string(), deployments);
     }
     Ok(requeue)
 }
