@@ -50,3 +50,50 @@ fn every_crd_has_category_status_and_printer_columns() {
         );
     }
 }
+
+/// `kubectl explain` has something to say about every field of every spec and
+/// status: a field without a description is a doc comment missing in `src/api`.
+#[test]
+fn every_field_has_a_description() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+    };
+    fn walk(path: &str, schema: &JSONSchemaProps, missing: &mut Vec<String>) {
+        for (name, property) in schema.properties.iter().flatten() {
+            let here = format!("{path}.{name}");
+            if property
+                .description
+                .as_deref()
+                .unwrap_or_default()
+                .is_empty()
+            {
+                missing.push(here.clone());
+            }
+            walk(&here, property, missing);
+        }
+        if let Some(JSONSchemaPropsOrArray::Schema(items)) = &schema.items {
+            walk(&format!("{path}[]"), items, missing);
+        }
+        if let Some(JSONSchemaPropsOrBool::Schema(values)) = &schema.additional_properties {
+            walk(&format!("{path}{{}}"), values, missing);
+        }
+    }
+    let mut missing = Vec::new();
+    for crd in apigw_operator::api::all_crds() {
+        let kind = &crd.spec.names.kind;
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .expect("schema");
+        for top in ["spec", "status"] {
+            if let Some(part) = schema.properties.as_ref().and_then(|p| p.get(top)) {
+                walk(&format!("{kind}.{top}"), part, &mut missing);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fields without a description: {missing:?}"
+    );
+}

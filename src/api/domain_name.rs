@@ -279,6 +279,7 @@ pub struct MappingStatus {
     pub base_path: String,
     /// The API's id (a WebSocket API's for WebSocket stages).
     pub rest_api_id: String,
+    /// The stage name in API Gateway the path maps to.
     pub stage: String,
     /// A WebSocket stage, mapped through API Gateway v2.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

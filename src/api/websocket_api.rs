@@ -333,8 +333,11 @@ pub struct WebSocketApiStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebSocketRouteStatus {
+    /// The route key, as in the spec (`$connect`, `subscribe`).
     pub route_key: String,
+    /// The route's id in API Gateway.
     pub route_id: String,
+    /// The id of the Lambda proxy integration the route targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<String>,
     /// The `$default` route response of a two-way route.
@@ -346,7 +349,9 @@ pub struct WebSocketRouteStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebSocketAuthorizerStatus {
+    /// The authorizer's name in the spec (and in AWS).
     pub name: String,
+    /// Its id in API Gateway.
     pub authorizer_id: String,
 }
 

@@ -164,7 +164,12 @@ async fn an_api_deleted_outside_is_reported_forgotten_and_looked_for_by_tag() {
         .await
         .unwrap();
     assert!(found.is_none());
-    assert_eq!(h.aws_calls(), ["GET /restapis/gone1", "GET /restapis"]);
+    // The account's listing lacks it, the read by id confirms it is gone, and the
+    // owner-tag search finds no other.
+    assert_eq!(
+        h.aws_calls(),
+        ["GET /restapis", "GET /restapis/gone1", "GET /restapis"]
+    );
     assert_eq!(status.rest_api_id, None);
     assert_eq!(status.url, None);
     assert_eq!(status.conditions.len(), 1, "conditions stay");
