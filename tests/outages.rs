@@ -120,6 +120,50 @@ async fn set_description(apis: &Api<RestApi>, name: &str, description: &str) {
     .unwrap();
 }
 
+/// The operator binary on the spare API server `server`, watching `namespace`,
+/// `/metrics` on `metrics`, with `mode`'s flags (leader election or not).
+fn operator_on(server: &SpareApiServer, namespace: &str, metrics: u16, mode: &[&str]) -> Process {
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_apigw-operator"))
+            .args(["run", "--namespace", namespace])
+            .args(mode)
+            .args(["--resync-period", "60s"])
+            .args([
+                "--aws-endpoint-url",
+                &aws_endpoint(),
+                "--aws-region",
+                "us-east-1",
+            ])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .args(["--log-level", "info"])
+            .env("KUBECONFIG", &server.kubeconfig)
+            .env("POD_NAME", namespace)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("operator binary starts"),
+    )
+}
+
+/// Stop the API server for the outage, start it again in place, change the
+/// RestApi `name`: the change must reach AWS within the pickup time.
+async fn change_after_restart(
+    server: &SpareApiServer,
+    apis: &Api<RestApi>,
+    name: &str,
+    id: &str,
+    description: &str,
+) -> Duration {
+    server.stop();
+    tokio::time::sleep(OUTAGE).await;
+    server.start();
+    let back = Instant::now();
+    set_description(apis, name, description).await;
+    let took = description_in_aws(id, description, PICKUP).await;
+    assert!(back.elapsed() <= PICKUP + Duration::from_secs(2));
+    took
+}
+
 /// Leader election on, the API server gone longer than the lease: the leader gives
 /// the lease up, and once the API server is back it leads again and runs its
 /// controllers (it used to renew the lease for ever with no controller running,
@@ -130,30 +174,11 @@ async fn leader_runs_its_controllers_again_after_the_api_server_restarts() {
     let ns = TestNamespace::new(&client, "outage-leader").await;
     let server = SpareApiServer::up("outage-leader");
     let metrics = free_port();
-    let _operator = Process(
-        Command::new(env!("CARGO_BIN_EXE_apigw-operator"))
-            .args([
-                "run",
-                "--namespace",
-                &ns.name,
-                "--lease-namespace",
-                &ns.name,
-            ])
-            .args(["--lease-duration", "4s", "--resync-period", "60s"])
-            .args([
-                "--aws-endpoint-url",
-                &aws_endpoint(),
-                "--aws-region",
-                "us-east-1",
-            ])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-            .args(["--log-level", "info"])
-            .env("KUBECONFIG", &server.kubeconfig)
-            .env("POD_NAME", "outage-leader")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("operator binary starts"),
+    let _operator = operator_on(
+        &server,
+        &ns.name,
+        metrics,
+        &["--lease-namespace", &ns.name, "--lease-duration", "4s"],
     );
     let apis = ns.api::<RestApi>();
     ns.apply::<RestApi>("{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: ha}, spec: {description: before}}").await;
@@ -164,14 +189,8 @@ async fn leader_runs_its_controllers_again_after_the_api_server_restarts() {
         .rest_api_id
         .unwrap();
 
-    server.stop();
-    tokio::time::sleep(OUTAGE).await;
-    server.start();
-    let back = Instant::now();
-    set_description(&apis, "ha", "after the outage").await;
-    let took = description_in_aws(&id, "after the outage", PICKUP).await;
+    let took = change_after_restart(&server, &apis, "ha", &id, "after the outage").await;
     eprintln!("change applied {took:?} after the API server returned");
-    assert!(back.elapsed() <= PICKUP + Duration::from_secs(2));
     let (code, body) = probe(metrics, "/metrics").await.expect("metrics answer");
     assert_eq!(code, 200);
     assert!(body.contains("apigw_leader 1"), "leads again:\n{body}");
@@ -192,24 +211,7 @@ async fn without_leader_election_the_controllers_recover_from_an_api_server_rest
     let ns = TestNamespace::new(&client, "outage-inplace").await;
     let server = SpareApiServer::up("outage-inplace");
     let metrics = free_port();
-    let _operator = Process(
-        Command::new(env!("CARGO_BIN_EXE_apigw-operator"))
-            .args(["run", "--namespace", &ns.name, "--leader-election", "false"])
-            .args(["--resync-period", "60s"])
-            .args([
-                "--aws-endpoint-url",
-                &aws_endpoint(),
-                "--aws-region",
-                "us-east-1",
-            ])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-            .args(["--log-level", "info"])
-            .env("KUBECONFIG", &server.kubeconfig)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("operator binary starts"),
-    );
+    let _operator = operator_on(&server, &ns.name, metrics, &["--leader-election", "false"]);
     let apis = ns.api::<RestApi>();
     ns.apply::<RestApi>("{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: inplace}, spec: {description: before}}").await;
     let id = wait_ready(&apis, "inplace", "True", Duration::from_secs(40))
@@ -219,14 +221,8 @@ async fn without_leader_election_the_controllers_recover_from_an_api_server_rest
         .rest_api_id
         .unwrap();
 
-    server.stop();
-    tokio::time::sleep(OUTAGE).await;
-    server.start();
-    let back = Instant::now();
-    set_description(&apis, "inplace", "after the restart").await;
-    let took = description_in_aws(&id, "after the restart", PICKUP).await;
+    let took = change_after_restart(&server, &apis, "inplace", &id, "after the restart").await;
     eprintln!("change applied {took:?} after the API server returned (no leader election)");
-    assert!(back.elapsed() <= PICKUP + Duration::from_secs(2));
     assert_eq!(probe(metrics, "/readyz").await.map(|p| p.0), Some(200));
 
     apis.delete("inplace", &DeleteParams::default())

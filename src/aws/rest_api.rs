@@ -45,7 +45,7 @@ impl Aws {
         Ok(res.found()?.map(|out| observed!(out)))
     }
 
-    /// Find the API carrying tag `key=value`, walking every page of GetRestApis.
+    /// Find the API carrying tag `key=value` among every page of GetRestApis.
     /// Used only when status has no id yet (first create, or a crash before the
     /// status write), so steady-state reconciles never pay for the scan.
     pub async fn find_rest_api_by_tag(
@@ -53,30 +53,11 @@ impl Aws {
         key: &str,
         value: &str,
     ) -> Result<Option<ObservedRestApi>, AwsError> {
-        let mut position: Option<String> = None;
-        loop {
-            let out = self
-                .call(Service::ApiGateway, "GetRestApis", "*", || {
-                    self.apigateway
-                        .get_rest_apis()
-                        .limit(PAGE_SIZE)
-                        .set_position(position.clone())
-                        .send()
-                })
-                .await?;
-            for api in out.items() {
-                if api.tags().and_then(|t| t.get(key)).map(String::as_str) == Some(value) {
-                    return Ok(Some(observed!(api)));
-                }
-            }
-            // moto ignores `position` and returns no marker; AWS returns one while more remain.
-            match out.position() {
-                Some(next) if !next.is_empty() && Some(next) != position.as_deref() => {
-                    position = Some(next.to_string())
-                }
-                _ => return Ok(None),
-            }
-        }
+        Ok(self
+            .list_rest_apis()
+            .await?
+            .into_iter()
+            .find(|api| api.settings.tags.get(key).map(String::as_str) == Some(value)))
     }
 
     /// Every REST API of the account and region, with its settings: a whole
