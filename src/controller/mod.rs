@@ -800,13 +800,7 @@ async fn kind_controllers(
         .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
         .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
         .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            |obj, ctx| reconciled("RestApi", obj, ctx, rest_api::reconcile),
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(log_result);
+        .serve("RestApi", rest_api::reconcile, &ctx, shutdown.clone());
     let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
     let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
     let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
@@ -850,13 +844,7 @@ fn websocket_api_controller(
                 children::Parent::RestApi(_) => None,
             }
         })
-        .graceful_shutdown_on(shutdown)
-        .run(
-            |obj, ctx| reconciled("WebSocketApi", obj, ctx, websocket_api::reconcile),
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(log_result)
+        .serve("WebSocketApi", websocket_api::reconcile, ctx, shutdown)
 }
 
 /// DomainNames, woken also by changes of the Stages they map (a Stage that appears
@@ -886,13 +874,7 @@ fn domain_name_controller(
                 .map(|d| ObjectRef::from_obj(d.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .graceful_shutdown_on(shutdown)
-        .run(
-            |obj, ctx| reconciled("DomainName", obj, ctx, domain_name::reconcile),
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(log_result)
+        .serve("DomainName", domain_name::reconcile, ctx, shutdown)
 }
 
 fn reference_controller<K: children::Child>(
@@ -905,13 +887,7 @@ fn reference_controller<K: children::Child>(
     let (reader, changes) = stored_changes::<K>(ctx);
     Controller::for_stream(changes, reader)
         .with_config(config)
-        .graceful_shutdown_on(shutdown)
-        .run(
-            |obj, ctx| reconciled(K::KIND, obj, ctx, children::reconcile_reference::<K>),
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(log_result)
+        .serve(K::KIND, children::reconcile_reference::<K>, ctx, shutdown)
 }
 
 /// UsagePlans, woken by changes of the Stages they name (a Stage getting its first
@@ -942,13 +918,7 @@ fn usage_plan_controller(
                 .map(|p| ObjectRef::from_obj(p.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .graceful_shutdown_on(shutdown)
-        .run(
-            |obj, ctx| reconciled("UsagePlan", obj, ctx, usage_plan::reconcile),
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(log_result)
+        .serve("UsagePlan", usage_plan::reconcile, ctx, shutdown)
 }
 
 /// ApiKeys, woken by changes of the UsagePlans they name and of the Secrets holding
@@ -1002,13 +972,45 @@ fn api_key_controller(
                 .map(|k| ObjectRef::from_obj(k.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .graceful_shutdown_on(shutdown)
-        .run(
-            |obj, ctx| reconciled("ApiKey", obj, ctx, api_key::reconcile),
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(log_result)
+        .serve("ApiKey", api_key::reconcile, ctx, shutdown)
+}
+
+/// How every controller runs: until `shutdown`, each reconcile through
+/// [`reconciled`] (metrics, backoff reset, stale-copy guard), failures through
+/// [`error_policy`], and what the run reports through [`log_result`].
+trait Serve<K: Watched> {
+    fn serve<R, F>(
+        self,
+        kind: &'static str,
+        reconcile: R,
+        ctx: &Arc<Context>,
+        shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    ) -> impl Future<Output = ()> + Send
+    where
+        R: FnMut(Arc<K>, Arc<Context>) -> F + Clone + Send + 'static,
+        F: Future<Output = Result<Action, Error>> + Send + 'static;
+}
+
+impl<K: Watched> Serve<K> for Controller<K> {
+    fn serve<R, F>(
+        self,
+        kind: &'static str,
+        reconcile: R,
+        ctx: &Arc<Context>,
+        shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    ) -> impl Future<Output = ()> + Send
+    where
+        R: FnMut(Arc<K>, Arc<Context>) -> F + Clone + Send + 'static,
+        F: Future<Output = Result<Action, Error>> + Send + 'static,
+    {
+        self.graceful_shutdown_on(shutdown)
+            .run(
+                move |obj, ctx| reconciled(kind, obj, ctx, reconcile.clone()),
+                error_policy,
+                ctx.clone(),
+            )
+            .for_each(log_result)
+    }
 }
 
 /// Each change of a binding (or of a namespace's labels) reconciles every object of
