@@ -147,6 +147,9 @@ struct Resolved {
     websocket: Vec<Mapping>,
     /// Base paths whose Stage is missing or not made yet: left as they are.
     unresolved: BTreeSet<String>,
+    /// Every base path whose Stage exists, and whether that Stage is a WebSocketApi's
+    /// (from its spec: known before the stage is made in AWS).
+    kinds: Vec<(String, bool)>,
     /// What to report about those.
     error: Option<Error>,
 }
@@ -173,6 +176,9 @@ async fn resolve_mappings(obj: &DomainName, ctx: &Context) -> Result<Resolved, E
             resolved.unresolved.insert(base_path);
             continue;
         };
+        resolved
+            .kinds
+            .push((base_path.clone(), stage.spec.web_socket_api_ref.is_some()));
         let status = stage.status.clone().unwrap_or_default();
         let deleting = stage.meta().deletion_timestamp.is_some();
         // A REST stage exists in AWS once it serves a deployment; a WebSocket stage
@@ -372,21 +378,28 @@ async fn converge(
     // API Gateway serves a custom domain name either for REST APIs or for WebSocket
     // APIs, never both, and WebSocket APIs only on REGIONAL domains: asked for
     // anything else, nothing is changed and the spec is reported.
+    // Decided from the Stages' specs, so a mix is refused at once, not only once
+    // every Stage is deployed.
     let resolved = resolve_mappings(obj, ctx).await?;
-    if let Some(first_ws) = resolved.websocket.first() {
-        if !resolved.rest.is_empty() {
+    let first_of = |web_socket: bool| {
+        resolved
+            .kinds
+            .iter()
+            .find(|(_, ws)| *ws == web_socket)
+            .map(|(path, _)| path.as_str())
+    };
+    if let Some(first_ws) = first_of(true) {
+        if let Some(first_rest) = first_of(false) {
             return Err(Error::MappingNotAllowed(format!(
-                "base path {} maps a WebSocketApi stage and {} a RestApi stage: API Gateway \
-                 does not serve WebSocket and REST APIs on one domain name; give the \
-                 WebSocket stage a domain name of its own",
-                first_ws.base_path, resolved.rest[0].base_path
+                "base path {first_ws} maps a WebSocketApi stage and {first_rest} a RestApi stage: \
+                 API Gateway does not serve WebSocket and REST APIs on one domain name; give \
+                 the WebSocket stage a domain name of its own"
             )));
         }
         if desired.endpoint_type == "EDGE" {
             return Err(Error::MappingNotAllowed(format!(
-                "base path {} maps a WebSocketApi stage, and WebSocket APIs are served on \
-                 REGIONAL domain names only: use a REGIONAL DomainName for it",
-                first_ws.base_path
+                "base path {first_ws} maps a WebSocketApi stage, and WebSocket APIs are served on \
+                 REGIONAL domain names only: use a REGIONAL DomainName for it"
             )));
         }
     }
