@@ -34,6 +34,17 @@ impl<K: Eq + Hash + Clone, T: Clone> Memo<K, T> {
         (at.elapsed() < max_age).then(|| value.clone())
     }
 
+    /// The value remembered under `key`, if younger than `max_age`, removed: a
+    /// user that may stop halfway leaves no memory behind.
+    pub fn take<Q>(&self, key: &Q, max_age: Duration) -> Option<T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (value, at) = self.entries.lock().unwrap().remove(key)?;
+        (at.elapsed() < max_age).then_some(value)
+    }
+
     pub fn remember(&self, key: K, value: T) {
         self.entries
             .lock()
@@ -80,5 +91,17 @@ mod tests {
         assert_eq!(memo.fresh("b", Duration::from_secs(60)), None);
         assert_eq!(memo.fresh("c", Duration::from_secs(60)), Some(2));
         assert!(max_age(Duration::from_secs(600)) < Duration::from_secs(600));
+    }
+
+    /// A taken memory is gone, fresh or not.
+    #[test]
+    fn a_taken_memory_is_gone() {
+        let memo: Memo<String, u32> = Memo::default();
+        memo.remember("a".into(), 7);
+        assert_eq!(memo.take("a", Duration::from_secs(60)), Some(7));
+        assert_eq!(memo.take("a", Duration::from_secs(60)), None);
+        memo.remember("b".into(), 1);
+        assert_eq!(memo.take("b", Duration::ZERO), None, "too old");
+        assert_eq!(memo.fresh("b", Duration::from_secs(60)), None, "and gone");
     }
 }

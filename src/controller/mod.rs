@@ -794,13 +794,18 @@ async fn kind_controllers(
     use crate::api::{Authorizer, RestApi, Route, Stage};
     let bindings_changed = &bindings_changed;
     let (reader, rest_api_changes) = own_changes::<RestApi>(&ctx);
-    let rest_api_controller = Controller::for_stream(rest_api_changes, reader)
-        .with_config(config.clone())
-        .reconcile_all_on(binding_changes(bindings_changed))
-        .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
-        .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
-        .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
-        .serve("RestApi", rest_api::reconcile, &ctx, shutdown.clone());
+    let rest_api_controller = serve(
+        Controller::for_stream(rest_api_changes, reader)
+            .with_config(config.clone())
+            .reconcile_all_on(binding_changes(bindings_changed))
+            .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
+            .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
+            .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>),
+        "RestApi",
+        rest_api::reconcile,
+        &ctx,
+        shutdown.clone(),
+    );
     let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
     let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
     let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
@@ -832,19 +837,24 @@ fn websocket_api_controller(
     use crate::api::{Stage, WebSocketApi};
     use kube::runtime::reflector::ObjectRef;
     let (reader, api_changes) = own_changes::<WebSocketApi>(ctx);
-    Controller::for_stream(api_changes, reader)
-        .with_config(config)
-        .reconcile_all_on(binding_changes(bindings_changed))
-        .watches_stream(child_changes::<Stage>(ctx), |stage: Stage| {
-            let ns = stage.meta().namespace.clone()?;
-            match children::Child::parent(&stage) {
-                children::Parent::WebSocketApi(name) => {
-                    Some(ObjectRef::<WebSocketApi>::new(name).within(&ns))
+    serve(
+        Controller::for_stream(api_changes, reader)
+            .with_config(config)
+            .reconcile_all_on(binding_changes(bindings_changed))
+            .watches_stream(child_changes::<Stage>(ctx), |stage: Stage| {
+                let ns = stage.meta().namespace.clone()?;
+                match children::Child::parent(&stage) {
+                    children::Parent::WebSocketApi(name) => {
+                        Some(ObjectRef::<WebSocketApi>::new(name).within(&ns))
+                    }
+                    children::Parent::RestApi(_) => None,
                 }
-                children::Parent::RestApi(_) => None,
-            }
-        })
-        .serve("WebSocketApi", websocket_api::reconcile, ctx, shutdown)
+            }),
+        "WebSocketApi",
+        websocket_api::reconcile,
+        ctx,
+        shutdown,
+    )
 }
 
 /// DomainNames, woken also by changes of the Stages they map (a Stage that appears
@@ -859,22 +869,28 @@ fn domain_name_controller(
     use kube::runtime::reflector::ObjectRef;
     let (reader, domain_changes) = own_changes::<DomainName>(ctx);
     let store = reader.clone();
-    Controller::for_stream(domain_changes, reader)
-        .with_config(config)
-        .reconcile_all_on(binding_changes(bindings_changed))
-        .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
-            let ns = stage.meta().namespace.clone();
-            let name = stage.meta().name.clone().unwrap_or_default();
-            store
-                .state()
-                .into_iter()
-                .filter(|d| {
-                    d.meta().namespace == ns && domain_name::referenced_stages(d).any(|s| s == name)
-                })
-                .map(|d| ObjectRef::from_obj(d.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .serve("DomainName", domain_name::reconcile, ctx, shutdown)
+    serve(
+        Controller::for_stream(domain_changes, reader)
+            .with_config(config)
+            .reconcile_all_on(binding_changes(bindings_changed))
+            .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
+                let ns = stage.meta().namespace.clone();
+                let name = stage.meta().name.clone().unwrap_or_default();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|d| {
+                        d.meta().namespace == ns
+                            && domain_name::referenced_stages(d).any(|s| s == name)
+                    })
+                    .map(|d| ObjectRef::from_obj(d.as_ref()))
+                    .collect::<Vec<_>>()
+            }),
+        "DomainName",
+        domain_name::reconcile,
+        ctx,
+        shutdown,
+    )
 }
 
 fn reference_controller<K: children::Child>(
@@ -885,9 +901,13 @@ fn reference_controller<K: children::Child>(
     // Status writes wake this controller too; it answers them with one read of the
     // RestApi from the API server and no AWS call.
     let (reader, changes) = stored_changes::<K>(ctx);
-    Controller::for_stream(changes, reader)
-        .with_config(config)
-        .serve(K::KIND, children::reconcile_reference::<K>, ctx, shutdown)
+    serve(
+        Controller::for_stream(changes, reader).with_config(config),
+        K::KIND,
+        children::reconcile_reference::<K>,
+        ctx,
+        shutdown,
+    )
 }
 
 /// UsagePlans, woken by changes of the Stages they name (a Stage getting its first
@@ -902,23 +922,28 @@ fn usage_plan_controller(
     use kube::runtime::reflector::ObjectRef;
     let (reader, plan_changes) = own_changes::<UsagePlan>(ctx);
     let store = reader.clone();
-    Controller::for_stream(plan_changes, reader)
-        .with_config(config)
-        .reconcile_all_on(binding_changes(bindings_changed))
-        .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
-            let ns = stage.meta().namespace.clone();
-            let name = stage.meta().name.clone().unwrap_or_default();
-            store
-                .state()
-                .into_iter()
-                .filter(|p| {
-                    p.meta().namespace == ns
-                        && p.spec.stages.iter().any(|s| s.stage_ref.name == name)
-                })
-                .map(|p| ObjectRef::from_obj(p.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .serve("UsagePlan", usage_plan::reconcile, ctx, shutdown)
+    serve(
+        Controller::for_stream(plan_changes, reader)
+            .with_config(config)
+            .reconcile_all_on(binding_changes(bindings_changed))
+            .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
+                let ns = stage.meta().namespace.clone();
+                let name = stage.meta().name.clone().unwrap_or_default();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|p| {
+                        p.meta().namespace == ns
+                            && p.spec.stages.iter().any(|s| s.stage_ref.name == name)
+                    })
+                    .map(|p| ObjectRef::from_obj(p.as_ref()))
+                    .collect::<Vec<_>>()
+            }),
+        "UsagePlan",
+        usage_plan::reconcile,
+        ctx,
+        shutdown,
+    )
 }
 
 /// ApiKeys, woken by changes of the UsagePlans they name and of the Secrets holding
@@ -938,79 +963,71 @@ fn api_key_controller(
     let (by_plan, by_secret) = (reader.clone(), reader.clone());
     let keys = Controller::for_stream(key_changes, reader);
     let secrets = watch(watched_api::<PartialObjectMeta<Secret>>(ctx)).touched_objects();
-    keys.with_config(config)
-        .reconcile_all_on(binding_changes(bindings_changed))
-        .watches_stream(
-            watch(watched_api::<UsagePlan>(ctx)).touched_objects(),
-            move |plan: UsagePlan| {
-                let ns = plan.meta().namespace.clone();
-                let name = plan.meta().name.clone().unwrap_or_default();
-                by_plan
+    serve(
+        keys.with_config(config)
+            .reconcile_all_on(binding_changes(bindings_changed))
+            .watches_stream(
+                watch(watched_api::<UsagePlan>(ctx)).touched_objects(),
+                move |plan: UsagePlan| {
+                    let ns = plan.meta().namespace.clone();
+                    let name = plan.meta().name.clone().unwrap_or_default();
+                    by_plan
+                        .state()
+                        .into_iter()
+                        .filter(|k| {
+                            k.meta().namespace == ns
+                                && k.spec.usage_plan_refs.iter().any(|r| r.name == name)
+                        })
+                        .map(|k| ObjectRef::from_obj(k.as_ref()))
+                        .collect::<Vec<_>>()
+                },
+            )
+            .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
+                let ns = secret.metadata.namespace.clone();
+                let name = secret.metadata.name.clone().unwrap_or_default();
+                by_secret
                     .state()
                     .into_iter()
                     .filter(|k| {
                         k.meta().namespace == ns
-                            && k.spec.usage_plan_refs.iter().any(|r| r.name == name)
+                            && (k.spec.value.as_ref().map(|v| v.secret_ref.name.as_str())
+                                == Some(name.as_str())
+                                || k.spec.generated_secret.as_ref().map(|g| g.name.as_str())
+                                    == Some(name.as_str()))
                     })
                     .map(|k| ObjectRef::from_obj(k.as_ref()))
                     .collect::<Vec<_>>()
-            },
-        )
-        .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
-            let ns = secret.metadata.namespace.clone();
-            let name = secret.metadata.name.clone().unwrap_or_default();
-            by_secret
-                .state()
-                .into_iter()
-                .filter(|k| {
-                    k.meta().namespace == ns
-                        && (k.spec.value.as_ref().map(|v| v.secret_ref.name.as_str())
-                            == Some(name.as_str())
-                            || k.spec.generated_secret.as_ref().map(|g| g.name.as_str())
-                                == Some(name.as_str()))
-                })
-                .map(|k| ObjectRef::from_obj(k.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .serve("ApiKey", api_key::reconcile, ctx, shutdown)
+            }),
+        "ApiKey",
+        api_key::reconcile,
+        ctx,
+        shutdown,
+    )
 }
 
 /// How every controller runs: until `shutdown`, each reconcile through
 /// [`reconciled`] (metrics, backoff reset, stale-copy guard), failures through
 /// [`error_policy`], and what the run reports through [`log_result`].
-trait Serve<K: Watched> {
-    fn serve<R, F>(
-        self,
-        kind: &'static str,
-        reconcile: R,
-        ctx: &Arc<Context>,
-        shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-    ) -> impl Future<Output = ()> + Send
-    where
-        R: FnMut(Arc<K>, Arc<Context>) -> F + Clone + Send + 'static,
-        F: Future<Output = Result<Action, Error>> + Send + 'static;
-}
-
-impl<K: Watched> Serve<K> for Controller<K> {
-    fn serve<R, F>(
-        self,
-        kind: &'static str,
-        reconcile: R,
-        ctx: &Arc<Context>,
-        shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-    ) -> impl Future<Output = ()> + Send
-    where
-        R: FnMut(Arc<K>, Arc<Context>) -> F + Clone + Send + 'static,
-        F: Future<Output = Result<Action, Error>> + Send + 'static,
-    {
-        self.graceful_shutdown_on(shutdown)
-            .run(
-                move |obj, ctx| reconciled(kind, obj, ctx, reconcile.clone()),
-                error_policy,
-                ctx.clone(),
-            )
-            .for_each(log_result)
-    }
+fn serve<K, R, F>(
+    controller: Controller<K>,
+    kind: &'static str,
+    reconcile: R,
+    ctx: &Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> + Send
+where
+    K: Watched,
+    R: FnMut(Arc<K>, Arc<Context>) -> F + Clone + Send + 'static,
+    F: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |obj, ctx| reconciled(kind, obj, ctx, reconcile.clone()),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
 }
 
 /// Each change of a binding (or of a namespace's labels) reconciles every object of

@@ -94,10 +94,8 @@ pub async fn converge(
     let listed = !settled;
     let mut deployments = if settled {
         Vec::new()
-    } else if let Some(known) = ctx.shared.deployments.fresh(api_id, max_age) {
-        // Taken, not shared: a pass that stops halfway leaves no memory behind, and
-        // the next one lists them.
-        ctx.shared.deployments.forget(api_id);
+    } else if let Some(known) = ctx.shared.deployments.take(api_id, max_age) {
+        // Taken: a pass that stops halfway leaves no memory, and the next one lists.
         known
     } else {
         ctx.aws.get_deployments(api_id).await?
