@@ -81,6 +81,18 @@ const TRANSIENT: &[(&str, &str)] = &[
 /// Ready=False reasons that stay until someone edits a spec or fixes the account.
 const TERMINAL: &[(&str, &str)] = &[
     (
+        "DocumentNotFound",
+        "ConfigMap photos-openapi (spec.openapi.configMapRef) does not exist in namespace photos",
+    ),
+    (
+        "InvalidDocument",
+        "the OpenAPI document must be an object with `openapi: 3.x` (or `swagger: \"2.0\"`) and `paths`",
+    ),
+    (
+        "ApiDefinedByDocument",
+        "RestApi photos takes its structure from its OpenAPI document (spec.openapi), so this Route is not applied",
+    ),
+    (
         "WebSocketApiNotFound",
         "WebSocketApi notifications does not exist in namespace photos",
     ),

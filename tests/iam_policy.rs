@@ -25,6 +25,7 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
     ("ApiGateway", "GetRestApis", Some("apigateway:GET")),
     ("ApiGateway", "CreateRestApi", Some("apigateway:POST")),
     ("ApiGateway", "UpdateRestApi", Some("apigateway:PATCH")),
+    ("ApiGateway", "PutRestApi", Some("apigateway:PUT")),
     ("ApiGateway", "DeleteRestApi", Some("apigateway:DELETE")),
     ("ApiGateway", "TagResource", Some("apigateway:PUT")),
     ("ApiGateway", "UntagResource", Some("apigateway:DELETE")),

@@ -140,6 +140,54 @@ pub struct RestApiSpec {
     /// Unset: an API the operator created is deleted, an adopted one is retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
+
+    /// Take the API's structure (paths, methods, integrations, authorizers, models,
+    /// gateway responses) from an OpenAPI document instead of Route and Authorizer
+    /// objects. The operator applies it with PutRestApi (overwrite) when the document
+    /// changes or the API drifted from it; Routes and Authorizers naming this API are
+    /// refused (reason ApiDefinedByDocument). The spec's settings (name, description,
+    /// binary media types, policy, ...) win over the document's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi: Option<OpenApiSource>,
+}
+
+/// Where the OpenAPI document of a RestApi comes from: inline, or a ConfigMap key.
+/// `${AWS::Region}`, `${AWS::AccountId}` and `${AWS::Partition}` in it are replaced
+/// with the API's region, account and partition, so one document serves every
+/// account and region.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.document) != has(self.configMapRef)",
+    "message": "set exactly one of document (inline) or configMapRef"
+}]))]
+pub struct OpenApiSource {
+    /// The document itself: OpenAPI 3.0 or Swagger 2.0, in YAML or JSON, with the
+    /// `x-amazon-apigateway-*` extensions. At most 1 MiB, like a ConfigMap (API
+    /// Gateway would take 6 MB, but an object this size could not be stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1048576))]
+    pub document: Option<String>,
+    /// A key of a ConfigMap in this namespace holding the document; a change of the
+    /// ConfigMap is applied like a change of this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<ConfigMapKeyRef>,
+    /// Refuse the document when API Gateway has warnings about it (the API stays as
+    /// it was). Otherwise the warnings are reported in the `ImportWarnings` condition.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_on_warnings: bool,
+}
+
+/// One key of a ConfigMap in the object's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapKeyRef {
+    /// Name of the ConfigMap.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the ConfigMap's data.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
 }
 
 /// How clients reach the API.
@@ -243,6 +291,9 @@ pub struct RestApiStatus {
     /// for `debounceSeconds` of quiet after it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_changed_at: Option<String>,
+    /// The OpenAPI document last applied, when `spec.openapi` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<AppliedDocument>,
     /// Lambda invoke permissions the operator granted for this API, so they can be
     /// taken back when no route or authorizer uses the function any more.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -264,4 +315,22 @@ pub struct LambdaPermissionGrant {
     pub qualifier: Option<String>,
     /// Statement id: `apigw-API_ID` for routes, `apigw-API_ID-authorizer-ID` for authorizers.
     pub statement_id: String,
+}
+
+/// What the operator applied of `spec.openapi`, and what it found in AWS right
+/// after: a pass with the same document and the same structure in AWS writes nothing.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedDocument {
+    /// Fingerprint of the document as sent (after substitutions and the spec's settings).
+    pub fingerprint: String,
+    /// Fingerprint of the API's resources, methods and authorizers as read after
+    /// the import; a different reading later is drift, and the document is applied again.
+    pub structure_fingerprint: String,
+    /// Number of methods the document declares.
+    #[serde(default)]
+    pub methods: usize,
+    /// When it was applied (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
 }

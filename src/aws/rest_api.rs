@@ -134,6 +134,30 @@ impl Aws {
         Ok(())
     }
 
+    /// Replace the API's whole structure with an OpenAPI document (PutRestApi,
+    /// mode overwrite). Returns the warnings API Gateway reported; with
+    /// `fail_on_warnings` a warning fails the call instead and nothing changes.
+    pub async fn put_rest_api(
+        &self,
+        id: &str,
+        body: &str,
+        fail_on_warnings: bool,
+    ) -> Result<Vec<String>, AwsError> {
+        let body = aws_smithy_types::Blob::new(body.as_bytes().to_vec());
+        let out = self
+            .call(Service::ApiGateway, "PutRestApi", id, || {
+                self.apigateway
+                    .put_rest_api()
+                    .rest_api_id(id)
+                    .mode(aws_sdk_apigateway::types::PutMode::Overwrite)
+                    .fail_on_warnings(fail_on_warnings)
+                    .body(body.clone())
+                    .send()
+            })
+            .await?;
+        Ok(out.warnings().to_vec())
+    }
+
     /// The ARN TagResource and UntagResource take for a REST API.
     pub fn rest_api_resource_arn(&self, id: &str) -> String {
         format!(

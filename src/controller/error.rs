@@ -96,6 +96,12 @@ pub enum Error {
     #[error("{0}")]
     SecretNotUsable(String),
 
+    #[error("{0}")]
+    InvalidDocument(String),
+
+    #[error("{0}")]
+    DocumentNotFound(String),
+
     #[error("Kubernetes API {operation} failed: {}", kube_message(source))]
     Kube {
         operation: &'static str,
@@ -201,6 +207,8 @@ impl Error {
             Error::UsagePlanNotReady(_) => "UsagePlanNotReady",
             Error::SecretNotFound(_) => "SecretNotFound",
             Error::SecretNotUsable(_) => "SecretNotUsable",
+            Error::InvalidDocument(_) => "InvalidDocument",
+            Error::DocumentNotFound(_) => "DocumentNotFound",
             Error::Kube { .. } => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -247,6 +255,8 @@ impl Error {
             }
             Error::StageNotReady(_) | Error::UsagePlanNotReady(_) => true,
             Error::SecretNotUsable(_) | Error::MappingNotAllowed(_) => false,
+            // The ConfigMap watch wakes the RestApi when its document appears or changes.
+            Error::InvalidDocument(_) | Error::DocumentNotFound(_) => false,
             Error::Kube { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

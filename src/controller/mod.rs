@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod backoff;
 pub mod children;
 pub mod conditions;
+pub mod document;
 pub mod domain_name;
 pub mod error;
 pub mod leader;
@@ -794,13 +795,17 @@ async fn kind_controllers(
     use crate::api::{Authorizer, RestApi, Route, Stage};
     let bindings_changed = &bindings_changed;
     let (reader, rest_api_changes) = own_changes::<RestApi>(&ctx);
+    let by_document = reader.clone();
     let rest_api_controller = serve(
         Controller::for_stream(rest_api_changes, reader)
             .with_config(config.clone())
             .reconcile_all_on(binding_changes(bindings_changed))
             .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
             .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
-            .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>),
+            .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
+            .watches_stream(document_changes(&ctx), move |config_map| {
+                document_readers(&by_document, &config_map)
+            }),
         "RestApi",
         rest_api::reconcile,
         &ctx,
@@ -824,6 +829,48 @@ async fn kind_controllers(
         usage_plans,
         api_keys
     );
+}
+
+/// ConfigMaps, as metadata only (the operator keeps no ConfigMap data): a change
+/// wakes the RestApis whose OpenAPI document it holds.
+fn document_changes(
+    ctx: &Context,
+) -> impl futures::Stream<
+    Item = Result<
+        kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>,
+        watcher::Error,
+    >,
+> + Send
++ 'static {
+    use kube::runtime::WatchStreamExt;
+    watch(watched_api::<
+        kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>,
+    >(ctx))
+    .touched_objects()
+}
+
+/// The RestApis whose `spec.openapi.configMapRef` names this ConfigMap.
+fn document_readers(
+    rest_apis: &kube::runtime::reflector::Store<crate::api::RestApi>,
+    config_map: &kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>,
+) -> Vec<kube::runtime::reflector::ObjectRef<crate::api::RestApi>> {
+    let namespace = config_map.metadata.namespace.as_deref();
+    let name = config_map.metadata.name.as_deref();
+    rest_apis
+        .state()
+        .into_iter()
+        .filter(|api| {
+            api.metadata.namespace.as_deref() == namespace
+                && api
+                    .spec
+                    .openapi
+                    .as_ref()
+                    .and_then(|o| o.config_map_ref.as_ref())
+                    .map(|r| Some(r.name.as_str()))
+                    == Some(name)
+        })
+        .map(|api| kube::runtime::reflector::ObjectRef::from_obj(api.as_ref()))
+        .collect()
 }
 
 /// WebSocketApis: the one writer of each API and of its Stages, woken by changes of

@@ -277,6 +277,24 @@ pub const REASONS: &[Reason] = &[
         "the ApiKey's Secret or key is missing",
     ),
     r(
+        "DocumentNotFound",
+        NeedsUser,
+        2,
+        "spec.openapi.configMapRef names no ConfigMap, or a key it does not have",
+    ),
+    r(
+        "InvalidDocument",
+        NeedsUser,
+        2,
+        "spec.openapi is not an OpenAPI 3 or Swagger 2 document, or too large to import",
+    ),
+    r(
+        "ApiDefinedByDocument",
+        NeedsUser,
+        2,
+        "a Route or Authorizer names a RestApi whose structure comes from an OpenAPI document",
+    ),
+    r(
         "SecretNotUsable",
         NeedsUser,
         2,

@@ -248,7 +248,19 @@ async fn converge(
         fill_status(ctx, status, &current, adopting.is_some()).await?;
     }
     fill_status(ctx, status, &current, adopting.is_some()).await?;
-    let report = structure::converge(obj, ctx, &current.id).await?;
+    let mut report = match &obj.spec.openapi {
+        Some(source) => {
+            super::document::converge(obj, ctx, &current.id, source, &desired, status).await?
+        }
+        None => {
+            // Built from objects (again): what a document import recorded is past.
+            status.document = None;
+            status
+                .conditions
+                .retain(|c| c.type_ != super::document::IMPORT_WARNINGS);
+            structure::converge(obj, ctx, &current.id).await?
+        }
+    };
     status.lambda_permissions = report.granted.clone();
     tracing::debug!(
         routes_in_effect = report.routes_in_effect,
@@ -285,7 +297,11 @@ async fn converge(
         methods: &report.methods,
         blocking: &report.blocking,
     };
-    stages::converge(ctx, &report.stages, &inputs).await
+    let wait = stages::converge(ctx, &report.stages, &inputs).await?;
+    match report.failure.take() {
+        Some(e) => Err(e),
+        None => Ok(wait),
+    }
 }
 
 /// A RestApi's settings as a pass found them converged: for the generation of its

@@ -52,6 +52,9 @@ pub struct StructureReport {
     pub blocking: Vec<String>,
     /// The methods the Routes declare, (path, verb): what routeSettings may name.
     pub methods: BTreeSet<crate::plan::routes::MethodKey>,
+    /// What keeps the RestApi itself from Ready once its stages are converged
+    /// (a document naming a function that does not exist).
+    pub failure: Option<Error>,
 }
 
 /// The operator's AWS coordinates, which complete names into ARNs.

@@ -8,6 +8,7 @@ pub mod claims;
 pub mod domain_name;
 pub mod lambda;
 pub mod models;
+pub mod openapi;
 pub mod ownership;
 pub mod rest_api;
 pub mod routes;

@@ -142,6 +142,12 @@ holds the table and checks it). Shared by the ClusterRole and the namespaced Rol
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch"]
+# ConfigMaps, for RestApis built from an OpenAPI document: get reads the
+# document a RestApi names; list and watch (metadata only) wake it when the
+# ConfigMap changes. Never written.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch"]
 # kube-runtime's event Recorder creates events.k8s.io Events and patches a
 # repeated one's series count.
 - apiGroups: ["events.k8s.io"]

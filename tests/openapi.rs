@@ -1,0 +1,288 @@
+//! RestApis built from an OpenAPI document (`spec.openapi`), end to end against
+//! moto: the import, its permissions, stages deploying it, no write while nothing
+//! changed, drift put back, bad documents refused, Routes refused.
+//!
+//! moto's import (see ../shared/MOTO.md) builds resources, methods and Lambda /
+//! HTTP integrations faithfully, which is what these tests check. It answers 500
+//! on a MOCK integration and ignores authorizers, so those are proven against
+//! LocalStack in `tests/serving.rs` instead.
+
+mod common;
+
+use std::time::Duration;
+
+use apigw_operator::api::{RestApi, Route, Stage};
+use common::*;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{DeleteParams, Patch, PatchParams};
+
+const T: Duration = Duration::from_secs(40);
+
+fn document(list_function: &str, second_verb: &str, second_function: &str) -> String {
+    format!(
+        r#"openapi: 3.0.1
+info: {{title: anything, version: "1"}}
+x-amazon-apigateway-binary-media-types: ["image/png"]
+paths:
+  /photos:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{list_function}/invocations
+    {second_verb}:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:{second_function}/invocations
+  /photos/{{photoId}}:
+    get:
+      parameters: [{{name: photoId, in: path, required: true, schema: {{type: string}}}}]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: https://photos.internal/{{photoId}}
+"#
+    )
+}
+
+fn config_map(doc: &str) -> String {
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: photos-openapi}\ndata:\n  openapi.yaml: |\n",
+    );
+    for line in doc.lines() {
+        yaml.push_str("    ");
+        yaml.push_str(line);
+        yaml.push('\n');
+    }
+    yaml
+}
+
+async fn methods(aws: &apigw_operator::aws::Aws, api_id: &str) -> Vec<String> {
+    let mut out: Vec<String> = aws
+        .get_resources(api_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|r| {
+            let path = r.path.clone();
+            r.methods
+                .into_keys()
+                .map(move |verb| format!("{verb} {path}"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
+}
+
+async fn has_grant(aws: &apigw_operator::aws::Aws, function: &str, api_id: &str) -> bool {
+    aws.get_policy_statements(&function_arn(function), None)
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .iter()
+        .any(|(sid, _)| sid == &format!("apigw-{api_id}"))
+}
+
+/// The whole life of a document-built API: import from a ConfigMap, grants for
+/// the functions it names, an automatic stage deploying it, a quiet resync, an
+/// edit of the ConfigMap, drift put back, a bad document refused without a write,
+/// a Route refused, and the API's deletion taking its grants with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_from_an_openapi_document() {
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "openapi").await;
+    seed_functions(&["list-photos", "upload-photo", "delete-photo"]);
+    let op = Operator::start(&ns.name, Duration::from_secs(2)).await;
+    let aws = aws().await;
+
+    ns.apply::<ConfigMap>(&config_map(&document(
+        "list-photos",
+        "post",
+        "upload-photo",
+    )))
+    .await;
+    ns.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: photos}, \
+         spec: {description: Photos, openapi: {configMapRef: {name: photos-openapi, key: openapi.yaml}}}}",
+    )
+    .await;
+    ns.apply::<Stage>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Stage, metadata: {name: dev}, \
+         spec: {restApiRef: {name: photos}, stageName: dev, deployment: {policy: Automatic, debounceSeconds: 1}}}",
+    )
+    .await;
+    ns.apply::<Route>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: stray}, \
+         spec: {restApiRef: {name: photos}, method: GET, path: /stray, integration: {mock: {}}}}",
+    )
+    .await;
+
+    let apis = ns.api::<RestApi>();
+    let api = wait_ready(&apis, "photos", "True", T).await;
+    let status = api.status.clone().unwrap();
+    let api_id = status.rest_api_id.clone().unwrap();
+    assert_eq!(
+        methods(&aws, &api_id).await,
+        ["GET /photos", "GET /photos/{photoId}", "POST /photos"]
+    );
+    let applied = status.document.clone().expect("status.document");
+    assert_eq!(applied.methods, 3);
+    // The spec's settings win over the document's, and the user is told.
+    let warnings = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ImportWarnings")
+        .expect("ImportWarnings condition");
+    assert_eq!(warnings.status, "True");
+    assert!(
+        warnings
+            .message
+            .contains("replaced by spec.binaryMediaTypes"),
+        "{}",
+        warnings.message
+    );
+    let settings = aws.get_rest_api(&api_id).await.unwrap().unwrap();
+    assert_eq!(
+        settings.settings.name, "photos",
+        "the spec names the API, not info.title"
+    );
+    // One statement per function per API, for the functions the document names.
+    assert!(has_grant(&aws, "list-photos", &api_id).await);
+    assert!(has_grant(&aws, "upload-photo", &api_id).await);
+    // The Route cannot add to a document-built API, and says so.
+    let stray = wait_ready(&ns.api::<Route>(), "stray", "False", T).await;
+    assert_eq!(ready_reason(&stray).0, "ApiDefinedByDocument");
+    // The stage deploys what was imported.
+    let stages = ns.api::<Stage>();
+    let deployed = eventually("dev deployed", T, || async {
+        let s = stages.get("dev").await.ok()?.status?;
+        s.deployment_id.clone().map(|_| s)
+    })
+    .await;
+
+    // Converged: resyncs every 2 s write nothing, and import nothing.
+    let (writes, imports) = (op.mutating_calls(), op.ctx.aws.stats.calls_of("PutRestApi"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        (op.mutating_calls(), op.ctx.aws.stats.calls_of("PutRestApi")),
+        (writes, imports),
+        "an unchanged document is not applied again: {:?}",
+        op.ctx.aws.stats.snapshot()
+    );
+
+    // An edit of the ConfigMap is applied: the dropped function loses its grant,
+    // the new one gets one, and the stage deploys again.
+    ns.apply::<ConfigMap>(&config_map(&document(
+        "list-photos",
+        "delete",
+        "delete-photo",
+    )))
+    .await;
+    eventually("the edited document imported", T, || async {
+        let m = methods(&aws, &api_id).await;
+        (m == ["DELETE /photos", "GET /photos", "GET /photos/{photoId}"]).then_some(())
+    })
+    .await;
+    eventually("grants follow the document", T, || async {
+        (has_grant(&aws, "delete-photo", &api_id).await
+            && !has_grant(&aws, "upload-photo", &api_id).await)
+            .then_some(())
+    })
+    .await;
+    eventually("dev deployed again", T, || async {
+        let s = stages.get("dev").await.ok()?.status?;
+        (s.deployment_id != deployed.deployment_id).then_some(())
+    })
+    .await;
+
+    // Drift: a method deleted by hand comes back with the next resync.
+    let resource = aws
+        .get_resources(&api_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.path == "/photos/{photoId}")
+        .unwrap();
+    aws.apigateway
+        .delete_method()
+        .rest_api_id(&api_id)
+        .resource_id(&resource.id)
+        .http_method("GET")
+        .send()
+        .await
+        .unwrap();
+    eventually("drift put back", T, || async {
+        methods(&aws, &api_id)
+            .await
+            .contains(&"GET /photos/{photoId}".to_string())
+            .then_some(())
+    })
+    .await;
+
+    // A document that is not OpenAPI is refused before any write.
+    let imports = op.ctx.aws.stats.calls_of("PutRestApi");
+    apis.patch(
+        "photos",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"openapi": {"configMapRef": null, "document": "title: not an API"}}})),
+    )
+    .await
+    .unwrap();
+    let refused = wait_ready(&apis, "photos", "False", T).await;
+    let (reason, message) = ready_reason(&refused);
+    assert_eq!(reason, "InvalidDocument");
+    assert!(message.contains("openapi: 3.x"), "{message}");
+    assert_eq!(op.ctx.aws.stats.calls_of("PutRestApi"), imports);
+    assert_eq!(
+        methods(&aws, &api_id).await.len(),
+        3,
+        "the API stays as it was"
+    );
+
+    // Deleting the API takes its grants with it.
+    apis.delete("photos", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&apis, "photos", T).await;
+    assert!(!has_grant(&aws, "list-photos", &api_id).await);
+    assert!(!has_grant(&aws, "delete-photo", &api_id).await);
+    drop(op);
+    ns.delete().await;
+}
+
+/// A ConfigMap that is missing is a condition that clears by itself once the
+/// ConfigMap is created (its watch wakes the RestApi).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_document_waits_for_its_config_map() {
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "openapi-cm").await;
+    // Functions of its own: moto-seed's check-then-create races with another test's.
+    seed_functions(&["list-albums", "upload-album"]);
+    // A long resync: only the ConfigMap watch can bring the change in time.
+    let op = Operator::start(&ns.name, Duration::from_secs(600)).await;
+    ns.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: photos}, \
+         spec: {openapi: {configMapRef: {name: photos-openapi, key: openapi.yaml}}}}",
+    )
+    .await;
+    let apis = ns.api::<RestApi>();
+    let waiting = wait_ready(&apis, "photos", "False", T).await;
+    let (reason, message) = ready_reason(&waiting);
+    assert_eq!(reason, "DocumentNotFound");
+    assert!(message.contains("photos-openapi"), "{message}");
+    ns.apply::<ConfigMap>(&config_map(&document(
+        "list-albums",
+        "post",
+        "upload-album",
+    )))
+    .await;
+    let api = wait_ready(&apis, "photos", "True", T).await;
+    assert_eq!(api.status.unwrap().document.unwrap().methods, 3);
+    drop(op);
+    ns.delete().await;
+}
