@@ -795,9 +795,23 @@ async fn an_api_from_an_openapi_document_is_served() {
     let id = api.status.unwrap().rest_api_id.unwrap();
     wait_ready(&ns.api::<Stage>(), "live", "True", Duration::from_secs(90)).await;
 
-    served(&id, "live", "GET", "/health", &[], "", 200, "\"version\": 1").await;
+    served(
+        &id,
+        "live",
+        "GET",
+        "/health",
+        &[],
+        "",
+        200,
+        "\"version\": 1",
+    )
+    .await;
     let item = served(&id, "live", "GET", "/items/42", &[], "", 200, "items").await;
-    assert!(item.body.contains("\"backend\": \"items\""), "{}", item.body);
+    assert!(
+        item.body.contains("\"backend\": \"items\""),
+        "{}",
+        item.body
+    );
     assert!(
         backend.last("get /items/42").is_some(),
         "the backend got the path parameter"
@@ -836,6 +850,16 @@ async fn an_api_from_an_openapi_document_is_served() {
 
     // An edit of the document reaches the stage.
     ns.apply::<RestApi>(&manifest(2)).await;
-    served(&id, "live", "GET", "/health", &[], "", 200, "\"version\": 2").await;
+    served(
+        &id,
+        "live",
+        "GET",
+        "/health",
+        &[],
+        "",
+        200,
+        "\"version\": 2",
+    )
+    .await;
     ns.delete().await;
 }

@@ -192,12 +192,21 @@ pub async fn converge(
         .collect();
     let desired = desired_structure(&inputs, &desired_ctx);
 
-    let observed = ctx.aws.get_resources(api_id).await?;
+    let mut observed = ctx.aws.get_resources(api_id).await?;
+    let mut actions = plan_structure(&desired, &observed);
+    let simple = authorizers.is_empty() && wanted_models.is_empty();
+    if !ctx.aws.is_observe_only()
+        && let Some(body) = whole_api_document(obj, &desired, &observed, &actions, simple)
+    {
+        import_whole_api(ctx, obj, api_id, &body, &actions).await;
+        // Whatever the import did, the pass goes on from what AWS holds now.
+        observed = ctx.aws.get_resources(api_id).await?;
+        actions = plan_structure(&desired, &observed);
+    }
     let mut ids: BTreeMap<String, String> = observed
         .iter()
         .map(|r| (r.path.clone(), r.id.clone()))
         .collect();
-    let actions = plan_structure(&desired, &observed);
     for action in &actions {
         ctx.aws
             .note_planned(action.describe().trim_end().to_string());
@@ -271,6 +280,79 @@ pub async fn converge(
         return Err(e);
     }
     Ok(report)
+}
+
+/// Calls an incremental plan must cost before one import of the whole API replaces
+/// it: two seconds of the account's 10 requests/s, so a one-route edit stays a few
+/// writes of its own.
+const WHOLE_API_MIN_CALLS: usize = 20;
+
+/// The whole API as one OpenAPI document, when one PutRestApi (overwrite) is the
+/// cheaper way to carry out `actions` and overwriting loses nothing: an API the
+/// operator created (never an adopted one), without Authorizers or models (their
+/// ids would change under the methods), whose methods in AWS are all ones the
+/// Routes declare (nothing hand-made, retained or on its way out).
+fn whole_api_document(
+    obj: &RestApi,
+    desired: &DesiredStructure,
+    observed: &[crate::plan::routes::ObservedResource],
+    actions: &[StructureAction],
+    simple: bool,
+) -> Option<String> {
+    if obj.spec.rest_api_id.is_some()
+        || !simple
+        || crate::plan::routes::structure_cost(actions) < WHOLE_API_MIN_CALLS
+    {
+        return None;
+    }
+    let declared = |path: &str, verb: &str| {
+        desired
+            .methods
+            .contains_key(&(path.to_string(), verb.to_string()))
+    };
+    if !observed
+        .iter()
+        .all(|r| r.methods.keys().all(|verb| declared(&r.path, verb)))
+    {
+        return None;
+    }
+    let settings =
+        crate::plan::rest_api::desired_settings(&obj.spec, &obj.name_any(), None).ok()?;
+    crate::plan::openapi::render_structure(&desired.methods, &settings)
+}
+
+/// One PutRestApi in place of `actions`. A failure is logged, not returned: the
+/// pass then writes what is still missing one call at a time.
+async fn import_whole_api(
+    ctx: &Context,
+    obj: &RestApi,
+    api_id: &str,
+    body: &str,
+    actions: &[StructureAction],
+) {
+    let calls = crate::plan::routes::structure_cost(actions);
+    match ctx.aws.put_rest_api(api_id, body, false).await {
+        Ok(warnings) => {
+            tracing::info!(calls, ?warnings, "imported the whole API in one call");
+            ctx.shared.rest_apis.forget(&obj.uid().unwrap_or_default());
+            ctx.shared
+                .rest_api_listings
+                .forget(&super::rest_api::scope_of(&ctx.aws));
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "Imported",
+                "Import",
+                format!(
+                    "wrote the API's structure in one import (PutRestApi) instead of {calls} calls"
+                ),
+            )
+            .await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, calls, "importing the whole API failed; writing it one call at a time")
+        }
+    }
 }
 
 /// How one Authorizer object came out of this pass.

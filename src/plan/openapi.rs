@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::lambda::{FunctionRef, function_arn_from_uri};
 use super::rest_api::RestApiSettings;
-use super::routes::MethodKey;
+use super::routes::{MethodKey, MethodSettings};
 
 /// API Gateway's limit on an imported definition.
 pub const MAX_DOCUMENT_BYTES: usize = 6 * 1024 * 1024;
@@ -122,6 +122,166 @@ pub fn render(
         authorizer_functions,
         replaced,
     })
+}
+
+/// The whole structure of a Route-built API as one document, for one PutRestApi
+/// in place of a long incremental plan. None when a method uses what the rendering
+/// does not carry (authorizers, validators, models, unknown parameter places):
+/// those APIs are converged incrementally. The import must reproduce `methods`
+/// exactly, since the pass plans again from what AWS then holds.
+pub fn render_structure(
+    methods: &BTreeMap<MethodKey, MethodSettings>,
+    settings: &RestApiSettings,
+) -> Option<String> {
+    let mut paths = serde_json::Map::new();
+    let mut api_keys = false;
+    for ((path, verb), m) in methods {
+        let key = OPERATIONS
+            .iter()
+            .find(|(_, v)| v == verb)
+            .map(|(key, _)| *key)?;
+        api_keys |= m.api_key_required;
+        let operation = render_method(m)?;
+        paths
+            .entry(path.clone())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()?
+            .insert(key.to_string(), operation);
+    }
+    let mut doc = json!({"openapi": "3.0.1", "info": {"version": "1"}, "paths": paths});
+    if api_keys {
+        doc["components"] = json!({"securitySchemes": {"api_key": {
+            "type": "apiKey", "name": "x-api-key", "in": "header"
+        }}});
+    }
+    apply_settings(&mut doc, settings);
+    Some(doc.to_string())
+}
+
+fn render_method(m: &MethodSettings) -> Option<Value> {
+    if m.authorizer_id.is_some()
+        || !m.authorization_scopes.is_empty()
+        || m.request_validator_id.is_some()
+        || !m.request_models.is_empty()
+        || m.responses.values().any(|r| !r.models.is_empty())
+    {
+        return None;
+    }
+    let mut op = serde_json::Map::new();
+    match m.authorization_type.as_str() {
+        "" | "NONE" => {}
+        "AWS_IAM" => {
+            op.insert(
+                "x-amazon-apigateway-auth".into(),
+                json!({"type": "AWS_IAM"}),
+            );
+        }
+        _ => return None,
+    }
+    if let Some(name) = &m.operation_name {
+        op.insert("operationId".into(), json!(name));
+    }
+    if m.api_key_required {
+        op.insert("security".into(), json!([{"api_key": []}]));
+    }
+    let mut parameters = Vec::new();
+    for (name, required) in &m.request_parameters {
+        let (place, name) = match name.strip_prefix("method.request.")?.split_once('.')? {
+            ("path", n) => ("path", n),
+            ("querystring", n) => ("query", n),
+            ("header", n) => ("header", n),
+            _ => return None,
+        };
+        // A path parameter is always required in OpenAPI; API Gateway agrees.
+        if place == "path" && !required {
+            return None;
+        }
+        parameters.push(
+            json!({"name": name, "in": place, "required": required, "schema": {"type": "string"}}),
+        );
+    }
+    if !parameters.is_empty() {
+        op.insert("parameters".into(), json!(parameters));
+    }
+    let mut responses = serde_json::Map::new();
+    for (status, r) in &m.responses {
+        let mut response = json!({"description": status});
+        let mut headers = serde_json::Map::new();
+        for name in r.parameters.keys() {
+            let header = name.strip_prefix("method.response.header.")?;
+            headers.insert(header.to_string(), json!({"schema": {"type": "string"}}));
+        }
+        if !headers.is_empty() {
+            response["headers"] = Value::Object(headers);
+        }
+        responses.insert(status.clone(), response);
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    if let Some(i) = &m.integration {
+        let mut integration = json!({
+            "type": i.type_.to_lowercase(),
+            "passthroughBehavior": i.passthrough_behavior.to_lowercase(),
+        });
+        let mut put = |key: &str, value: Value| {
+            integration[key] = value;
+        };
+        if let Some(v) = &i.http_method {
+            put("httpMethod", json!(v));
+        }
+        if let Some(v) = &i.uri {
+            put("uri", json!(v));
+        }
+        if let Some(v) = &i.connection_type {
+            put("connectionType", json!(v));
+        }
+        if let Some(v) = &i.connection_id {
+            put("connectionId", json!(v));
+        }
+        if let Some(v) = &i.credentials {
+            put("credentials", json!(v));
+        }
+        if let Some(v) = &i.content_handling {
+            put("contentHandling", json!(v));
+        }
+        if i.timeout_millis > 0 {
+            put("timeoutInMillis", json!(i.timeout_millis));
+        }
+        if !i.request_parameters.is_empty() {
+            put("requestParameters", json!(i.request_parameters));
+        }
+        if !i.request_templates.is_empty() {
+            put("requestTemplates", json!(i.request_templates));
+        }
+        if !i.cache_key_parameters.is_empty() {
+            put("cacheKeyParameters", json!(i.cache_key_parameters));
+        }
+        let mut responses = serde_json::Map::new();
+        for (status, r) in &i.responses {
+            let pattern = r
+                .selection_pattern
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let mut response = json!({"statusCode": status});
+            if !r.parameters.is_empty() {
+                response["responseParameters"] = json!(r.parameters);
+            }
+            if !r.templates.is_empty() {
+                response["responseTemplates"] = json!(r.templates);
+            }
+            if let Some(c) = &r.content_handling {
+                response["contentHandling"] = json!(c);
+            }
+            // Two responses of one selection pattern cannot be written as a document.
+            if responses.insert(pattern, response).is_some() {
+                return None;
+            }
+        }
+        if !responses.is_empty() {
+            put("responses", Value::Object(responses));
+        }
+        op.insert("x-amazon-apigateway-integration".into(), integration);
+    }
+    Some(Value::Object(op))
 }
 
 /// Write the spec's settings over the document's; returns what differed.

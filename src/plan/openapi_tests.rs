@@ -1,4 +1,5 @@
 use super::*;
+use crate::plan::routes::MethodSettings;
 
 fn settings() -> RestApiSettings {
     RestApiSettings {
@@ -178,4 +179,95 @@ fn swagger_two_authorizers_are_found_under_security_definitions() {
         doc.methods.iter().next(),
         Some(&("/".to_string(), "GET".to_string()))
     );
+}
+
+fn lambda_method() -> MethodSettings {
+    use crate::plan::routes::{
+        IntegrationResponseSettings, IntegrationSettings, MethodResponseSettings,
+    };
+    MethodSettings {
+        authorization_type: "AWS_IAM".into(),
+        api_key_required: true,
+        request_parameters: BTreeMap::from([
+            ("method.request.path.id".into(), true),
+            ("method.request.querystring.q".into(), false),
+        ]),
+        responses: BTreeMap::from([(
+            "200".into(),
+            MethodResponseSettings {
+                parameters: BTreeMap::from([("method.response.header.X-Trace".into(), false)]),
+                ..Default::default()
+            },
+        )]),
+        integration: Some(IntegrationSettings {
+            type_: "AWS".into(),
+            http_method: Some("POST".into()),
+            uri: Some("arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:f/invocations".into()),
+            passthrough_behavior: "WHEN_NO_TEMPLATES".into(),
+            timeout_millis: 5000,
+            responses: BTreeMap::from([(
+                "200".into(),
+                IntegrationResponseSettings {
+                    templates: BTreeMap::from([("application/json".into(), "$input.body".into())]),
+                    ..Default::default()
+                },
+            )]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_route_built_structure_renders_as_one_document() {
+    let methods = BTreeMap::from([(
+        ("/items/{id}".to_string(), "GET".to_string()),
+        lambda_method(),
+    )]);
+    let body = render_structure(&methods, &settings()).expect("renderable");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let op = &doc["paths"]["/items/{id}"]["get"];
+    assert_eq!(op["x-amazon-apigateway-auth"]["type"], "AWS_IAM");
+    assert_eq!(op["security"], json!([{"api_key": []}]));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["name"],
+        "x-api-key"
+    );
+    assert_eq!(
+        op["parameters"],
+        json!([
+            {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+            {"name": "q", "in": "query", "required": false, "schema": {"type": "string"}}
+        ])
+    );
+    assert!(op["responses"]["200"]["headers"]["X-Trace"].is_object());
+    let integration = &op["x-amazon-apigateway-integration"];
+    assert_eq!(integration["type"], "aws");
+    assert_eq!(integration["passthroughBehavior"], "when_no_templates");
+    assert_eq!(integration["timeoutInMillis"], 5000);
+    assert_eq!(integration["responses"]["default"]["statusCode"], "200");
+    assert_eq!(
+        doc["info"]["title"], "photos",
+        "the spec's settings go with it"
+    );
+}
+
+#[test]
+fn what_a_document_cannot_carry_keeps_the_api_incremental() {
+    let key = ("/items".to_string(), "GET".to_string());
+    let mut with_authorizer = lambda_method();
+    with_authorizer.authorization_type = "CUSTOM".into();
+    with_authorizer.authorizer_id = Some("abc123".into());
+    let mut validated = lambda_method();
+    validated.request_validator_id = Some("v1".into());
+    let mut optional_path = lambda_method();
+    optional_path
+        .request_parameters
+        .insert("method.request.path.id".into(), false);
+    for m in [with_authorizer, validated, optional_path] {
+        assert_eq!(
+            render_structure(&BTreeMap::from([(key.clone(), m)]), &settings()),
+            None
+        );
+    }
 }

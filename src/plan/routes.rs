@@ -876,6 +876,23 @@ fn normalized(m: &MethodSettings) -> MethodSettings {
     m
 }
 
+/// The API Gateway calls carrying out `actions` one by one would cost.
+pub fn structure_cost(actions: &[StructureAction]) -> usize {
+    actions
+        .iter()
+        .map(|a| match a {
+            StructureAction::PutMethod { settings, .. } => {
+                1 + settings.responses.len()
+                    + settings
+                        .integration
+                        .as_ref()
+                        .map_or(0, |i| 1 + i.responses.len())
+            }
+            _ => 1,
+        })
+        .sum()
+}
+
 pub fn parent_path(path: &str) -> String {
     match path.rfind('/') {
         Some(0) | None => "/".to_string(),
