@@ -12,5 +12,6 @@ pub mod api;
 pub mod aws;
 pub mod config;
 pub mod controller;
+pub mod export;
 pub mod plan;
 pub mod telemetry;

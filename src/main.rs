@@ -1,4 +1,4 @@
-//! `apigw-operator`: run the controllers, or print the CRDs.
+//! `apigw-operator`: run the controllers, print the CRDs, or export a live API as manifests.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,6 +28,9 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print every CustomResourceDefinition as YAML (apply with `kubectl apply --server-side -f -`).
     Crds,
+    /// Print manifests for a live REST API (a RestApi adopting it, its Authorizers,
+    /// Routes and Stages), to bring an API made elsewhere under the operator.
+    Export(apigw_operator::export::ExportArgs),
 }
 
 #[tokio::main]
@@ -38,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => run(*args).await,
+        Command::Export(args) => apigw_operator::export::run(args).await,
     }
 }
 

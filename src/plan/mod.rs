@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod authorizer;
 pub mod claims;
 pub mod domain_name;
+pub mod export;
 pub mod lambda;
 pub mod models;
 pub mod openapi;
