@@ -33,9 +33,10 @@ pub struct ExportArgs {
 
 /// Everything `plan::export` needs of one API, read from AWS.
 pub async fn read_live_api(aws: &Aws, id: &str) -> anyhow::Result<LiveApi> {
-    let api = aws.get_rest_api(id).await?.ok_or_else(|| {
-        anyhow::anyhow!("REST API {id} does not exist in region {}", aws.region)
-    })?;
+    let api = aws
+        .get_rest_api(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("REST API {id} does not exist in region {}", aws.region))?;
     Ok(LiveApi {
         resources: aws.get_resources(id).await?,
         authorizers: aws.get_authorizers(id).await?,

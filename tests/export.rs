@@ -22,7 +22,12 @@ fn export(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_apigw-operator"))
         .arg("export")
         .args(args)
-        .args(["--aws-endpoint-url", &aws_endpoint(), "--aws-region", "us-east-1"])
+        .args([
+            "--aws-endpoint-url",
+            &aws_endpoint(),
+            "--aws-region",
+            "us-east-1",
+        ])
         .output()
         .expect("the operator binary runs");
     assert!(
@@ -96,7 +101,12 @@ async fn an_exported_api_applied_elsewhere_in_observe_only_plans_nothing() {
             "{{apiVersion: apigw.rs/v1alpha1, kind: Authorizer, metadata: {{name: users}}, spec: {{restApiRef: {{name: photos}}, cognito: {{userPools: [{pool}]}}}}}}"
         ))
         .await;
-    source.apply::<Route>(&route("list", "method: GET, path: /photos, integration: {lambda: {functionName: export-list}}")).await;
+    source
+        .apply::<Route>(&route(
+            "list",
+            "method: GET, path: /photos, integration: {lambda: {functionName: export-list}}",
+        ))
+        .await;
     source.apply::<Route>(&route("upload", "method: PUT, path: '/photos/{photoId}', requestParameters: {method.request.path.photoId: true}, authorization: {authorizerRef: {name: users}}, integration: {lambda: {functionName: 'export-upload:live'}}")).await;
     source.apply::<Route>(&route("files", "method: GET, path: '/files/{proxy+}', authorization: {iam: true}, requestParameters: {method.request.path.proxy: true}, integration: {http: {url: 'https://files.internal/{proxy}', proxy: true}, requestParameters: {integration.request.path.proxy: method.request.path.proxy}}")).await;
     source.apply::<Route>(&route("health", "method: GET, path: /health, cors: {allowOrigins: ['https://app.example.com']}, integration: {mock: {statusCode: 200}, responses: [{statusCode: '200', templates: {application/json: '{\"up\": true}'}}]}, responses: [{statusCode: '200'}]")).await;
@@ -121,7 +131,13 @@ async fn an_exported_api_applied_elsewhere_in_observe_only_plans_nothing() {
     let aws = aws().await;
     let before = structure(&aws, &api_id).await;
 
-    let manifests = export(&["--rest-api-id", &api_id, "--name", "photos", "--observe-only"]);
+    let manifests = export(&[
+        "--rest-api-id",
+        &api_id,
+        "--name",
+        "photos",
+        "--observe-only",
+    ]);
     assert!(!manifests.contains("# not exported"), "{manifests}");
     assert!(manifests.contains("adoptOrphaned: true"), "{manifests}");
 
@@ -134,7 +150,9 @@ async fn an_exported_api_applied_elsewhere_in_observe_only_plans_nothing() {
     )
     .await
     .unwrap();
-    apis.delete("photos", &DeleteParams::default()).await.unwrap();
+    apis.delete("photos", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_deleted(&apis, "photos", T).await;
     drop(builder);
 
@@ -143,17 +161,34 @@ async fn an_exported_api_applied_elsewhere_in_observe_only_plans_nothing() {
     let adopted = wait_ready(&target.api::<RestApi>(), "photos", "True", T).await;
     let status = adopted.status.unwrap();
     assert_eq!(status.rest_api_id.as_deref(), Some(api_id.as_str()));
-    assert_eq!(ready_reason(&target.api::<RestApi>().get("photos").await.unwrap()).0, "Observed");
+    assert_eq!(
+        ready_reason(&target.api::<RestApi>().get("photos").await.unwrap()).0,
+        "Observed"
+    );
     assert_eq!(
         status.tenant.planned_changes,
         Vec::<String>::new(),
         "the exported manifests describe the API exactly"
     );
-    for route in target.api::<Route>().list(&Default::default()).await.unwrap() {
+    for route in target
+        .api::<Route>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+    {
         let (reason, message) = ready_reason(&route);
-        assert_eq!(reason, "InEffect", "{}: {message}", route.metadata.name.unwrap());
+        assert_eq!(
+            reason,
+            "InEffect",
+            "{}: {message}",
+            route.metadata.name.unwrap()
+        );
     }
-    assert_eq!(structure(&aws, &api_id).await, before, "nothing was written");
+    assert_eq!(
+        structure(&aws, &api_id).await,
+        before,
+        "nothing was written"
+    );
     source.delete().await;
     target.delete().await;
 }
@@ -166,16 +201,43 @@ async fn a_console_built_api_exports_to_manifests_that_converge_to_it() {
     let aws = aws().await;
     let gw = &aws.apigateway;
     // As the console would: an API, two resources, three methods, a deployment.
-    let api = gw.create_rest_api().name("Console Orders").description("made by hand").send().await.unwrap();
+    let api = gw
+        .create_rest_api()
+        .name("Console Orders")
+        .description("made by hand")
+        .send()
+        .await
+        .unwrap();
     let api_id = api.id().unwrap().to_string();
     let root = api.root_resource_id().unwrap().to_string();
-    let orders = gw.create_resource().rest_api_id(&api_id).parent_id(&root).path_part("orders").send().await.unwrap();
+    let orders = gw
+        .create_resource()
+        .rest_api_id(&api_id)
+        .parent_id(&root)
+        .path_part("orders")
+        .send()
+        .await
+        .unwrap();
     let orders_id = orders.id().unwrap().to_string();
-    let one = gw.create_resource().rest_api_id(&api_id).parent_id(&orders_id).path_part("{id}").send().await.unwrap();
+    let one = gw
+        .create_resource()
+        .rest_api_id(&api_id)
+        .parent_id(&orders_id)
+        .path_part("{id}")
+        .send()
+        .await
+        .unwrap();
     let one_id = one.id().unwrap().to_string();
     let lambda_uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:console-orders/invocations";
     for (resource, verb) in [(&orders_id, "GET"), (&orders_id, "POST")] {
-        gw.put_method().rest_api_id(&api_id).resource_id(resource).http_method(verb).authorization_type("NONE").send().await.unwrap();
+        gw.put_method()
+            .rest_api_id(&api_id)
+            .resource_id(resource)
+            .http_method(verb)
+            .authorization_type("NONE")
+            .send()
+            .await
+            .unwrap();
         gw.put_integration()
             .rest_api_id(&api_id)
             .resource_id(resource)
@@ -211,11 +273,20 @@ async fn a_console_built_api_exports_to_manifests_that_converge_to_it() {
         .send()
         .await
         .unwrap();
-    let deployment = gw.create_deployment().rest_api_id(&api_id).stage_name("prod").send().await.unwrap();
+    let deployment = gw
+        .create_deployment()
+        .rest_api_id(&api_id)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
     let before = structure(&aws, &api_id).await;
 
     let manifests = export(&["--rest-api-id", &api_id]);
-    assert!(manifests.contains("name: console-orders\n"), "named after the API: {manifests}");
+    assert!(
+        manifests.contains("name: console-orders\n"),
+        "named after the API: {manifests}"
+    );
     assert!(
         manifests.contains(&format!("deploymentId: {}", deployment.id().unwrap())),
         "the stage stays on what it serves: {manifests}"
@@ -223,17 +294,34 @@ async fn a_console_built_api_exports_to_manifests_that_converge_to_it() {
     let op = Operator::start(&ns.name, Duration::from_secs(600)).await;
     kubectl_apply(&ns.name, &manifests);
     let api = wait_ready(&ns.api::<RestApi>(), "console-orders", "True", T).await;
-    assert_eq!(api.status.unwrap().rest_api_id.as_deref(), Some(api_id.as_str()));
+    assert_eq!(
+        api.status.unwrap().rest_api_id.as_deref(),
+        Some(api_id.as_str())
+    );
     let routes = ns.api::<Route>().list(&Default::default()).await.unwrap();
     assert_eq!(routes.items.len(), 3);
     for route in &routes.items {
-        wait_ready(&ns.api::<Route>(), route.metadata.name.as_deref().unwrap(), "True", T).await;
+        wait_ready(
+            &ns.api::<Route>(),
+            route.metadata.name.as_deref().unwrap(),
+            "True",
+            T,
+        )
+        .await;
     }
     wait_ready(&ns.api::<Stage>(), "console-orders-prod", "True", T).await;
-    assert_eq!(structure(&aws, &api_id).await, before, "the structure is the same");
+    assert_eq!(
+        structure(&aws, &api_id).await,
+        before,
+        "the structure is the same"
+    );
     let stats = &op.ctx.aws.stats;
     assert_eq!(
-        (stats.calls_of("PutMethod"), stats.calls_of("DeleteMethod"), stats.calls_of("CreateDeployment")),
+        (
+            stats.calls_of("PutMethod"),
+            stats.calls_of("DeleteMethod"),
+            stats.calls_of("CreateDeployment")
+        ),
         (0, 0, 0),
         "adopting rewrote nothing: {:?}",
         stats.snapshot()

@@ -84,10 +84,20 @@ pub fn export(live: &LiveApi, opts: &ExportOptions<'_>) -> Export {
     resources.sort_by(|a, b| a.path.cmp(&b.path));
     for resource in resources {
         for (verb, method) in &resource.methods {
-            let name = names.take(&format!("{}-{}{}", opts.name, verb.to_lowercase(), slug_path(&resource.path)));
+            let name = names.take(&format!(
+                "{}-{}{}",
+                opts.name,
+                verb.to_lowercase(),
+                slug_path(&resource.path)
+            ));
             match route_spec(&resource.path, verb, method, &refs, &mut out.notes) {
-                Ok(spec) => out.manifests.push(manifest("Route", &name, opts, spec_with_api(spec, opts))),
-                Err(why) => out.notes.push(format!("{verb} {}: not exported: {why}", resource.path)),
+                Ok(spec) => {
+                    out.manifests
+                        .push(manifest("Route", &name, opts, spec_with_api(spec, opts)))
+                }
+                Err(why) => out
+                    .notes
+                    .push(format!("{verb} {}: not exported: {why}", resource.path)),
             }
         }
     }
@@ -95,7 +105,8 @@ pub fn export(live: &LiveApi, opts: &ExportOptions<'_>) -> Export {
     stages.sort_by(|a, b| a.stage_name.cmp(&b.stage_name));
     for stage in stages {
         let name = names.take(&format!("{}-{}", opts.name, slug(&stage.stage_name)));
-        out.manifests.push(stage_manifest(stage, &name, opts, &mut out.notes));
+        out.manifests
+            .push(stage_manifest(stage, &name, opts, &mut out.notes));
     }
     out
 }
@@ -119,7 +130,12 @@ impl Names {
 
 /// A Kubernetes object name for an AWS name (`Photos API` -> `photos-api`).
 pub fn object_name(aws_name: &str) -> String {
-    slug(aws_name).chars().take(63).collect::<String>().trim_end_matches('-').to_string()
+    slug(aws_name)
+        .chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
 }
 
 /// Lower-case letters, digits and single dashes.
@@ -133,7 +149,11 @@ fn slug(text: &str) -> String {
         }
     }
     let trimmed = out.trim_end_matches('-');
-    if trimmed.is_empty() { "x".into() } else { trimmed.into() }
+    if trimmed.is_empty() {
+        "x".into()
+    } else {
+        trimmed.into()
+    }
 }
 
 /// `/photos/{photoId}/filter` as `-photos-photoid-filter`; the root as `-root`.
@@ -230,7 +250,12 @@ fn authorizer(
             }
             spec["lambda"] = lambda;
         }
-        other => return Err(format!("authorizer {} has type {other}, which the Authorizer kind does not model", s.name)),
+        other => {
+            return Err(format!(
+                "authorizer {} has type {other}, which the Authorizer kind does not model",
+                s.name
+            ));
+        }
     }
     if s.identity_source != DEFAULT_IDENTITY_SOURCE {
         spec["identitySource"] = json!(s.identity_source);
@@ -241,7 +266,10 @@ fn authorizer(
     if s.result_ttl != DEFAULT_RESULT_TTL {
         spec["resultTtlSeconds"] = json!(s.result_ttl);
     }
-    Ok((name.clone(), manifest("Authorizer", &name, opts, spec_with_api(spec, opts))))
+    Ok((
+        name.clone(),
+        manifest("Authorizer", &name, opts, spec_with_api(spec, opts)),
+    ))
 }
 
 /// What a method may refer to.
@@ -365,8 +393,9 @@ fn integration_spec(verb: &str, i: &IntegrationSettings, region: &str) -> Result
     let mut templates = i.request_templates.clone();
     match i.type_.to_uppercase().as_str() {
         "AWS_PROXY" => {
-            let function = function_arn_from_uri(&uri)
-                .ok_or_else(|| format!("an AWS_PROXY integration to {uri:?}, which is not a Lambda function"))?;
+            let function = function_arn_from_uri(&uri).ok_or_else(|| {
+                format!("an AWS_PROXY integration to {uri:?}, which is not a Lambda function")
+            })?;
             spec.insert("lambda".into(), json!({"functionName": function}));
         }
         kind @ ("HTTP" | "HTTP_PROXY") => {
@@ -376,7 +405,10 @@ fn integration_spec(verb: &str, i: &IntegrationSettings, region: &str) -> Result
                 http["method"] = json!(backend);
             }
             if i.connection_type.as_deref() == Some("VPC_LINK") {
-                let link = i.connection_id.as_deref().ok_or("a VPC_LINK integration without a link id")?;
+                let link = i
+                    .connection_id
+                    .as_deref()
+                    .ok_or("a VPC_LINK integration without a link id")?;
                 http["vpcLinkId"] = json!(link);
             }
             spec.insert("http".into(), http);
@@ -522,7 +554,9 @@ fn stage_manifest(
     }
     if stage.method_settings.keys().any(|k| k != "*/*")
         || stage.method_settings.get("*/*").is_some_and(|s| {
-            s.caching_enabled || s.data_trace_enabled || s.logging_level.as_deref().is_some_and(|l| l != "OFF")
+            s.caching_enabled
+                || s.data_trace_enabled
+                || s.logging_level.as_deref().is_some_and(|l| l != "OFF")
         })
     {
         left.push("logging, caching or per-route settings");

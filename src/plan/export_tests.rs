@@ -9,10 +9,9 @@ fn lambda_uri(function: &str) -> String {
         .unwrap_or_else(|_| function.to_string())
 }
 
-static VALIDATORS: std::sync::LazyLock<BTreeMap<String, String>> =
-    std::sync::LazyLock::new(|| {
-        BTreeMap::from([("apigw-body-and-parameters".to_string(), "v1".to_string())])
-    });
+static VALIDATORS: std::sync::LazyLock<BTreeMap<String, String>> = std::sync::LazyLock::new(|| {
+    BTreeMap::from([("apigw-body-and-parameters".to_string(), "v1".to_string())])
+});
 static OPEN: std::sync::LazyLock<crate::plan::access::Access> =
     std::sync::LazyLock::new(crate::plan::access::Access::unrestricted);
 
@@ -131,11 +130,18 @@ fn exported_routes_declare_exactly_the_methods_they_came_from() {
         .map(|m| m["kind"].as_str().unwrap())
         .collect();
     // The RestApi, the Authorizer, six methods (the CORS preflight is one of them).
-    assert_eq!(kinds.iter().filter(|k| **k == "Route").count(), 6, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "Route").count(),
+        6,
+        "{kinds:?}"
+    );
     assert_eq!(kinds[..2], ["RestApi", "Authorizer"]);
     let authorizer = &exported.manifests[1];
     assert_eq!(authorizer["metadata"]["name"], "photos-users");
-    assert_eq!(exported.manifests[0]["spec"]["managementPolicy"], "ObserveOnly");
+    assert_eq!(
+        exported.manifests[0]["spec"]["managementPolicy"],
+        "ObserveOnly"
+    );
 
     let routes: Vec<(String, RouteSpec)> = exported
         .manifests
@@ -145,7 +151,8 @@ fn exported_routes_declare_exactly_the_methods_they_came_from() {
             assert_eq!(m["metadata"]["namespace"], "team-a");
             (
                 m["metadata"]["name"].as_str().unwrap().to_string(),
-                serde_json::from_value(m["spec"].clone()).expect("an exported Route is a valid spec"),
+                serde_json::from_value(m["spec"].clone())
+                    .expect("an exported Route is a valid spec"),
             )
         })
         .collect();
@@ -178,8 +185,14 @@ fn what_the_kinds_cannot_say_is_noted_not_guessed() {
             id: "r1".into(),
             path: "/odd".into(),
             methods: BTreeMap::from([
-                ("GET".into(), method("AWS_PROXY", "arn:aws:apigateway:us-east-1:sqs:path/1/q")),
-                ("POST".into(), method("AWS", "arn:aws:apigateway:us-east-1:sqs:path/1/q")),
+                (
+                    "GET".into(),
+                    method("AWS_PROXY", "arn:aws:apigateway:us-east-1:sqs:path/1/q"),
+                ),
+                (
+                    "POST".into(),
+                    method("AWS", "arn:aws:apigateway:us-east-1:sqs:path/1/q"),
+                ),
             ]),
         }],
         ..Default::default()
