@@ -81,7 +81,7 @@ pub fn to_yaml(exported: &Export) -> anyhow::Result<String> {
     }
     for manifest in &exported.manifests {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(manifest)?);
+        out.push_str(&serde_saphyr::to_string(manifest)?);
     }
     Ok(out)
 }

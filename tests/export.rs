@@ -170,19 +170,11 @@ async fn an_exported_api_applied_elsewhere_in_observe_only_plans_nothing() {
         Vec::<String>::new(),
         "the exported manifests describe the API exactly"
     );
-    for route in target
-        .api::<Route>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-    {
-        let (reason, message) = ready_reason(&route);
-        assert_eq!(
-            reason,
-            "InEffect",
-            "{}: {message}",
-            route.metadata.name.unwrap()
-        );
+    let routes = target.api::<Route>();
+    for route in routes.list(&Default::default()).await.unwrap() {
+        let name = route.metadata.name.unwrap();
+        let route = wait_ready(&routes, &name, "True", T).await;
+        assert_eq!(ready_reason(&route).0, "InEffect", "{name}");
     }
     assert_eq!(
         structure(&aws, &api_id).await,

@@ -45,35 +45,16 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
 }
 
 /// All CRDs as one multi-document YAML stream, as checked in under `crds/`.
-pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
+/// serde-saphyr quotes what YAML 1.1 would read as another type (`OFF`, `yes`):
+/// kubectl and Helm read YAML 1.1, so an enum value like `OFF` (a stage log
+/// level) stays a string for every reader.
+pub fn crds_yaml() -> Result<String, serde_saphyr::SerializeError> {
     let mut out = String::new();
     for crd in all_crds() {
         out.push_str("---\n");
-        out.push_str(&quote_yaml11_booleans(&serde_yaml::to_string(&crd)?));
+        out.push_str(&serde_saphyr::to_string(&crd)?);
     }
     Ok(out)
-}
-
-/// serde_yaml writes YAML 1.2, where `OFF` or `yes` are plain strings; kubectl and
-/// Helm read YAML 1.1, where they are booleans. Quote such scalars so an enum value
-/// like `OFF` (a stage log level) stays a string for every reader.
-fn quote_yaml11_booleans(yaml: &str) -> String {
-    const YAML11_BOOLS: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
-        "OFF",
-    ];
-    let mut out = String::with_capacity(yaml.len());
-    for line in yaml.lines() {
-        let quoted = [": ", "- "].iter().find_map(|sep| {
-            let (head, value) = line.rsplit_once(sep)?;
-            YAML11_BOOLS
-                .contains(&value)
-                .then(|| format!("{head}{sep}'{value}'"))
-        });
-        out.push_str(quoted.as_deref().unwrap_or(line));
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]
@@ -82,18 +63,13 @@ mod tests {
 
     /// `OFF` in an enum must not become the boolean false for kubectl.
     #[test]
-    fn yaml11_booleans_are_quoted() {
-        let yaml = "enum:\n- OFF\n- ERROR\ndefault: OFF\ndescription: Turn it off\n";
-        assert_eq!(
-            quote_yaml11_booleans(yaml),
-            "enum:\n- 'OFF'\n- ERROR\ndefault: 'OFF'\ndescription: Turn it off\n"
-        );
-    }
-
-    #[test]
-    fn generated_crds_quote_the_log_level_default() {
+    fn generated_crds_quote_yaml11_booleans() {
         let yaml = crds_yaml().unwrap();
-        assert!(yaml.contains("default: 'OFF'"));
+        assert!(
+            yaml.contains("default: \"OFF\"") || yaml.contains("default: 'OFF'"),
+            "the log level default is quoted"
+        );
         assert!(!yaml.contains("default: OFF"));
+        assert!(!yaml.contains("- OFF\n"));
     }
 }

@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod document;
 pub mod domain_name;
 pub mod error;
+pub mod events;
 pub mod leader;
 pub mod memo;
 pub mod metrics;
@@ -32,7 +33,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::api::ListParams;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 
@@ -98,7 +99,7 @@ pub struct Shared {
     pub client: Client,
     /// For watches and the lists that start them.
     pub watch_client: Client,
-    pub recorder: Recorder,
+    pub events: Arc<events::Publisher>,
     /// AwsAccountBindings, the clients made for them, per-account limiters.
     pub tenancy: Arc<tenancy::Tenancy>,
     pub settings: Settings,
@@ -144,17 +145,17 @@ impl Context {
             requests: client,
             watches: watch_client,
         } = clients.into();
-        let reporter = Reporter {
-            controller: "apigw-operator".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let recorder = Recorder::new(client.clone(), reporter);
+        let events = Arc::new(events::Publisher::new(
+            client.clone(),
+            "apigw-operator",
+            std::env::var("POD_NAME").ok(),
+        ));
         let tenancy = Arc::new(tenancy::Tenancy::new(aws.clone(), settings.require_binding));
         Arc::new(Context {
             shared: Arc::new(Shared {
                 client,
                 watch_client,
-                recorder,
+                events,
                 tenancy,
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
@@ -221,7 +222,7 @@ impl Context {
             shared: Arc::new(Shared {
                 client: shared.client.clone(),
                 watch_client: shared.watch_client.clone(),
-                recorder: shared.recorder.clone(),
+                events: shared.events.clone(),
                 tenancy: shared.tenancy.clone(),
                 backoff: backoff::Backoff::new(settings.max_backoff),
                 config_seen: Mutex::default(),
@@ -325,13 +326,8 @@ impl Shared {
         Api::namespaced(self.client.clone(), namespace)
     }
 
-    /// Publish an Event; failures to publish are logged, never fatal.
-    ///
-    /// kube's Recorder folds Events of one object, type, reason and action into a
-    /// series for six minutes and keeps the first note, so "created route
-    /// subscribe" would be shown again for the next route created. The action
-    /// carries a digest of the note: the same note repeats as a series, another
-    /// note is an Event of its own.
+    /// Publish an Event (a repeat of the same note within six minutes raises the
+    /// count of the first, see `events`); failures to publish are logged, never fatal.
     pub async fn event<K: Resource<DynamicType = ()>>(
         &self,
         obj: &K,
@@ -340,15 +336,11 @@ impl Shared {
         action: &str,
         note: String,
     ) {
-        let digest = crate::plan::stage::fingerprint(&note);
-        let ev = Event {
-            type_,
-            reason: reason.into(),
-            action: format!("{action}-{}", &digest[..8]),
-            note: Some(note),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+        let published = self
+            .events
+            .publish(obj.object_ref(&()), type_, reason, action, &note)
+            .await;
+        if let Err(e) = published {
             tracing::warn!(error = %e, reason, "could not publish event");
         }
     }

@@ -88,7 +88,7 @@ pub fn render(
     let mut doc: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(_) => {
-            serde_yaml::from_str(&text).map_err(|e| DocumentError::Unreadable(e.to_string()))?
+            serde_saphyr::from_str(&text).map_err(|e| DocumentError::Unreadable(e.to_string()))?
         }
     };
     // YAML reads an unquoted `openapi: 3.0` or `swagger: 2.0` as a number.
