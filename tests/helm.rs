@@ -713,7 +713,8 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
 /// namespace (and nowhere else).
 ///
 /// - list, watch: every kind is watched (`watcher` in controller/mod.rs:
-///   the RestApi controller, `child_changes`, `reference_controller`); list also
+///   the RestApi controller, the shared watches of Routes, Authorizers and Stages,
+///   `reference_controller`); list also
 ///   by `ensure_crd` (limit 1) and `children::list_children`.
 /// - get: `children.rs` reads the parent RestApi or WebSocketApi (`get_opt`). For the other
 ///   kinds and for /status, get reaches nothing list does not already return
@@ -724,14 +725,18 @@ fn every_operator_flag_is_wired_with_the_binary_default() {
 ///   status (server-side apply through `patch_status` in rest_api.rs and
 ///   children.rs). Never create, update or delete: the operator does not write
 ///   spec or make objects of these kinds.
-/// - events: kube-runtime's `Recorder::publish` creates an events.k8s.io Event
-///   and patches it when it repeats.
+/// - events: `controller::events::Publisher` creates an events.k8s.io Event and
+///   patches its series when the same note repeats.
 /// - secrets (controller/api_key.rs): get reads the value of the Secret an ApiKey
 ///   names (`read_secret_value`) and the generated Secret (`write_generated_secret`);
 ///   list and watch are the metadata-only watch that wakes ApiKeys when a value
 ///   changes (`api_key_controller` in controller/mod.rs); create writes a value AWS
 ///   generated into a new Secret owned by the ApiKey, patch corrects it. No update
 ///   or delete: the generated Secret goes with its ApiKey by garbage collection.
+/// - configmaps (controller/document.rs): get reads the OpenAPI document a RestApi
+///   names (`spec.openapi.configMapRef`); list and watch are the metadata-only watch
+///   that wakes the RestApi when the ConfigMap changes (`document_changes` in
+///   controller/mod.rs). Never written.
 fn namespaced_uses() -> BTreeSet<(String, String, String)> {
     const KINDS: [&str; 8] = [
         "restapis",
@@ -755,6 +760,7 @@ fn namespaced_uses() -> BTreeSet<(String, String, String)> {
     }
     add("events.k8s.io", "events", &["create", "patch"]);
     add("", "secrets", &["get", "list", "watch", "create", "patch"]);
+    add("", "configmaps", &["get", "list", "watch"]);
     uses
 }
 

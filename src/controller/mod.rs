@@ -550,13 +550,32 @@ fn child_spec_hash<K: Resource>(obj: &K) -> Option<u64> {
     Some(h.finish())
 }
 
-fn child_changes<K: children::Child>(
-    ctx: &Context,
-) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    use kube::runtime::WatchStreamExt;
-    watch(watched_api::<K>(ctx))
-        .applied_objects()
-        .predicate_filter(child_spec_hash::<K>, Default::default())
+/// A subscription to a shared watch, passing an object only when `hash` of it
+/// changed since this subscription last passed it: the predicate filter of a
+/// shared stream. Entries not seen for an hour are dropped (an object seen again
+/// after that wakes its consumer once more, which is harmless).
+fn changes_by<K: Resource + Send + Sync + 'static>(
+    subscription: impl futures::Stream<Item = Arc<K>> + Send + 'static,
+    hash: fn(&K) -> Option<u64>,
+) -> impl futures::Stream<Item = Arc<K>> + Send + 'static {
+    use futures::StreamExt;
+    const FORGET_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+    let mut seen: std::collections::HashMap<String, (u64, std::time::Instant)> =
+        std::collections::HashMap::new();
+    let mut passes = 0u32;
+    subscription.filter(move |obj| {
+        passes = passes.wrapping_add(1);
+        if passes.is_multiple_of(1024) {
+            seen.retain(|_, (_, at)| at.elapsed() < FORGET_AFTER);
+        }
+        let changed = match (obj.meta().uid.clone(), hash(obj)) {
+            (Some(uid), Some(h)) => seen
+                .insert(uid, (h, std::time::Instant::now()))
+                .is_none_or(|(before, _)| before != h),
+            _ => true,
+        };
+        std::future::ready(changed)
+    })
 }
 
 /// What no controller reads of a watched object, dropped before the store keeps
@@ -646,20 +665,11 @@ fn stage_reference_hash(stage: &crate::api::Stage) -> Option<u64> {
     Some(h.finish())
 }
 
-fn stage_reference_changes(
-    ctx: &Context,
-) -> impl futures::Stream<Item = Result<crate::api::Stage, watcher::Error>> + Send + 'static {
-    use kube::runtime::WatchStreamExt;
-    watch(watched_api::<crate::api::Stage>(ctx))
-        .touched_objects()
-        .predicate_filter(stage_reference_hash, Default::default())
-}
-
 fn parent_of<K: children::Child>(
-    child: K,
+    child: Arc<K>,
 ) -> Option<kube::runtime::reflector::ObjectRef<crate::api::RestApi>> {
     let ns = child.meta().namespace.clone()?;
-    let name = children::Child::rest_api_name(&child)?;
+    let name = children::Child::rest_api_name(child.as_ref())?;
     Some(kube::runtime::reflector::ObjectRef::new(name).within(&ns))
 }
 
@@ -777,6 +787,59 @@ async fn ensure_crds(ctx: &Context) -> anyhow::Result<()> {
     ensure_crd(&watched_api::<WebSocketApi>(ctx)).await
 }
 
+/// One watch of a kind that several controllers follow, with one store: each
+/// controller takes a subscription before the watch starts (Stages were watched
+/// five times, Routes and Authorizers twice).
+struct SharedWatch<K: Watched> {
+    reader: kube::runtime::reflector::Store<K>,
+    writer: kube::runtime::reflector::store::Writer<K>,
+}
+
+/// Objects a slow subscriber may fall behind by before the watch waits for it.
+const SHARED_BUFFER: usize = 1024;
+
+impl<K: Watched> SharedWatch<K> {
+    fn new() -> Self {
+        let (reader, writer) = kube::runtime::reflector::store_shared(SHARED_BUFFER);
+        SharedWatch { reader, writer }
+    }
+
+    /// Every object the watch applies, from the store.
+    fn subscribe(&self) -> kube::runtime::reflector::ReflectHandle<K> {
+        self.writer
+            .subscribe()
+            .expect("a store made by store_shared has subscriptions")
+    }
+
+    /// A subscription with the store, for a controller of the kind itself.
+    fn subscription(
+        &self,
+    ) -> (
+        kube::runtime::reflector::ReflectHandle<K>,
+        kube::runtime::reflector::Store<K>,
+    ) {
+        (self.subscribe(), self.reader.clone())
+    }
+
+    /// The watch itself, until `shutdown`: the subscriptions see nothing unless it runs.
+    async fn run(self, ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
+        use futures::StreamExt;
+        use kube::runtime::WatchStreamExt;
+        let watching = watch(watched_api::<K>(&ctx))
+            .modify(slim)
+            .reflect_shared(self.writer)
+            .for_each(|event| {
+                if let Err(e) = event {
+                    tracing::warn!(kind = std::any::type_name::<K>(), error = %e, "watch error");
+                }
+                std::future::ready(())
+            });
+        futures::pin_mut!(watching);
+        futures::pin_mut!(shutdown);
+        futures::future::select(watching, shutdown).await;
+    }
+}
+
 /// The controllers of every namespaced kind, watching what `ctx` watches.
 async fn kind_controllers(
     ctx: Arc<Context>,
@@ -786,15 +849,29 @@ async fn kind_controllers(
 ) {
     use crate::api::{Authorizer, RestApi, Route, Stage};
     let bindings_changed = &bindings_changed;
+    let (route_watch, authorizer_watch, stage_watch) = (
+        SharedWatch::<Route>::new(),
+        SharedWatch::<Authorizer>::new(),
+        SharedWatch::<Stage>::new(),
+    );
     let (reader, rest_api_changes) = own_changes::<RestApi>(&ctx);
     let by_document = reader.clone();
     let rest_api_controller = serve(
         Controller::for_stream(rest_api_changes, reader)
             .with_config(config.clone())
             .reconcile_all_on(binding_changes(bindings_changed))
-            .watches_stream(child_changes::<Route>(&ctx), parent_of::<Route>)
-            .watches_stream(child_changes::<Authorizer>(&ctx), parent_of::<Authorizer>)
-            .watches_stream(child_changes::<Stage>(&ctx), parent_of::<Stage>)
+            .watches_shared_stream(
+                changes_by(route_watch.subscribe(), child_spec_hash::<Route>),
+                parent_of::<Route>,
+            )
+            .watches_shared_stream(
+                changes_by(authorizer_watch.subscribe(), child_spec_hash::<Authorizer>),
+                parent_of::<Authorizer>,
+            )
+            .watches_shared_stream(
+                changes_by(stage_watch.subscribe(), child_spec_hash::<Stage>),
+                parent_of::<Stage>,
+            )
             .watches_stream(document_changes(&ctx), move |config_map| {
                 document_readers(&by_document, &config_map)
             }),
@@ -803,15 +880,55 @@ async fn kind_controllers(
         &ctx,
         shutdown.clone(),
     );
-    let routes = reference_controller::<Route>(&ctx, config.clone(), shutdown.clone());
-    let authorizers = reference_controller::<Authorizer>(&ctx, config.clone(), shutdown.clone());
-    let stages = reference_controller::<Stage>(&ctx, config.clone(), shutdown.clone());
-    let domains = domain_name_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
-    let usage_plans =
-        usage_plan_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
+    let routes = reference_controller(
+        &ctx,
+        route_watch.subscription(),
+        config.clone(),
+        shutdown.clone(),
+    );
+    let authorizers = reference_controller(
+        &ctx,
+        authorizer_watch.subscription(),
+        config.clone(),
+        shutdown.clone(),
+    );
+    let stages = reference_controller(
+        &ctx,
+        stage_watch.subscription(),
+        config.clone(),
+        shutdown.clone(),
+    );
+    let stage_references = || changes_by(stage_watch.subscribe(), stage_reference_hash);
+    let domains = domain_name_controller(
+        &ctx,
+        stage_references(),
+        config.clone(),
+        shutdown.clone(),
+        bindings_changed,
+    );
+    let usage_plans = usage_plan_controller(
+        &ctx,
+        stage_references(),
+        config.clone(),
+        shutdown.clone(),
+        bindings_changed,
+    );
     let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
-    let websocket_apis = websocket_api_controller(&ctx, config, shutdown, bindings_changed);
+    let websocket_apis = websocket_api_controller(
+        &ctx,
+        changes_by(stage_watch.subscribe(), child_spec_hash::<Stage>),
+        config,
+        shutdown.clone(),
+        bindings_changed,
+    );
+    // Every subscription is taken: the shared watches may start.
+    let watches = futures::future::join3(
+        route_watch.run(ctx.clone(), shutdown.clone()),
+        authorizer_watch.run(ctx.clone(), shutdown.clone()),
+        stage_watch.run(ctx.clone(), shutdown),
+    );
     futures::join!(
+        watches,
         rest_api_controller,
         websocket_apis,
         routes,
@@ -869,6 +986,7 @@ fn document_readers(
 /// those Stages. Like the RestApi, its own status writes do not wake it.
 fn websocket_api_controller(
     ctx: &Arc<Context>,
+    stage_changes: impl futures::Stream<Item = Arc<crate::api::Stage>> + Send + 'static,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     bindings_changed: &tokio::sync::watch::Receiver<u64>,
@@ -880,9 +998,9 @@ fn websocket_api_controller(
         Controller::for_stream(api_changes, reader)
             .with_config(config)
             .reconcile_all_on(binding_changes(bindings_changed))
-            .watches_stream(child_changes::<Stage>(ctx), |stage: Stage| {
+            .watches_shared_stream(stage_changes, |stage: Arc<Stage>| {
                 let ns = stage.meta().namespace.clone()?;
-                match children::Child::parent(&stage) {
+                match children::Child::parent(stage.as_ref()) {
                     children::Parent::WebSocketApi(name) => {
                         Some(ObjectRef::<WebSocketApi>::new(name).within(&ns))
                     }
@@ -900,6 +1018,7 @@ fn websocket_api_controller(
 /// or gets its first deployment lets a waiting mapping converge).
 fn domain_name_controller(
     ctx: &Arc<Context>,
+    stage_changes: impl futures::Stream<Item = Arc<crate::api::Stage>> + Send + 'static,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     bindings_changed: &tokio::sync::watch::Receiver<u64>,
@@ -912,7 +1031,7 @@ fn domain_name_controller(
         Controller::for_stream(domain_changes, reader)
             .with_config(config)
             .reconcile_all_on(binding_changes(bindings_changed))
-            .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
+            .watches_shared_stream(stage_changes, move |stage: Arc<Stage>| {
                 let ns = stage.meta().namespace.clone();
                 let name = stage.meta().name.clone().unwrap_or_default();
                 store
@@ -934,14 +1053,17 @@ fn domain_name_controller(
 
 fn reference_controller<K: children::Child>(
     ctx: &Arc<Context>,
+    (changes, reader): (
+        kube::runtime::reflector::ReflectHandle<K>,
+        kube::runtime::reflector::Store<K>,
+    ),
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> impl Future<Output = ()> {
     // Status writes wake this controller too; it answers them with one read of the
     // RestApi from the API server and no AWS call.
-    let (reader, changes) = stored_changes::<K>(ctx);
     serve(
-        Controller::for_stream(changes, reader).with_config(config),
+        Controller::for_shared_stream(changes, reader).with_config(config),
         K::KIND,
         children::reconcile_reference::<K>,
         ctx,
@@ -953,6 +1075,7 @@ fn reference_controller<K: children::Child>(
 /// deployment binds it).
 fn usage_plan_controller(
     ctx: &Arc<Context>,
+    stage_changes: impl futures::Stream<Item = Arc<crate::api::Stage>> + Send + 'static,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     bindings_changed: &tokio::sync::watch::Receiver<u64>,
@@ -965,7 +1088,7 @@ fn usage_plan_controller(
         Controller::for_stream(plan_changes, reader)
             .with_config(config)
             .reconcile_all_on(binding_changes(bindings_changed))
-            .watches_stream(stage_reference_changes(ctx), move |stage: Stage| {
+            .watches_shared_stream(stage_changes, move |stage: Arc<Stage>| {
                 let ns = stage.meta().namespace.clone();
                 let name = stage.meta().name.clone().unwrap_or_default();
                 store
