@@ -29,10 +29,10 @@ use crate::plan::claims;
 use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
 use crate::plan::websocket::{
-    ApiAction, AuthorizerAction, AuthorizerSettings, DEFAULT_TIMEOUT_MILLIS, DesiredRoute,
-    ObservedApi, ObservedAuthorizer, ObservedIntegration, ObservedRoute, ResponseStep, StageAction,
-    Step, callback_url, desired_api, desired_stage, plan_api, plan_authorizers, plan_routes,
-    plan_stage, stage_url, wss_endpoint,
+    ApiAction, AuthorizerAction, AuthorizerSettings, ObservedApi, ObservedAuthorizer,
+    ObservedIntegration, ObservedRoute, ResponseStep, StageAction, Step, callback_url, desired_api,
+    desired_routes, desired_stage, plan_api, plan_authorizers, plan_routes, plan_stage, stage_url,
+    wss_endpoint,
 };
 
 /// How soon a pass looks again when a Stage could not be converged.
@@ -499,39 +499,14 @@ async fn converge_routes(
     notes: &mut Vec<(&'static str, String)>,
 ) -> Result<Vec<(String, String)>, Error> {
     let aws = &ctx.aws;
-    let mut desired = Vec::new();
-    for r in &obj.spec.routes {
-        desired.push(DesiredRoute {
-            key: r.route_key.clone(),
-            integration_uri: coords.invocation_uri(&r.function_name)?,
-            timeout_millis: r.timeout_millis.unwrap_or(DEFAULT_TIMEOUT_MILLIS),
-            authorizer_id: r
-                .authorizer
-                .as_ref()
-                .and_then(|name| authorizer_ids.get(name).cloned()),
-            api_key_required: r.api_key_required,
-            two_way: r.two_way,
-        });
-    }
+    let desired = desired_routes(
+        &obj.spec.routes,
+        |f| coords.invocation_uri(f),
+        authorizer_ids,
+    )?;
     let api_id = coords.api_id.as_str();
     let (routes, integrations) = (&coords.routes, &coords.integrations);
-    // Route responses known to exist: the recorded ones whose route is still the same.
-    let mut responses = BTreeMap::new();
-    for recorded in &status.routes {
-        let Some(response_id) = &recorded.route_response_id else {
-            continue;
-        };
-        let same_route = routes
-            .iter()
-            .any(|r| r.id == recorded.route_id && r.key == recorded.route_key);
-        if same_route
-            && aws
-                .websocket_route_response_exists(api_id, &recorded.route_id, response_id)
-                .await?
-        {
-            responses.insert(recorded.route_key.clone(), response_id.clone());
-        }
-    }
+    let responses = route_responses(ctx, coords, status).await?;
     let managed: BTreeSet<String> = status.routes.iter().map(|r| r.route_key.clone()).collect();
     let plan = plan_routes(
         &desired,
@@ -640,6 +615,34 @@ async fn converge_routes(
         .filter(|a| !in_use.contains(&a.authorizer_id))
         .map(|a| (a.name.clone(), a.authorizer_id.clone()))
         .collect())
+}
+
+/// Observe: the route responses known to exist, by route key: the recorded ones
+/// whose route is still the same route (GetRouteResponse each; moto does not list them).
+async fn route_responses(
+    ctx: &Context,
+    coords: &Observed,
+    status: &WebSocketApiStatus,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut responses = BTreeMap::new();
+    for recorded in &status.routes {
+        let Some(response_id) = &recorded.route_response_id else {
+            continue;
+        };
+        let same_route = coords
+            .routes
+            .iter()
+            .any(|r| r.id == recorded.route_id && r.key == recorded.route_key);
+        if same_route
+            && ctx
+                .aws
+                .websocket_route_response_exists(&coords.api_id, &recorded.route_id, response_id)
+                .await?
+        {
+            responses.insert(recorded.route_key.clone(), response_id.clone());
+        }
+    }
+    Ok(responses)
 }
 
 /// Grant API Gateway the right to invoke every function of the routes and of the

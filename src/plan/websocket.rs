@@ -232,6 +232,31 @@ fn same_authorizer(a: &AuthorizerSettings, b: &AuthorizerSettings) -> bool {
 
 // ---------------------------------------------------------------------- routes
 
+/// The routes the spec asks for: each with its integration URI (from `uri`, which
+/// completes a function name into its invocation URI) and its authorizer's id.
+pub fn desired_routes<E>(
+    routes: &[crate::api::websocket_api::WebSocketRoute],
+    uri: impl Fn(&str) -> Result<String, E>,
+    authorizer_ids: &BTreeMap<String, String>,
+) -> Result<Vec<DesiredRoute>, E> {
+    routes
+        .iter()
+        .map(|r| {
+            Ok(DesiredRoute {
+                key: r.route_key.clone(),
+                integration_uri: uri(&r.function_name)?,
+                timeout_millis: r.timeout_millis.unwrap_or(DEFAULT_TIMEOUT_MILLIS),
+                authorizer_id: r
+                    .authorizer
+                    .as_ref()
+                    .and_then(|name| authorizer_ids.get(name).cloned()),
+                api_key_required: r.api_key_required,
+                two_way: r.two_way,
+            })
+        })
+        .collect()
+}
+
 /// A route as the spec asks for it, with its authorizer resolved to an id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredRoute {

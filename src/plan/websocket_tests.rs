@@ -487,3 +487,23 @@ fn unspecified_throttling_is_not_drift() {
     };
     assert!(plan_stage(&d, Some(&o)).is_empty());
 }
+
+/// The desired routes name their authorizer by id and their function by URI; a
+/// function the URI builder refuses fails the whole set, before any AWS call.
+#[test]
+fn desired_routes_resolve_authorizers_and_functions() {
+    let spec = spec(
+        "{routes: [{routeKey: $connect, functionName: on-connect, authorizer: gate}, \
+          {routeKey: send, functionName: on-send, twoWay: true, timeoutMillis: 5000}]}",
+    );
+    let ids = BTreeMap::from([("gate".to_string(), "au1".to_string())]);
+    let routes =
+        desired_routes(&spec.routes, |f| Ok::<_, String>(format!("uri:{f}")), &ids).unwrap();
+    assert_eq!(routes[0].authorizer_id.as_deref(), Some("au1"));
+    assert_eq!(routes[0].integration_uri, "uri:on-connect");
+    assert_eq!(routes[0].timeout_millis, DEFAULT_TIMEOUT_MILLIS);
+    assert!(routes[1].two_way);
+    assert_eq!(routes[1].timeout_millis, 5000);
+    let refused = desired_routes(&spec.routes, |f| Err::<String, _>(format!("no {f}")), &ids);
+    assert_eq!(refused, Err("no on-connect".to_string()));
+}
