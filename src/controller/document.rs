@@ -1,5 +1,5 @@
 //! The structure of a RestApi built from an OpenAPI document (`spec.openapi`),
-//! in place of `structure.rs` for Route-built APIs. The RestApi reconciler calls
+//! in place of `structure/` for Route-built APIs. The RestApi reconciler calls
 //! it after the API's settings converge, so it stays the API's only writer.
 //!
 //! A pass reads the document (inline or from its ConfigMap), renders it (pure:
