@@ -739,8 +739,20 @@ fn scripts_share_one_body() {
 fn every_reason_the_operator_writes_is_decided() {
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/controller");
     let mut reasons = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(src).expect("src/controller") {
-        let path = entry.expect("entry").path();
+    // The controller's files, those of its step directories (structure/, ...) too.
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(src)];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/controller") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).expect("source");
         // Readiness::not("Reason", ...)
         for (i, _) in text.match_indices("Readiness::not(") {
