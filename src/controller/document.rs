@@ -29,7 +29,7 @@ use super::structure::StructureReport;
 use super::{Context, Error};
 use crate::api::rest_api::{AppliedDocument, OpenApiSource, RestApiStatus};
 use crate::api::{Authorizer, RestApi, Route, Stage};
-use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
+use crate::plan::lambda::FunctionRef;
 use crate::plan::openapi::{Home, RenderedDocument, render};
 use crate::plan::rest_api::RestApiSettings;
 
@@ -310,26 +310,19 @@ async fn converge_permissions(
         })
         .flat_map(|(ids, f)| ids.iter().map(move |id| (id.clone(), f.clone())))
         .collect();
-    let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
-    let wanted = desired_permissions(
+    let recorded = obj
+        .status
+        .as_ref()
+        .map(|s| s.lambda_permissions.as_slice())
+        .unwrap_or_default();
+    super::permissions::converge_for_api(
+        ctx,
         api_id,
-        &execute_api_arn,
         &route_functions,
         &authorizer_functions,
-    );
-    let previously: BTreeSet<GrantKey> = obj
-        .status
-        .iter()
-        .flat_map(|s| s.lambda_permissions.iter())
-        .map(|g| {
-            (
-                g.function.clone(),
-                g.qualifier.clone(),
-                g.statement_id.clone(),
-            )
-        })
-        .collect();
-    super::permissions::sync(ctx, api_id, wanted, &previously).await
+        recorded,
+    )
+    .await
 }
 
 /// Routes and Authorizers cannot add to a document-built API: each is told so,

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::{Context, Error};
 use crate::api::rest_api::LambdaPermissionGrant;
 use crate::plan::lambda::{
-    GrantKey, Permission, PermissionAction, PolicyKey, PolicyStatement, plan_permissions,
-    policies_to_read,
+    FunctionRef, GrantKey, Permission, PermissionAction, PolicyKey, PolicyStatement,
+    plan_permissions, policies_to_read,
 };
 
 /// What this process last verified of each function policy, per API: the statements
@@ -60,6 +60,37 @@ impl PolicyMemo {
         self.verified
             .retain(|(_, (f, q))| !grants.iter().any(|g| &g.function == f && &g.qualifier == q));
     }
+}
+
+/// Converge an API's grants: one statement per function and qualifier for its
+/// routes, one per authorizer id for its Lambda authorizers, against the grants
+/// its status recorded (those no longer needed are taken back). Returns the
+/// grants in place and the functions that do not exist.
+pub async fn converge_for_api(
+    ctx: &Context,
+    api_id: &str,
+    route_functions: &[FunctionRef],
+    authorizer_functions: &[(String, FunctionRef)],
+    recorded: &[LambdaPermissionGrant],
+) -> Result<(Vec<LambdaPermissionGrant>, BTreeSet<PolicyKey>), Error> {
+    let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
+    let wanted = crate::plan::lambda::desired_permissions(
+        api_id,
+        &execute_api_arn,
+        route_functions,
+        authorizer_functions,
+    );
+    let previously: BTreeSet<GrantKey> = recorded
+        .iter()
+        .map(|g| {
+            (
+                g.function.clone(),
+                g.qualifier.clone(),
+                g.statement_id.clone(),
+            )
+        })
+        .collect();
+    sync(ctx, api_id, wanted, &previously).await
 }
 
 /// Make the functions' policies hold `wanted` for this API, and drop grants of

@@ -27,7 +27,7 @@ use crate::plan::authorizer::{
     AuthorizerSettings, authorizer_patch_operations, authorizer_permission_function,
     desired_authorizer, find_observed,
 };
-use crate::plan::lambda::{FunctionRef, GrantKey, PolicyKey, desired_permissions};
+use crate::plan::lambda::{FunctionRef, PolicyKey};
 use crate::plan::models::{ModelAction, desired_models, plan_models};
 use crate::plan::routes::StructureAction;
 use crate::plan::routes::{

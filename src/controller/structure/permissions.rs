@@ -106,16 +106,12 @@ pub(super) async fn converge_permissions(
             Some((id, f))
         })
         .collect();
-    let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
-    let wanted = desired_permissions(
+    crate::controller::permissions::converge_for_api(
+        ctx,
         api_id,
-        &execute_api_arn,
         &route_functions,
         &authorizer_functions,
-    );
-    let previously: BTreeSet<GrantKey> = previous
-        .into_iter()
-        .map(|g| (g.function, g.qualifier, g.statement_id))
-        .collect();
-    crate::controller::permissions::sync(ctx, api_id, wanted, &previously).await
+        &previous,
+    )
+    .await
 }

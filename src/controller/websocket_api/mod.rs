@@ -26,7 +26,7 @@ use crate::api::websocket_api::{
     WebSocketStageEndpoint,
 };
 use crate::plan::claims;
-use crate::plan::lambda::{FunctionRef, GrantKey, desired_permissions};
+use crate::plan::lambda::FunctionRef;
 use crate::plan::rest_api::{OWNER_UID_TAG, Owner, SpecError};
 use crate::plan::websocket::{
     ApiAction, AuthorizerAction, AuthorizerSettings, ObservedApi, ObservedAuthorizer,

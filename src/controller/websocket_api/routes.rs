@@ -183,26 +183,14 @@ pub(super) async fn converge_permissions(
         }
     }
     let api_id = coords.api_id.as_str();
-    let execute_api_arn = ctx.aws.execute_api_arn(api_id).await?;
-    let wanted = desired_permissions(
+    let (granted, missing) = crate::controller::permissions::converge_for_api(
+        ctx,
         api_id,
-        &execute_api_arn,
         &route_functions,
         &authorizer_functions,
-    );
-    let previously: BTreeSet<GrantKey> = status
-        .lambda_permissions
-        .iter()
-        .map(|g| {
-            (
-                g.function.clone(),
-                g.qualifier.clone(),
-                g.statement_id.clone(),
-            )
-        })
-        .collect();
-    let (granted, missing) =
-        crate::controller::permissions::sync(ctx, api_id, wanted, &previously).await?;
+        &status.lambda_permissions,
+    )
+    .await?;
     status.lambda_permissions = granted;
     Ok(missing
         .into_iter()
