@@ -340,6 +340,8 @@ pub async fn reconcile_reference<K: Child>(
 /// What a child needs to know of its API object.
 struct ParentState {
     deleting: bool,
+    /// A RestApi built from an OpenAPI document: Routes and Authorizers do not apply.
+    by_document: bool,
     /// Created in AWS and Ready.
     ready: bool,
     /// The API's Ready message, when it is not ready.
@@ -355,6 +357,7 @@ async fn parent_state(
         let ready_condition = conditions.iter().find(|c| c.type_ == READY);
         ParentState {
             deleting: meta_deleting,
+            by_document: false,
             ready: id && ready_condition.is_some_and(|c| c.status == "True"),
             why: ready_condition.map(|c| c.message.clone()),
         }
@@ -367,11 +370,14 @@ async fn parent_state(
             .map_err(Error::kube("get RestApi"))?
             .map(|api| {
                 let status = api.status.clone().unwrap_or_default();
-                state(
-                    is_deleting(&api),
-                    status.rest_api_id.is_some(),
-                    &status.conditions,
-                )
+                ParentState {
+                    by_document: api.spec.openapi.is_some(),
+                    ..state(
+                        is_deleting(&api),
+                        status.rest_api_id.is_some(),
+                        &status.conditions,
+                    )
+                }
             }),
         // A WebSocket stage depends on its API existing, not on every route being
         // right: once the API is made, the API's reconciler reports the stage itself.
@@ -389,6 +395,7 @@ async fn parent_state(
                     .map(|c| c.message.clone());
                 ParentState {
                     deleting: is_deleting(&api),
+                    by_document: false,
                     ready: status.api_id.is_some(),
                     why,
                 }
@@ -423,6 +430,15 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
                 parent.not_found_reason(),
                 format!("{kind} {api_name} does not exist in namespace {namespace}"),
             )
+        }
+        // Nothing of a Route or Authorizer reaches a document-built API: say so
+        // at once, as the API's reconciler does, whether or not it is Ready yet.
+        Some(api) if api.by_document && matches!(K::KIND, "Route" | "Authorizer") => {
+            if is_deleting(obj.as_ref()) {
+                remove_finalizer(&ctx, obj.as_ref()).await?;
+                return Ok(Action::await_change());
+            }
+            super::document::refusal(&api_name, K::KIND)
         }
         Some(api) if api.deleting => {
             if is_deleting(obj.as_ref()) {

@@ -325,17 +325,22 @@ async fn converge_permissions(
     .await
 }
 
+/// What a Route or Authorizer of a document-built API is told, by the API's
+/// reconciler and by its own (which answers first when the API is not Ready yet).
+pub fn refusal(api_name: &str, kind: &str) -> Readiness {
+    Readiness::not(
+        DEFINED_BY_DOCUMENT,
+        format!(
+            "RestApi {api_name} takes its structure from its OpenAPI document (spec.openapi), so this {kind} \
+             is not applied: put it in the document, or remove spec.openapi to build the API from objects"
+        ),
+    )
+}
+
 /// Routes and Authorizers cannot add to a document-built API: each is told so,
 /// and one being deleted is let go (nothing of it is in AWS).
 async fn refuse<K: Child>(ctx: &Context, api_name: &str, children: &[K]) -> Result<(), Error> {
-    let readiness = Readiness::not(
-        DEFINED_BY_DOCUMENT,
-        format!(
-            "RestApi {api_name} takes its structure from its OpenAPI document (spec.openapi), so this {} \
-             is not applied: put it in the document, or remove spec.openapi to build the API from objects",
-            K::KIND
-        ),
-    );
+    let readiness = refusal(api_name, K::KIND);
     for child in children {
         if is_deleting(child) {
             remove_finalizer(ctx, child).await?;
