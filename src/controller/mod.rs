@@ -873,7 +873,13 @@ async fn kind_controllers(
                 parent_of::<Stage>,
             )
             .watches_stream(document_changes(&ctx), move |config_map| {
-                document_readers(&by_document, &config_map)
+                naming(&by_document, &config_map, |api: &RestApi, name| {
+                    api.spec
+                        .openapi
+                        .as_ref()
+                        .and_then(|o| o.config_map_ref.as_ref())
+                        .is_some_and(|r| r.name == name)
+                })
             }),
         "RestApi",
         rest_api::reconcile,
@@ -958,27 +964,24 @@ fn document_changes(
     .touched_objects()
 }
 
-/// The RestApis whose `spec.openapi.configMapRef` names this ConfigMap.
-fn document_readers(
-    rest_apis: &kube::runtime::reflector::Store<crate::api::RestApi>,
-    config_map: &kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>,
-) -> Vec<kube::runtime::reflector::ObjectRef<crate::api::RestApi>> {
-    let namespace = config_map.metadata.namespace.as_deref();
-    let name = config_map.metadata.name.as_deref();
-    rest_apis
+/// The objects of `store` in `changed`'s namespace that name it (by `names`): whom
+/// a change of a Stage, UsagePlan, Secret or ConfigMap wakes.
+fn naming<K, O>(
+    store: &kube::runtime::reflector::Store<K>,
+    changed: &O,
+    names: impl Fn(&K, &str) -> bool,
+) -> Vec<kube::runtime::reflector::ObjectRef<K>>
+where
+    K: Watched,
+    O: Resource,
+{
+    let namespace = changed.meta().namespace.as_deref();
+    let name = changed.meta().name.as_deref().unwrap_or_default();
+    store
         .state()
         .into_iter()
-        .filter(|api| {
-            api.metadata.namespace.as_deref() == namespace
-                && api
-                    .spec
-                    .openapi
-                    .as_ref()
-                    .and_then(|o| o.config_map_ref.as_ref())
-                    .map(|r| Some(r.name.as_str()))
-                    == Some(name)
-        })
-        .map(|api| kube::runtime::reflector::ObjectRef::from_obj(api.as_ref()))
+        .filter(|obj| obj.meta().namespace.as_deref() == namespace && names(obj, name))
+        .map(|obj| kube::runtime::reflector::ObjectRef::from_obj(obj.as_ref()))
         .collect()
 }
 
@@ -1024,7 +1027,6 @@ fn domain_name_controller(
     bindings_changed: &tokio::sync::watch::Receiver<u64>,
 ) -> impl Future<Output = ()> {
     use crate::api::{DomainName, Stage};
-    use kube::runtime::reflector::ObjectRef;
     let (reader, domain_changes) = own_changes::<DomainName>(ctx);
     let store = reader.clone();
     serve(
@@ -1032,17 +1034,9 @@ fn domain_name_controller(
             .with_config(config)
             .reconcile_all_on(binding_changes(bindings_changed))
             .watches_shared_stream(stage_changes, move |stage: Arc<Stage>| {
-                let ns = stage.meta().namespace.clone();
-                let name = stage.meta().name.clone().unwrap_or_default();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|d| {
-                        d.meta().namespace == ns
-                            && domain_name::referenced_stages(d).any(|s| s == name)
-                    })
-                    .map(|d| ObjectRef::from_obj(d.as_ref()))
-                    .collect::<Vec<_>>()
+                naming(&store, stage.as_ref(), |d: &DomainName, name| {
+                    domain_name::referenced_stages(d).any(|s| s == name)
+                })
             }),
         "DomainName",
         domain_name::reconcile,
@@ -1081,7 +1075,6 @@ fn usage_plan_controller(
     bindings_changed: &tokio::sync::watch::Receiver<u64>,
 ) -> impl Future<Output = ()> {
     use crate::api::{Stage, UsagePlan};
-    use kube::runtime::reflector::ObjectRef;
     let (reader, plan_changes) = own_changes::<UsagePlan>(ctx);
     let store = reader.clone();
     serve(
@@ -1089,17 +1082,9 @@ fn usage_plan_controller(
             .with_config(config)
             .reconcile_all_on(binding_changes(bindings_changed))
             .watches_shared_stream(stage_changes, move |stage: Arc<Stage>| {
-                let ns = stage.meta().namespace.clone();
-                let name = stage.meta().name.clone().unwrap_or_default();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|p| {
-                        p.meta().namespace == ns
-                            && p.spec.stages.iter().any(|s| s.stage_ref.name == name)
-                    })
-                    .map(|p| ObjectRef::from_obj(p.as_ref()))
-                    .collect::<Vec<_>>()
+                naming(&store, stage.as_ref(), |p: &UsagePlan, name| {
+                    p.spec.stages.iter().any(|s| s.stage_ref.name == name)
+                })
             }),
         "UsagePlan",
         usage_plan::reconcile,
@@ -1120,7 +1105,6 @@ fn api_key_controller(
     use k8s_openapi::api::core::v1::Secret;
     use kube::core::PartialObjectMeta;
     use kube::runtime::WatchStreamExt;
-    use kube::runtime::reflector::ObjectRef;
     let (reader, key_changes) = own_changes::<ApiKey>(ctx);
     let (by_plan, by_secret) = (reader.clone(), reader.clone());
     let keys = Controller::for_stream(key_changes, reader);
@@ -1131,34 +1115,22 @@ fn api_key_controller(
             .watches_stream(
                 watch(watched_api::<UsagePlan>(ctx)).touched_objects(),
                 move |plan: UsagePlan| {
-                    let ns = plan.meta().namespace.clone();
-                    let name = plan.meta().name.clone().unwrap_or_default();
-                    by_plan
-                        .state()
-                        .into_iter()
-                        .filter(|k| {
-                            k.meta().namespace == ns
-                                && k.spec.usage_plan_refs.iter().any(|r| r.name == name)
-                        })
-                        .map(|k| ObjectRef::from_obj(k.as_ref()))
-                        .collect::<Vec<_>>()
+                    naming(&by_plan, &plan, |k: &ApiKey, name| {
+                        k.spec.usage_plan_refs.iter().any(|r| r.name == name)
+                    })
                 },
             )
             .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
-                let ns = secret.metadata.namespace.clone();
-                let name = secret.metadata.name.clone().unwrap_or_default();
-                by_secret
-                    .state()
-                    .into_iter()
-                    .filter(|k| {
-                        k.meta().namespace == ns
-                            && (k.spec.value.as_ref().map(|v| v.secret_ref.name.as_str())
-                                == Some(name.as_str())
-                                || k.spec.generated_secret.as_ref().map(|g| g.name.as_str())
-                                    == Some(name.as_str()))
-                    })
-                    .map(|k| ObjectRef::from_obj(k.as_ref()))
-                    .collect::<Vec<_>>()
+                naming(&by_secret, &secret, |k: &ApiKey, name| {
+                    k.spec
+                        .value
+                        .as_ref()
+                        .is_some_and(|v| v.secret_ref.name == name)
+                        || k.spec
+                            .generated_secret
+                            .as_ref()
+                            .is_some_and(|g| g.name == name)
+                })
             }),
         "ApiKey",
         api_key::reconcile,
