@@ -59,6 +59,13 @@ pub struct RunArgs {
     /// Reconciles running at once per kind.
     #[arg(long, env = "APIGW_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
+    /// Threads that run the controllers. One (the default) suits the work: it waits
+    /// on AWS's quotas and the API server far more than it computes, and a single
+    /// thread spends no CPU handing tasks between threads and keeps one malloc
+    /// arena. Raise it for namespaces of many thousands of objects, where decoding
+    /// lists and watch events could keep one core busy.
+    #[arg(long, env = "APIGW_WORKER_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub worker_threads: u16,
     /// Address of the /healthz, /readyz and /metrics endpoint.
     #[arg(long, env = "APIGW_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,

@@ -33,16 +33,31 @@ enum Command {
     Export(apigw_operator::export::ExportArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crds => {
             print!("{}", api::crds_yaml()?);
             Ok(())
         }
-        Command::Run(args) => run(*args).await,
-        Command::Export(args) => apigw_operator::export::run(args).await,
+        Command::Run(args) => runtime(args.worker_threads)?.block_on(run(*args)),
+        Command::Export(args) => runtime(1)?.block_on(apigw_operator::export::run(args)),
     }
+}
+
+/// Tokio on `threads` threads: the calling thread alone for one, a work-stealing
+/// pool for more.
+fn runtime(threads: u16) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(usize::from(threads));
+        b
+    };
+    builder
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {

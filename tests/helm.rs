@@ -45,6 +45,7 @@ aws:
 resyncPeriod: 5m
 maxBackoff: 2m
 concurrency: 8
+workerThreads: 2
 leaderElection:
   enabled: true
   namespace: WATCH_NS
@@ -372,6 +373,7 @@ async fn custom_values_pass_a_server_dry_run() {
         "--aws-region=eu-west-1".into(),
         "--aws-endpoint-url=http://moto.example:5000".into(),
         "--aws-quota-margin=0.1".into(),
+        "--worker-threads=2".into(),
         "--aws-operation-limits=CreateDeployment=0.1/1,DeleteRestApi=0.02/1".into(),
         "--metrics-addr=0.0.0.0:9090".into(),
         "--log-format=json".into(),

@@ -40,6 +40,21 @@ fn is_duplicate_statement(err: &AwsError) -> bool {
     err.kind == ErrorKind::Conflict && err.message.to_ascii_lowercase().contains("already exists")
 }
 
+/// What an AddPermission came to.
+#[derive(Debug)]
+pub enum Grant {
+    Added,
+    /// The same statement was there already.
+    AlreadyThere,
+    FunctionMissing,
+    /// The statement id holds another statement (the policy's statements, as read,
+    /// and the conflict AWS answered): it must be replaced, not added.
+    StatementIdTaken {
+        existing: Vec<PolicyStatement>,
+        error: AwsError,
+    },
+}
+
 fn describe(function: &str, qualifier: Option<&str>) -> String {
     match qualifier {
         Some(q) => format!("{function}:{q}"),
@@ -104,7 +119,7 @@ impl Aws {
     /// Grant API Gateway `lambda:InvokeFunction` from `source_arn`. A statement with
     /// the same id and source that already exists counts as granted (AWS answers
     /// ResourceConflictException; moto accepts the duplicate).
-    pub async fn add_permission(&self, p: &Permission) -> Result<(), AwsError> {
+    pub async fn add_permission(&self, p: &Permission) -> Result<Grant, AwsError> {
         let resource = format!(
             "{} ({})",
             describe(&p.function, p.qualifier.as_deref()),
@@ -124,7 +139,9 @@ impl Aws {
             })
             .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Grant::Added),
+            // AddPermission's only NotFound is the function (or alias) itself.
+            Err(e) if e.is_not_found() => Ok(Grant::FunctionMissing),
             Err(e) if is_duplicate_statement(&e) => {
                 let existing = self
                     .get_policy_statements(&p.function, p.qualifier.as_deref())
@@ -133,7 +150,11 @@ impl Aws {
                 let identical = existing.iter().any(|(sid, source)| {
                     *sid == p.statement_id && source.as_deref() == Some(&p.source_arn)
                 });
-                if identical { Ok(()) } else { Err(e) }
+                Ok(if identical {
+                    Grant::AlreadyThere
+                } else {
+                    Grant::StatementIdTaken { existing, error: e }
+                })
             }
             Err(e) => Err(e),
         }

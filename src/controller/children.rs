@@ -33,6 +33,8 @@ pub trait Child:
     const KIND: &'static str;
     fn parent(&self) -> Parent<'_>;
     fn conditions(&self) -> &[Condition];
+    /// The AWS API id the API's reconciler last reported this object under.
+    fn reported_api_id(&self) -> Option<&str>;
 
     /// The RestApi this object belongs to, if it belongs to one.
     fn rest_api_name(&self) -> Option<&str> {
@@ -86,7 +88,7 @@ impl Parent<'_> {
 
 /// Every child kind has the same conditions; `$parent` says how it names its API.
 macro_rules! impl_child {
-    ($kind:ty, $name:literal, $parent:expr) => {
+    ($kind:ty, $name:literal, $parent:expr, $reported:expr) => {
         impl Child for $kind {
             const KIND: &'static str = $name;
             fn parent(&self) -> Parent<'_> {
@@ -98,13 +100,34 @@ macro_rules! impl_child {
                     .map(|s| s.conditions.as_slice())
                     .unwrap_or_default()
             }
+            fn reported_api_id(&self) -> Option<&str> {
+                self.status.as_ref().and_then($reported)
+            }
         }
     };
 }
 
-impl_child!(Route, "Route", route_parent);
-impl_child!(Authorizer, "Authorizer", authorizer_parent);
-impl_child!(Stage, "Stage", stage_parent);
+impl_child!(
+    Route,
+    "Route",
+    route_parent,
+    |s: &crate::api::route::RouteStatus| s.rest_api_id.as_deref()
+);
+impl_child!(
+    Authorizer,
+    "Authorizer",
+    authorizer_parent,
+    |s: &crate::api::authorizer::AuthorizerStatus| s.rest_api_id.as_deref()
+);
+impl_child!(
+    Stage,
+    "Stage",
+    stage_parent,
+    |s: &crate::api::stage::StageStatus| s
+        .rest_api_id
+        .as_deref()
+        .or(s.web_socket_api_id.as_deref())
+);
 
 fn route_parent(r: &Route) -> Parent<'_> {
     Parent::RestApi(&r.spec.rest_api_ref.name)
@@ -344,8 +367,25 @@ struct ParentState {
     by_document: bool,
     /// Created in AWS and Ready.
     ready: bool,
+    /// Its id in AWS, once created.
+    id: Option<String>,
+    /// Not Ready only while on its way (a Waiting reason such as Applying).
+    progressing: bool,
     /// The API's Ready message, when it is not ready.
     why: Option<String>,
+}
+
+impl ParentState {
+    /// Whether the API's reconciler answers for `child`'s status: the API is Ready,
+    /// or it is on its way and has reported the child already. The reference
+    /// reconciler then stays silent, so a pass that shows "Applying" on the API
+    /// does not flip its Routes from InEffect to RestApiNotReady and back.
+    fn answers_for<K: Child>(&self, child: &K) -> bool {
+        self.ready
+            || (self.progressing
+                && self.id.is_some()
+                && child.reported_api_id() == self.id.as_deref())
+    }
 }
 
 async fn parent_state(
@@ -353,12 +393,18 @@ async fn parent_state(
     namespace: &str,
     parent: Parent<'_>,
 ) -> Result<Option<ParentState>, Error> {
-    fn state(meta_deleting: bool, id: bool, conditions: &[Condition]) -> ParentState {
+    fn state(meta_deleting: bool, id: Option<String>, conditions: &[Condition]) -> ParentState {
         let ready_condition = conditions.iter().find(|c| c.type_ == READY);
+        let progressing = ready_condition.is_some_and(|c| {
+            super::reasons::lookup(&c.reason)
+                .is_some_and(|r| r.class == super::reasons::Class::Waiting)
+        });
         ParentState {
             deleting: meta_deleting,
             by_document: false,
-            ready: id && ready_condition.is_some_and(|c| c.status == "True"),
+            ready: id.is_some() && ready_condition.is_some_and(|c| c.status == "True"),
+            id,
+            progressing,
             why: ready_condition.map(|c| c.message.clone()),
         }
     }
@@ -372,11 +418,7 @@ async fn parent_state(
                 let status = api.status.clone().unwrap_or_default();
                 ParentState {
                     by_document: api.spec.openapi.is_some(),
-                    ..state(
-                        is_deleting(&api),
-                        status.rest_api_id.is_some(),
-                        &status.conditions,
-                    )
+                    ..state(is_deleting(&api), status.rest_api_id, &status.conditions)
                 }
             }),
         // A WebSocket stage depends on its API existing, not on every route being
@@ -397,6 +439,8 @@ async fn parent_state(
                     deleting: is_deleting(&api),
                     by_document: false,
                     ready: status.api_id.is_some(),
+                    id: status.api_id,
+                    progressing: false,
                     why,
                 }
             }),
@@ -410,6 +454,9 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     let namespace = obj.namespace().unwrap_or_default();
     let parent = obj.parent();
     let (kind, api_name) = (parent.kind(), parent.name().to_string());
+    // A child waiting for its API says so in its condition; no Event: the API's own
+    // Events tell that story once, not once per Route of a new API.
+    let mut waiting_for_parent = false;
     let readiness = match parent_state(&ctx, &namespace, parent).await? {
         None => {
             if is_deleting(obj.as_ref()) {
@@ -449,11 +496,12 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             // shortly in case this object outlives it.
             return Ok(Action::requeue(std::time::Duration::from_secs(5)));
         }
-        Some(api) if api.ready => {
+        Some(api) if api.answers_for(obj.as_ref()) => {
             // The API's reconciler owns this object's status from here on.
             return Ok(Action::await_change());
         }
         Some(api) => {
+            waiting_for_parent = true;
             let why = api.why.map(|m| format!(": {m}")).unwrap_or_default();
             Readiness::not(
                 parent.not_ready_reason(),
@@ -473,7 +521,7 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .await
         .map_err(Error::kube("patch status"))?;
     }
-    if changed {
+    if changed && !waiting_for_parent {
         readiness_event(&ctx, obj.as_ref(), &readiness).await;
     }
     Ok(Action::await_change())

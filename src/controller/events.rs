@@ -37,7 +37,26 @@ pub struct Publisher {
     client: Client,
     controller: String,
     instance: String,
-    recent: Mutex<HashMap<Key, Published>>,
+    recent: Mutex<Recent>,
+}
+
+/// The Events published within the series window.
+struct Recent {
+    published: HashMap<Key, Published>,
+    swept: Instant,
+}
+
+impl Recent {
+    /// Drop the Events whose window has passed, at most once a minute: a sweep
+    /// on every publication would walk thousands of entries per Event when a
+    /// thousand Routes go live at once.
+    fn sweep(&mut self) {
+        if self.swept.elapsed() >= Duration::from_secs(60) {
+            self.published
+                .retain(|_, p| p.last.elapsed() < SERIES_WINDOW);
+            self.swept = Instant::now();
+        }
+    }
 }
 
 impl Publisher {
@@ -46,7 +65,10 @@ impl Publisher {
             client,
             controller: controller.to_string(),
             instance: instance.unwrap_or_else(|| controller.to_string()),
-            recent: Mutex::new(HashMap::new()),
+            recent: Mutex::new(Recent {
+                published: HashMap::new(),
+                swept: Instant::now(),
+            }),
         }
     }
 
@@ -74,12 +96,16 @@ impl Publisher {
         let now = k8s_openapi::jiff::Timestamp::now();
         let repeat = {
             let mut recent = self.recent.lock().await;
-            recent.retain(|_, p| p.last.elapsed() < SERIES_WINDOW);
-            recent.get_mut(&key).map(|p| {
-                p.count += 1;
-                p.last = Instant::now();
-                (p.namespace.clone(), p.name.clone(), p.count)
-            })
+            recent.sweep();
+            recent
+                .published
+                .get_mut(&key)
+                .filter(|p| p.last.elapsed() < SERIES_WINDOW)
+                .map(|p| {
+                    p.count += 1;
+                    p.last = Instant::now();
+                    (p.namespace.clone(), p.name.clone(), p.count)
+                })
         };
         if let Some((namespace, name, count)) = repeat {
             let series = EventSeries {
@@ -123,7 +149,7 @@ impl Publisher {
         let events: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
         let created = events.create(&PostParams::default(), &event).await?;
         // Two first publications at once make two Events; the later one is kept.
-        self.recent.lock().await.insert(
+        self.recent.lock().await.published.insert(
             key,
             Published {
                 namespace,

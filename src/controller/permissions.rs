@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use super::{Context, Error};
 use crate::api::rest_api::LambdaPermissionGrant;
+use crate::aws::lambda::Grant;
 use crate::plan::lambda::{
     FunctionRef, GrantKey, Permission, PermissionAction, PolicyKey, PolicyStatement,
-    plan_permissions, policies_to_read,
+    plan_permissions, policy_reads,
 };
 
 /// What this process last verified of each function policy, per API: the statements
 /// of that API it read or wrote there. A pass skips the policies whose wanted
-/// statements it verified recently (`policies_to_read`), so a converged API costs
+/// statements it verified recently (`policy_reads`), so a converged API costs
 /// no Lambda call; a policy edited outside the operator is found when its memory
 /// expires (after the resync period, at least an hour).
 #[derive(Debug, Default)]
@@ -103,17 +104,43 @@ pub async fn sync(
     previously: &BTreeSet<GrantKey>,
 ) -> Result<(Vec<LambdaPermissionGrant>, BTreeSet<PolicyKey>), Error> {
     // One policy read per function whose statements could differ; none when this
-    // process verified them recently and status agrees.
+    // process verified them recently and status agrees, or when there is nothing
+    // of this API to take back (then the grant is added unread).
     let memo = &ctx.shared.policies;
     let in_use = wanted
         .iter()
         .map(Permission::policy_key)
         .chain(previously.iter().map(|(f, q, _)| (f.clone(), q.clone())));
     let fresh = memo.fresh(api_id, in_use, ctx.shared.settings.resync);
-    let policies = policies_to_read(&wanted, previously, &fresh);
+    let mut reads = policy_reads(&wanted, previously, &fresh);
+    if ctx.aws.is_observe_only() {
+        // The preview shows what would be added, which needs the policy as it is.
+        let unread = std::mem::take(&mut reads.add_unread);
+        reads.read.extend(unread);
+    }
     let mut observed: BTreeMap<PolicyKey, Vec<PolicyStatement>> = BTreeMap::new();
     let mut missing: BTreeSet<PolicyKey> = BTreeSet::new();
-    for key in policies {
+    for p in wanted
+        .iter()
+        .filter(|p| reads.add_unread.contains(&p.policy_key()))
+    {
+        let key = p.policy_key();
+        if missing.contains(&key) || observed.contains_key(&key) {
+            // Settled by an earlier statement of this policy: planned below, or missing.
+            continue;
+        }
+        match ctx.aws.add_permission(p).await? {
+            Grant::Added => granted_log(p),
+            Grant::AlreadyThere => {}
+            Grant::FunctionMissing => {
+                missing.insert(key);
+            }
+            Grant::StatementIdTaken { existing, .. } => {
+                observed.insert(key, existing);
+            }
+        }
+    }
+    for key in reads.read {
         match ctx
             .aws
             .get_policy_statements(&key.0, key.1.as_deref())
@@ -127,7 +154,6 @@ pub async fn sync(
             }
         }
     }
-    wanted.retain(|p| !missing.contains(&p.policy_key()));
     // Only the policies read are planned: the others hold what is wanted already.
     let read: BTreeSet<Permission> = wanted
         .iter()
@@ -141,10 +167,17 @@ pub async fn sync(
         .collect();
     for action in plan_permissions(api_id, &read, &observed, &recorded) {
         match action {
-            PermissionAction::Add(p) => {
-                ctx.aws.add_permission(&p).await?;
-                tracing::info!(function = %p.function, qualifier = ?p.qualifier, statement_id = %p.statement_id, "granted invoke permission");
-            }
+            PermissionAction::Add(p) => match ctx.aws.add_permission(&p).await? {
+                Grant::Added => granted_log(&p),
+                Grant::AlreadyThere => {}
+                // Deleted since it was read: reported as missing, granted once it is back.
+                Grant::FunctionMissing => {
+                    missing.insert(p.policy_key());
+                }
+                // Written by someone else since the read (or the Remove before this
+                // Add was undone): the next pass reads it again.
+                Grant::StatementIdTaken { error, .. } => return Err(error.into()),
+            },
             PermissionAction::Remove {
                 function,
                 qualifier,
@@ -157,9 +190,14 @@ pub async fn sync(
             }
         }
     }
+    wanted.retain(|p| !missing.contains(&p.policy_key()));
     if !ctx.aws.is_observe_only() {
-        for key in observed.keys() {
-            let now: BTreeSet<Permission> = read
+        let settled = observed
+            .keys()
+            .chain(reads.add_unread.iter())
+            .filter(|key| !missing.contains(*key));
+        for key in settled {
+            let now: BTreeSet<Permission> = wanted
                 .iter()
                 .filter(|p| &p.policy_key() == key)
                 .cloned()
@@ -177,6 +215,10 @@ pub async fn sync(
         .collect();
     granted.sort();
     Ok((granted, missing))
+}
+
+fn granted_log(p: &Permission) {
+    tracing::info!(function = %p.function, qualifier = ?p.qualifier, statement_id = %p.statement_id, "granted invoke permission");
 }
 
 /// Take back every grant made for a deleted API, so functions' 20 KB policies do

@@ -483,34 +483,58 @@ pub fn plan_permissions(
         .collect()
 }
 
-/// The function policies a pass must read: those whose statements for this API
-/// could differ from what it wants. A policy can be skipped when this process
+/// Which function policies a pass reads, and which it grants without reading.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PolicyReads {
+    /// Read, then planned with [`plan_permissions`].
+    pub read: BTreeSet<PolicyKey>,
+    /// Granted with AddPermission straight away: nothing of this API is known to be
+    /// there (status records no grant of it and this process remembers none), so a
+    /// read would only confirm an absence. The rare statement that is there anyway
+    /// (a crash between AddPermission and the status write) answers the add with a
+    /// conflict, and that policy is read and planned then.
+    pub add_unread: BTreeSet<PolicyKey>,
+}
+
+/// The function policies a pass must look at: those whose statements for this
+/// API could differ from what it wants. A policy is skipped when this process
 /// verified (read or wrote) exactly the wanted statements for it recently, and the
 /// status records exactly those grants, so nothing of this API is to add or remove.
-/// `verified` holds only the fresh memories, by policy.
-pub fn policies_to_read(
+/// `verified` holds only the fresh memories, by policy. Of the others, a policy
+/// with nothing of this API to take back is granted unread (see [`PolicyReads`]):
+/// a new API's grants cost one AddPermission per function, not also a GetPolicy.
+pub fn policy_reads(
     wanted: &BTreeSet<Permission>,
     previously: &BTreeSet<GrantKey>,
     verified: &BTreeMap<PolicyKey, BTreeSet<Permission>>,
-) -> BTreeSet<PolicyKey> {
+) -> PolicyReads {
     let mut keys: BTreeSet<PolicyKey> = wanted.iter().map(Permission::policy_key).collect();
     keys.extend(previously.iter().map(|(f, q, _)| (f.clone(), q.clone())));
-    keys.retain(|key| {
+    let mut reads = PolicyReads::default();
+    for key in keys {
         let wanted_here: BTreeSet<&Permission> =
-            wanted.iter().filter(|p| &p.policy_key() == key).collect();
+            wanted.iter().filter(|p| p.policy_key() == key).collect();
         let recorded_here: BTreeSet<GrantKey> = previously
             .iter()
             .filter(|(f, q, _)| (f, q) == (&key.0, &key.1))
             .cloned()
             .collect();
         let wanted_grants: BTreeSet<GrantKey> = wanted_here.iter().map(|p| p.key()).collect();
-        let trusted = verified
-            .get(key)
+        let known = verified.get(&key);
+        let trusted = known
             .is_some_and(|known| known.iter().collect::<BTreeSet<_>>() == wanted_here)
             && recorded_here == wanted_grants;
-        !trusted
-    });
-    keys
+        if trusted {
+            continue;
+        }
+        let nothing_to_take_back = recorded_here.is_empty() && known.is_none_or(BTreeSet::is_empty);
+        if nothing_to_take_back {
+            reads.add_unread.insert(key);
+        } else {
+            reads.read.insert(key);
+        }
+    }
+    reads
 }
 
 #[cfg(test)]

@@ -513,29 +513,66 @@ fn a_policy_verified_with_the_wanted_statements_is_not_read_again() {
     verified.insert(grant("one").policy_key(), BTreeSet::from([grant("one")]));
     // "two" was never verified by this process: read it.
     assert_eq!(
-        policies_to_read(&wanted, &previously, &verified),
+        policy_reads(&wanted, &previously, &verified).read,
         BTreeSet::from([grant("two").policy_key()])
     );
     verified.insert(grant("two").policy_key(), BTreeSet::from([grant("two")]));
-    assert!(policies_to_read(&wanted, &previously, &verified).is_empty());
+    assert_eq!(
+        policy_reads(&wanted, &previously, &verified),
+        PolicyReads::default()
+    );
     // A wanted statement that changed (another source ARN) is read.
     let mut moved = grant("one");
     moved.source_arn.push_str("/GET/x");
     let wanted2: BTreeSet<Permission> = [moved.clone(), grant("two")].into();
     assert_eq!(
-        policies_to_read(&wanted2, &previously, &verified),
+        policy_reads(&wanted2, &previously, &verified).read,
         BTreeSet::from([moved.policy_key()])
     );
     // A grant status records that is no longer wanted: its policy is read to remove it.
     let only_two: BTreeSet<Permission> = [grant("two")].into();
     assert_eq!(
-        policies_to_read(&only_two, &previously, &verified),
+        policy_reads(&only_two, &previously, &verified).read,
         BTreeSet::from([grant("one").policy_key()])
     );
     // Status lost a grant (reset or crash): read.
     let partial: BTreeSet<GrantKey> = [grant("two").key()].into();
     assert_eq!(
-        policies_to_read(&wanted, &partial, &verified),
+        policy_reads(&wanted, &partial, &verified).read,
         BTreeSet::from([grant("one").policy_key()])
     );
+}
+
+/// A new API's grants are added without reading the policies first; a policy
+/// is read as soon as something of this API may be there to take back.
+#[test]
+fn grants_with_nothing_to_take_back_are_added_unread() {
+    let grant = |f: &str| Permission {
+        function: format!("arn:aws:lambda:us-east-1:123456789012:function:{f}"),
+        qualifier: None,
+        statement_id: "apigw-a1".into(),
+        source_arn: "arn:aws:execute-api:us-east-1:123456789012:a1/*".into(),
+    };
+    let wanted: BTreeSet<Permission> = [grant("one"), grant("two")].into();
+    let nothing = BTreeSet::new();
+    let reads = policy_reads(&wanted, &nothing, &BTreeMap::new());
+    assert!(reads.read.is_empty());
+    assert_eq!(
+        reads.add_unread,
+        BTreeSet::from([grant("one").policy_key(), grant("two").policy_key()])
+    );
+    // Read before and found without this API's statements: still nothing to take back.
+    let mut verified = BTreeMap::new();
+    verified.insert(grant("one").policy_key(), BTreeSet::new());
+    // Remembered with a statement that status lost: read, the statement may be stale.
+    verified.insert(grant("two").policy_key(), BTreeSet::from([grant("two")]));
+    let mut moved = grant("two");
+    moved.source_arn.push_str("/GET/x");
+    let wanted: BTreeSet<Permission> = [grant("one"), moved].into();
+    let reads = policy_reads(&wanted, &nothing, &verified);
+    assert_eq!(
+        reads.add_unread,
+        BTreeSet::from([grant("one").policy_key()])
+    );
+    assert_eq!(reads.read, BTreeSet::from([grant("two").policy_key()]));
 }

@@ -106,8 +106,10 @@ impl Drop for Proxy {
     }
 }
 
-/// One request per connection: read it, forward it with `Connection: close`,
-/// copy the answer back, close. The SDK opens a new connection for the next one.
+/// The requests of one connection, kept alive between them as AWS keeps it (the
+/// SDK's connection pool reuses it, so a call costs the operator no new
+/// connection): each is read, logged, answered by the quotas or forwarded to moto
+/// on a connection of its own, and the answer copied back.
 async fn serve(
     mut conn: TcpStream,
     upstream: &str,
@@ -115,51 +117,56 @@ async fn serve(
     quotas: Option<&Quotas>,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
+    // Bytes read past the end of one request belong to the next.
     let mut buf = Vec::new();
-    let head_end = loop {
-        let mut chunk = [0u8; 8192];
-        let n = conn.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
+    loop {
+        let head_end = loop {
+            if let Some(at) = find(&buf, b"\r\n\r\n") {
+                break at + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let length: usize = header_value(&head, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            let mut chunk = [0u8; 8192];
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
         }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(at) = find(&buf, b"\r\n\r\n") {
-            break at + 4;
+        let request: Vec<u8> = buf.drain(..head_end + length).collect();
+        let answer = answer(&head, &request[head_end..], upstream, deny, quotas, log).await?;
+        conn.write_all(&answer).await?;
+        if header_value(&head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+            return conn.shutdown().await;
         }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())
-                .flatten()
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let mut chunk = [0u8; 8192];
-        let n = conn.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
     }
-    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+}
+
+/// The answer to one request, framed for a connection that stays open.
+async fn answer(
+    head: &str,
+    body: &[u8],
+    upstream: &str,
+    deny: &[String],
+    quotas: Option<&Quotas>,
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<Vec<u8>> {
+    let text = String::from_utf8_lossy(body).to_string();
     let mut request_line = head.lines().next().unwrap_or_default().split(' ');
     let method = request_line.next().unwrap_or_default().to_string();
     let path = request_line.next().unwrap_or_default().to_string();
-    let action = form_value(&body, "Action").unwrap_or_default();
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-            .unwrap_or_default()
-    };
+    let action = form_value(&text, "Action").unwrap_or_default();
+    let header = |name: &str| header_value(head, name).unwrap_or_default();
     let (caller, service) = quota::signer(&header("authorization")).unwrap_or_default();
     let operation = quota::operation(&service, &method, &path, &header("x-amz-target"), &action);
     let throttled = quotas.is_some_and(|q| !q.admit(&caller, &service, &operation));
@@ -172,43 +179,79 @@ async fn serve(
         throttled,
     });
     if throttled {
-        conn.write_all(quota::too_many_requests(&service).as_bytes())
-            .await?;
-        return conn.shutdown().await;
+        return Ok(quota::too_many_requests(&service).into_bytes());
     }
     if action == "AssumeRole" {
-        let role = form_value(&body, "RoleArn").unwrap_or_default();
+        let role = form_value(&text, "RoleArn").unwrap_or_default();
         if deny.iter().any(|d| role.contains(d.as_str())) {
             let xml = format!(
                 "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
                  <Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/operator is not authorized \
                  to perform: sts:AssumeRole on resource: {role}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
             );
-            let answer = format!(
-                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+            return Ok(format!(
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{xml}",
                 xml.len()
-            );
-            conn.write_all(answer.as_bytes()).await?;
-            return conn.shutdown().await;
+            )
+            .into_bytes());
         }
     }
-    // Forwarded as sent, but closed after one answer.
-    let mut forwarded = String::new();
-    for line in head[..head_end - 4].split("\r\n") {
-        let name = line.split(':').next().unwrap_or_default();
-        if !name.eq_ignore_ascii_case("connection") {
-            forwarded.push_str(line);
-            forwarded.push_str("\r\n");
-        }
-    }
+    // Forwarded as sent, on a connection moto closes after its answer.
+    let head_lines = head.trim_end_matches("\r\n\r\n").split("\r\n");
+    let mut forwarded = without_connection_header(head_lines);
     forwarded.push_str("Connection: close\r\n\r\n");
     let mut up = TcpStream::connect(upstream).await?;
     up.write_all(forwarded.as_bytes()).await?;
-    up.write_all(&buf[head_end..]).await?;
+    up.write_all(body).await?;
     let mut answer = Vec::new();
     up.read_to_end(&mut answer).await?;
-    conn.write_all(&answer).await?;
-    conn.shutdown().await
+    Ok(reframed(answer))
+}
+
+/// moto's answer, read to its close, as one for a connection that stays open: no
+/// `Connection: close`, and a Content-Length when moto framed it by closing.
+fn reframed(answer: Vec<u8>) -> Vec<u8> {
+    let Some(at) = find(&answer, b"\r\n\r\n") else {
+        return answer;
+    };
+    let head = String::from_utf8_lossy(&answer[..at]).to_string();
+    let body = &answer[at + 4..];
+    let mut out = without_connection_header(head.split("\r\n"));
+    let status = head.split(' ').nth(1).unwrap_or_default();
+    // A 204 or 304 has no body by definition, and must not say a length.
+    let framed = matches!(status, "204" | "304")
+        || header_value(&head, "content-length").is_some()
+        || header_value(&head, "transfer-encoding").is_some();
+    if !framed {
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Header lines (and the start line) but `Connection`, each ended by CRLF.
+fn without_connection_header<'a>(lines: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let name = line.split(':').next().unwrap_or_default();
+        if !name.trim().eq_ignore_ascii_case("connection") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// The value of header `name` (any case) in a request or response head.
+fn header_value(head: &str, name: &str) -> Option<String> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

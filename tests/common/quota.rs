@@ -128,7 +128,7 @@ pub fn too_many_requests(service: &str) -> String {
     };
     format!(
         "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nx-amzn-ErrorType: TooManyRequestsException\r\n{retry_after}\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }
