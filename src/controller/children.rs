@@ -311,13 +311,20 @@ pub async fn apply_status<K: Child>(
     }
     let api: Api<K> = ctx.api_in(&obj.namespace().unwrap_or_default());
     let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("apply child status"))?;
+    let written = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::kube("apply child status"))?;
+    // The child's reference reconciler reads it again rather than act on a copy
+    // from before this write.
+    ctx.note_status_version(
+        &obj.uid().unwrap_or_default(),
+        written.meta().resource_version.as_deref(),
+    );
     Ok(())
 }
 
@@ -512,7 +519,12 @@ async fn check_reference<K: Child>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     let (conditions, changed) = next_conditions(obj.as_ref(), &readiness);
     if changed || obj.conditions() != conditions.as_slice() {
         let api: Api<K> = ctx.api_in(&namespace);
-        let patch = json!({"status": {"conditions": conditions, "observedGeneration": obj.meta().generation}});
+        // Only over the copy decided on: a status the API's reconciler wrote since
+        // makes this a conflict (retried with the newer copy), not an overwrite.
+        let patch = json!({
+            "metadata": {"resourceVersion": obj.resource_version()},
+            "status": {"conditions": conditions, "observedGeneration": obj.meta().generation},
+        });
         api.patch_status(
             &obj.name_any(),
             &PatchParams::default(),

@@ -550,6 +550,19 @@ fn child_spec_hash<K: Resource>(obj: &K) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Whether a child changed in a way its API's reconciler or its own reference
+/// reconciler must see: its spec or its deletion. Status writes and finalizers
+/// are the operator's own doing (the API's pass adds a finalizer and goes on in
+/// the same pass), so they wake neither: a new Route of a new API costs one
+/// reference pass, not one per write made to it.
+fn child_trigger_hash<K: Resource>(obj: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.meta().generation.hash(&mut h);
+    obj.meta().deletion_timestamp.is_some().hash(&mut h);
+    Some(h.finish())
+}
+
 /// A subscription to a shared watch, passing an object only when `hash` of it
 /// changed since this subscription last passed it: the predicate filter of a
 /// shared stream. Entries not seen for an hour are dropped (an object seen again
@@ -861,15 +874,18 @@ async fn kind_controllers(
             .with_config(config.clone())
             .reconcile_all_on(binding_changes(bindings_changed))
             .watches_shared_stream(
-                changes_by(route_watch.subscribe(), child_spec_hash::<Route>),
+                changes_by(route_watch.subscribe(), child_trigger_hash::<Route>),
                 parent_of::<Route>,
             )
             .watches_shared_stream(
-                changes_by(authorizer_watch.subscribe(), child_spec_hash::<Authorizer>),
+                changes_by(
+                    authorizer_watch.subscribe(),
+                    child_trigger_hash::<Authorizer>,
+                ),
                 parent_of::<Authorizer>,
             )
             .watches_shared_stream(
-                changes_by(stage_watch.subscribe(), child_spec_hash::<Stage>),
+                changes_by(stage_watch.subscribe(), child_trigger_hash::<Stage>),
                 parent_of::<Stage>,
             )
             .watches_stream(document_changes(&ctx), move |config_map| {
@@ -922,7 +938,7 @@ async fn kind_controllers(
     let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
     let websocket_apis = websocket_api_controller(
         &ctx,
-        changes_by(stage_watch.subscribe(), child_spec_hash::<Stage>),
+        changes_by(stage_watch.subscribe(), child_trigger_hash::<Stage>),
         config,
         shutdown.clone(),
         bindings_changed,
@@ -1054,10 +1070,11 @@ fn reference_controller<K: children::Child>(
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> impl Future<Output = ()> {
-    // Status writes wake this controller too; it answers them with one read of the
-    // RestApi from the API server and no AWS call.
+    // Only spec changes and deletion wake it: the statuses the API's reconciler
+    // writes say nothing this reconciler answers.
     serve(
-        Controller::for_shared_stream(changes, reader).with_config(config),
+        Controller::for_shared_stream(changes_by(changes, child_trigger_hash::<K>), reader)
+            .with_config(config),
         K::KIND,
         children::reconcile_reference::<K>,
         ctx,
