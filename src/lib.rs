@@ -13,5 +13,6 @@ pub mod aws;
 pub mod config;
 pub mod controller;
 pub mod export;
+pub mod memory;
 pub mod plan;
 pub mod telemetry;

@@ -78,6 +78,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let aws = Arc::new(aws);
     let ctx = controller::Context::new(clients.clone(), aws.clone(), args.controller_settings());
     let server = tokio::spawn(telemetry::serve(args.metrics_addr, ctx.clone()));
+    tokio::spawn(apigw_operator::memory::give_back_freed_memory(
+        apigw_operator::memory::TRIM_PERIOD,
+    ));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
