@@ -338,6 +338,8 @@ struct Report {
     rss_many: f64,
     cpu_many: f64,
     apis_in_idle: usize,
+    /// The Events of Routes, by reason, a series counted as its repeats.
+    route_events: BTreeMap<String, i32>,
 }
 
 async fn run(sizes: Sizes, prefix: &str) -> Report {
@@ -457,6 +459,7 @@ async fn run(sizes: Sizes, prefix: &str) -> Report {
 
     let counted_by_operator = operator.counted_calls().await;
     let seen_by_proxy = proxy.seen().len() as u64;
+    let route_events = route_events(&ns.name).await;
     drop(operator);
     ns.delete().await;
     let (many, cpu_many) = match many {
@@ -474,7 +477,24 @@ async fn run(sizes: Sizes, prefix: &str) -> Report {
         rss_many,
         cpu_many,
         apis_in_idle: 1 + sizes.apis,
+        route_events,
     }
+}
+
+/// The Events of the namespace's Routes by reason, each counted as often as it
+/// happened (a series is one Event with a count).
+async fn route_events(namespace: &str) -> BTreeMap<String, i32> {
+    use k8s_openapi::api::events::v1::Event;
+    let events: kube::Api<Event> = kube::Api::namespaced(client().await, namespace);
+    let mut by_reason = BTreeMap::new();
+    for e in events.list(&Default::default()).await.unwrap().items {
+        if e.regarding.as_ref().and_then(|r| r.kind.as_deref()) != Some("Route") {
+            continue;
+        }
+        let times = e.series.as_ref().map_or(1, |s| s.count.max(1));
+        *by_reason.entry(e.reason.unwrap_or_default()).or_insert(0) += times;
+    }
+    by_reason
 }
 
 /// The invariants the quota work promises, at a size CI affords: no throttling at
@@ -564,6 +584,29 @@ async fn quota_invariants_hold_at_a_small_size() {
         r.counted_by_operator, r.seen_by_proxy,
         "the operator's call metrics differ from the calls AWS saw"
     );
+    // A new API's grants are added without reading the function policies first.
+    for phase in [Some(&r.converge), r.many.as_ref()].into_iter().flatten() {
+        assert_eq!(
+            phase.calls_of("GetPolicy"),
+            0,
+            "{}: the grants of a new API read function policies",
+            phase.name
+        );
+    }
+    // Each Route went live once, with one Event: no flapping of its condition, and
+    // no Event per Route for waiting on its API.
+    let routes = sizes.routes + sizes.api_routes;
+    assert_eq!(
+        r.route_events.get("InEffect").copied(),
+        Some(routes as i32),
+        "Route Events: {:?}",
+        r.route_events
+    );
+    assert!(
+        !r.route_events.contains_key("RestApiNotReady"),
+        "Route Events: {:?}",
+        r.route_events
+    );
 }
 
 /// The full benchmark (`scripts/bench`); sizes from APIGW_BENCH_ROUTES,
@@ -592,6 +635,7 @@ async fn benchmark() {
         "\noperator counted {} AWS calls, the proxy saw {}; RSS idle {:.1} MiB, after the many-APIs phase {:.1} MiB; CPU for the many-APIs phase {:.1} s",
         r.counted_by_operator, r.seen_by_proxy, r.rss_idle, r.rss_many, r.cpu_many
     );
+    println!("Route Events by reason: {:?}", r.route_events);
     println!("edit calls: {:?}", by_operation(&r.edit.seen));
     println!("idle calls: {:?}", by_operation(&r.idle.seen));
 }

@@ -123,7 +123,7 @@ pub fn controller(
     // Its own status writes do not wake it (a failing check whose message changes
     // would otherwise loop); resyncs come from the requeue.
     let (reader, writer) = kube::runtime::reflector::store();
-    let changes = super::watch(Api::<AwsAccountBinding>::all(ctx.client.clone()))
+    let changes = super::watch(Api::<AwsAccountBinding>::all(ctx.watch_client.clone()))
         .modify(super::slim)
         .reflect(writer)
         .applied_objects()

@@ -225,13 +225,26 @@ async fn patch_finalizers<K: Child>(
     finalizers: Vec<String>,
 ) -> Result<(), Error> {
     let api: Api<K> = ctx.api_in(&obj.namespace().unwrap_or_default());
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+    // A JSON patch that tests the finalizers it replaces: it fails (422) only when
+    // someone else changed them, never because a status was written meanwhile,
+    // which a resourceVersion precondition would make a conflict of every
+    // Route's first status write while its API's pass adds the finalizers.
+    let before = if obj.finalizers().is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(obj.finalizers())
+    };
+    let op = if before.is_null() { "add" } else { "replace" };
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": before},
+        {"op": op, "path": "/metadata/finalizers", "value": finalizers},
+    ]))
+    .expect("a JSON patch of two operations");
     match api
         .patch(
             &obj.name_any(),
             &PatchParams::default(),
-            &Patch::Merge(&patch),
+            &Patch::Json::<()>(patch),
         )
         .await
     {
@@ -239,7 +252,7 @@ async fn patch_finalizers<K: Child>(
         // Already gone: nothing left to hold.
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(Error::Kube {
-            operation: "patch finalizers",
+            operation: super::error::FINALIZER_PATCH,
             source: e,
         }),
     }

@@ -4,6 +4,10 @@
 use crate::aws::{AwsError, ErrorKind};
 use crate::plan::rest_api::SpecError;
 
+/// The operation of a child's finalizer patch, whose failed test (422) is a
+/// conflict like a 409.
+pub const FINALIZER_PATCH: &str = "patch finalizers";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -280,7 +284,9 @@ impl Error {
             }
         }
         match self {
-            Error::Kube { source, .. } => kube_conflict(source, false),
+            Error::Kube { operation, source } => {
+                kube_conflict(source, *operation == FINALIZER_PATCH)
+            }
             Error::Finalizer(inner) => match inner.as_ref() {
                 F::AddFinalizer(e) | F::RemoveFinalizer(e) => kube_conflict(e, true),
                 F::ApplyFailed(e) | F::CleanupFailed(e) => e.is_conflict(),

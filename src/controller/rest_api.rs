@@ -205,6 +205,7 @@ async fn converge(
         // The listing has this API as it was before these writes.
         ctx.shared.rest_api_listings.forget(&scope_of(aws));
     }
+    let creating_only = matches!(actions.as_slice(), [RestApiAction::Create]);
     for action in actions {
         match action {
             RestApiAction::Create => {
@@ -246,6 +247,16 @@ async fn converge(
             }
         }
         fill_status(ctx, status, &current, adopting.is_some()).await?;
+    }
+    // A new API's settings are what CreateRestApi answered: the next pass (a
+    // Route's edit) need not list the account to learn them again.
+    if creating_only && plan(&desired, Some(&current)).is_empty() {
+        let known = KnownRestApi {
+            generation: obj.metadata.generation,
+            scope: scope_of(aws),
+            observed: current.clone(),
+        };
+        ctx.shared.rest_apis.remember(owner.uid.clone(), known);
     }
     fill_status(ctx, status, &current, adopting.is_some()).await?;
     let mut report = match &obj.spec.openapi {
