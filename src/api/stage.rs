@@ -183,7 +183,8 @@ pub struct DeploymentPolicy {
     }]))]
     pub deployment_id: Option<String>,
     /// With Automatic: seconds without further changes before a deployment is made,
-    /// so a burst of edits becomes one deployment. Defaults to 10.
+    /// so a burst of edits becomes one deployment; with Manual, before the first
+    /// one. Defaults to 10.
     #[serde(default = "default_debounce")]
     #[schemars(range(min = 0, max = 3600))]
     pub debounce_seconds: i32,

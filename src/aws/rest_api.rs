@@ -142,7 +142,7 @@ impl Aws {
         id: &str,
         body: &str,
         fail_on_warnings: bool,
-    ) -> Result<Vec<String>, AwsError> {
+    ) -> Result<(Vec<String>, ObservedRestApi), AwsError> {
         let body = aws_smithy_types::Blob::new(body.as_bytes().to_vec());
         let out = self
             .call(Service::ApiGateway, "PutRestApi", id, || {
@@ -155,7 +155,7 @@ impl Aws {
                     .send()
             })
             .await?;
-        Ok(out.warnings().to_vec())
+        Ok((out.warnings().to_vec(), observed!(out)))
     }
 
     /// The ARN TagResource and UntagResource take for a REST API.

@@ -389,22 +389,18 @@ struct ParentState {
     ready: bool,
     /// Its id in AWS, once created.
     id: Option<String>,
-    /// Not Ready only while on its way (a Waiting reason such as Applying).
-    progressing: bool,
     /// The API's Ready message, when it is not ready.
     why: Option<String>,
 }
 
 impl ParentState {
     /// Whether the API's reconciler answers for `child`'s status: the API is Ready,
-    /// or it is on its way and has reported the child already. The reference
-    /// reconciler then stays silent, so a pass that shows "Applying" on the API
-    /// does not flip its Routes from InEffect to RestApiNotReady and back.
+    /// or it has reported the child under its current id. From then on the API's
+    /// passes tell the child everything, failures included, and the reference
+    /// reconciler stays silent: a pass that shows "Applying" or a retried error on
+    /// the API does not flip its Routes from InEffect to RestApiNotReady and back.
     fn answers_for<K: Child>(&self, child: &K) -> bool {
-        self.ready
-            || (self.progressing
-                && self.id.is_some()
-                && child.reported_api_id() == self.id.as_deref())
+        self.ready || (self.id.is_some() && child.reported_api_id() == self.id.as_deref())
     }
 }
 
@@ -415,16 +411,11 @@ async fn parent_state(
 ) -> Result<Option<ParentState>, Error> {
     fn state(meta_deleting: bool, id: Option<String>, conditions: &[Condition]) -> ParentState {
         let ready_condition = conditions.iter().find(|c| c.type_ == READY);
-        let progressing = ready_condition.is_some_and(|c| {
-            super::reasons::lookup(&c.reason)
-                .is_some_and(|r| r.class == super::reasons::Class::Waiting)
-        });
         ParentState {
             deleting: meta_deleting,
             by_document: false,
             ready: id.is_some() && ready_condition.is_some_and(|c| c.status == "True"),
             id,
-            progressing,
             why: ready_condition.map(|c| c.message.clone()),
         }
     }
@@ -460,7 +451,6 @@ async fn parent_state(
                     by_document: false,
                     ready: status.api_id.is_some(),
                     id: status.api_id,
-                    progressing: false,
                     why,
                 }
             }),

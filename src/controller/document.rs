@@ -87,7 +87,7 @@ pub async fn converge(
             doc.methods.len()
         ));
         if !ctx.aws.is_observe_only() {
-            let warnings = ctx
+            let (warnings, _) = ctx
                 .aws
                 .put_rest_api(api_id, &doc.body, source.fail_on_warnings)
                 .await?;

@@ -250,13 +250,8 @@ async fn converge(
     }
     // A new API's settings are what CreateRestApi answered: the next pass (a
     // Route's edit) need not list the account to learn them again.
-    if creating_only && plan(&desired, Some(&current)).is_empty() {
-        let known = KnownRestApi {
-            generation: obj.metadata.generation,
-            scope: scope_of(aws),
-            observed: current.clone(),
-        };
-        ctx.shared.rest_apis.remember(owner.uid.clone(), known);
+    if creating_only {
+        remember_settings(ctx, obj, current.clone());
     }
     fill_status(ctx, status, &current, adopting.is_some()).await?;
     let mut report = match &obj.spec.openapi {
@@ -322,6 +317,31 @@ pub struct KnownRestApi {
     generation: Option<i64>,
     scope: (String, Option<String>),
     observed: ObservedRestApi,
+}
+
+/// Remember `answered`, what a write of the whole API (CreateRestApi, PutRestApi)
+/// answered, as the API's settings when they are what the spec wants; otherwise
+/// forget what was known, so the next pass reads them.
+pub fn remember_settings(ctx: &Context, obj: &RestApi, answered: ObservedRestApi) {
+    let uid = obj.uid().unwrap_or_default();
+    let owner = Owner {
+        uid: uid.clone(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+    };
+    let adopting = obj.spec.rest_api_id.is_some();
+    let converged = desired_settings(&obj.spec, &owner.name, (!adopting).then_some(&owner))
+        .is_ok_and(|desired| plan(&desired, Some(&answered)).is_empty());
+    if converged && !ctx.aws.is_observe_only() {
+        let known = KnownRestApi {
+            generation: obj.metadata.generation,
+            scope: scope_of(&ctx.aws),
+            observed: answered,
+        };
+        ctx.shared.rest_apis.remember(uid, known);
+    } else {
+        ctx.shared.rest_apis.forget(&uid);
+    }
 }
 
 /// Every REST API of the client's account and region, listed at most a fifth of a

@@ -765,6 +765,12 @@ fn manual(input: &DeploymentInput) -> DeploymentDecision {
             _ => DeploymentDecision::Nothing,
         };
     }
+    // The first deployment waits for the configuration to settle, as an Automatic
+    // one does: a stage applied together with its API's routes would otherwise
+    // snapshot the routes created first. A later revision bump deploys at once.
+    if never_deployed && let Some(wait) = debounce_wait(input) {
+        return wait;
+    }
     if let Some(wait) = routes_wait(input) {
         return wait;
     }

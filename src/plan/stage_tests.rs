@@ -872,19 +872,30 @@ fn debounce_with_clock_skew() {
     assert_eq!(deployment_decision(&i), wait(10, WaitReason::Debounce));
 }
 
-/// Manual: the first deployment happens when the stage has none yet.
+/// Manual: the first deployment happens when the stage has none yet, once the
+/// configuration has settled for the debounce (a stage applied with its routes
+/// must not snapshot the first few).
 #[test]
 fn manual_first_deployment() {
     let p = policy("{policy: Manual}");
-    let i = DeploymentInput {
+    let settling = DeploymentInput {
         deployed_fingerprint: None,
         deployed_deployment_id: None,
         stage_deployment_id: None,
         existing_deployment: None,
-        now: ts(0),
+        fingerprint_since: ts(0),
+        now: ts(4),
         ..input(&p)
     };
-    assert_eq!(deployment_decision(&i), DeploymentDecision::Deploy);
+    assert_eq!(
+        deployment_decision(&settling),
+        wait(6, WaitReason::Debounce)
+    );
+    let settled = DeploymentInput {
+        now: ts(10),
+        ..settling
+    };
+    assert_eq!(deployment_decision(&settled), DeploymentDecision::Deploy);
 }
 
 /// Manual: an API change alone deploys nothing; a revision bump deploys, with no debounce.

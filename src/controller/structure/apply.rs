@@ -53,9 +53,10 @@ pub(super) async fn import_whole_api(
 ) {
     let calls = crate::plan::routes::structure_cost(actions);
     match ctx.aws.put_rest_api(api_id, body, false).await {
-        Ok(warnings) => {
+        Ok((warnings, api)) => {
             tracing::info!(calls, ?warnings, "imported the whole API in one call");
-            ctx.shared.rest_apis.forget(&obj.uid().unwrap_or_default());
+            // The import answered with the API's settings as they are now.
+            crate::controller::rest_api::remember_settings(ctx, obj, api);
             ctx.shared
                 .rest_api_listings
                 .forget(&crate::controller::rest_api::scope_of(&ctx.aws));
