@@ -499,14 +499,18 @@ fn removes_come_before_adds() {
     assert_eq!(plan.len(), 2);
 }
 
-#[test]
-fn a_policy_verified_with_the_wanted_statements_is_not_read_again() {
-    let grant = |f: &str| Permission {
+/// API a1's grant on function `f`.
+fn grant(f: &str) -> Permission {
+    Permission {
         function: format!("arn:aws:lambda:us-east-1:123456789012:function:{f}"),
         qualifier: None,
         statement_id: "apigw-a1".into(),
         source_arn: "arn:aws:execute-api:us-east-1:123456789012:a1/*".into(),
-    };
+    }
+}
+
+#[test]
+fn a_policy_verified_with_the_wanted_statements_is_not_read_again() {
     let wanted: BTreeSet<Permission> = [grant("one"), grant("two")].into();
     let previously: BTreeSet<GrantKey> = wanted.iter().map(Permission::key).collect();
     let mut verified = BTreeMap::new();
@@ -547,12 +551,6 @@ fn a_policy_verified_with_the_wanted_statements_is_not_read_again() {
 /// is read as soon as something of this API may be there to take back.
 #[test]
 fn grants_with_nothing_to_take_back_are_added_unread() {
-    let grant = |f: &str| Permission {
-        function: format!("arn:aws:lambda:us-east-1:123456789012:function:{f}"),
-        qualifier: None,
-        statement_id: "apigw-a1".into(),
-        source_arn: "arn:aws:execute-api:us-east-1:123456789012:a1/*".into(),
-    };
     let wanted: BTreeSet<Permission> = [grant("one"), grant("two")].into();
     let nothing = BTreeSet::new();
     let reads = policy_reads(&wanted, &nothing, &BTreeMap::new());
