@@ -593,13 +593,15 @@ async fn quota_invariants_hold_at_a_small_size() {
             phase.name
         );
     }
-    // Each Route went live once, with one Event: no flapping of its condition, and
-    // no Event per Route for waiting on its API.
-    let routes = sizes.routes + sizes.api_routes;
-    assert_eq!(
-        r.route_events.get("InEffect").copied(),
-        Some(routes as i32),
-        "Route Events: {:?}",
+    // Each Route went live with one Event: its condition does not flap between
+    // InEffect and RestApiNotReady, and waiting on its API sends no Event. A pass
+    // that fails after writing (and tells its Routes) repeats a few, no more: the
+    // full benchmark saw 7 repeats for 1500 Routes.
+    let routes = (sizes.routes + sizes.api_routes) as i32;
+    let in_effect = r.route_events.get("InEffect").copied().unwrap_or(0);
+    assert!(
+        (routes..=routes + routes / 20).contains(&in_effect),
+        "{in_effect} InEffect Events for {routes} Routes: {:?}",
         r.route_events
     );
     assert!(
