@@ -187,6 +187,26 @@ pub async fn list_children<K: Child>(
     Ok(items)
 }
 
+/// A RestApi's Routes, Authorizers and Stages, each kind listed once.
+pub struct RestApiChildren {
+    pub routes: Vec<Route>,
+    pub authorizers: Vec<Authorizer>,
+    pub stages: Vec<Stage>,
+}
+
+impl RestApiChildren {
+    pub async fn list(ctx: &Context, api: &RestApi) -> Result<Self, Error> {
+        let namespace = api.namespace().unwrap_or_default();
+        let name = api.name_any();
+        let parent = Parent::RestApi(&name);
+        Ok(RestApiChildren {
+            routes: list_children(ctx, &namespace, parent).await?,
+            authorizers: list_children(ctx, &namespace, parent).await?,
+            stages: list_children(ctx, &namespace, parent).await?,
+        })
+    }
+}
+
 pub fn is_deleting<K: Resource>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_some()
 }
@@ -216,7 +236,10 @@ pub async fn remove_finalizer<K: Child>(ctx: &Context, obj: &K) -> Result<(), Er
         .filter(|f| *f != FINALIZER)
         .cloned()
         .collect();
-    patch_finalizers(ctx, obj, finalizers).await
+    patch_finalizers(ctx, obj, finalizers).await?;
+    // The status versions noted of it (`apply_status`) would outlive it otherwise.
+    ctx.forget(&obj.uid().unwrap_or_default());
+    Ok(())
 }
 
 async fn patch_finalizers<K: Child>(

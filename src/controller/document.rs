@@ -21,14 +21,14 @@ use kube::runtime::events::EventType;
 use serde_json::json;
 
 use super::children::{
-    Child, Parent, Readiness, apply_status, is_deleting, list_children, next_conditions,
-    readiness_event, remove_finalizer,
+    Child, Readiness, RestApiChildren, apply_status, is_deleting, next_conditions, readiness_event,
+    remove_finalizer,
 };
 use super::conditions::{condition, now_rfc3339, set_condition};
 use super::structure::StructureReport;
 use super::{Context, Error};
+use crate::api::RestApi;
 use crate::api::rest_api::{AppliedDocument, OpenApiSource, RestApiStatus};
-use crate::api::{Authorizer, RestApi, Route, Stage};
 use crate::plan::lambda::FunctionRef;
 use crate::plan::openapi::{Home, RenderedDocument, render};
 use crate::plan::rest_api::RestApiSettings;
@@ -50,10 +50,11 @@ pub async fn converge(
 ) -> Result<StructureReport, Error> {
     let namespace = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    let routes: Vec<Route> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
-    let authorizers: Vec<Authorizer> =
-        list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
-    let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let RestApiChildren {
+        routes,
+        authorizers,
+        stages,
+    } = RestApiChildren::list(ctx, obj).await?;
     refuse(ctx, &name, &routes).await?;
     refuse(ctx, &name, &authorizers).await?;
 
@@ -87,11 +88,11 @@ pub async fn converge(
             doc.methods.len()
         ));
         if !ctx.aws.is_observe_only() {
-            let (warnings, _) = ctx
+            let (warnings, answered) = ctx
                 .aws
                 .put_rest_api(api_id, &doc.body, source.fail_on_warnings)
                 .await?;
-            forget_after_import(ctx, obj, api_id);
+            super::rest_api::after_import(ctx, obj, api_id, answered);
             found = read_structure(ctx, api_id, &doc).await?;
             status.document = Some(AppliedDocument {
                 fingerprint: doc.fingerprint.clone(),
@@ -217,14 +218,6 @@ async fn read_structure(
 }
 
 /// After an overwrite, what this process remembered of the API is stale.
-fn forget_after_import(ctx: &Context, obj: &RestApi, api_id: &str) {
-    ctx.shared.rest_apis.forget(&obj.uid().unwrap_or_default());
-    ctx.shared
-        .rest_api_listings
-        .forget(&super::rest_api::scope_of(&ctx.aws));
-    ctx.shared.models.forget(api_id);
-}
-
 /// The ImportWarnings condition (True while the last import had warnings), and a
 /// Warning Event for a new set of them.
 async fn report_warnings(

@@ -544,8 +544,7 @@ where
 fn child_spec_hash<K: Resource>(obj: &K) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    obj.meta().generation.hash(&mut h);
-    obj.meta().deletion_timestamp.is_some().hash(&mut h);
+    child_trigger_hash(obj).hash(&mut h);
     obj.meta().finalizers.hash(&mut h);
     Some(h.finish())
 }

@@ -17,7 +17,7 @@ use super::{Context, Error, stages, structure};
 use crate::api::common::DeletionPolicy;
 use crate::api::{RestApi, RestApiStatus};
 use crate::plan::rest_api::{
-    OWNER_UID_TAG, ObservedRestApi, Owner, RestApiAction, desired_settings, plan,
+    OWNER_UID_TAG, ObservedRestApi, RestApiAction, desired_settings, plan,
 };
 
 /// Entry point for the controller runtime.
@@ -162,11 +162,7 @@ async fn converge(
     outcome: &mut Outcome,
 ) -> Result<Option<std::time::Duration>, Error> {
     let aws = &ctx.aws;
-    let owner = Owner {
-        uid: obj.uid().unwrap_or_default(),
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
-    };
+    let owner = super::owned::owner_of(obj);
     let adopting = obj.spec.rest_api_id.clone();
     // An adopted API keeps the tags it has (API Gateway can tag a REST API after
     // creation, moto cannot): its adopter is found through the cluster instead.
@@ -319,16 +315,21 @@ pub struct KnownRestApi {
     observed: ObservedRestApi,
 }
 
+/// What this process knew of an API's settings, listing and models before a
+/// PutRestApi overwrote it: the settings are what the import answered, the rest
+/// is read again.
+pub fn after_import(ctx: &Context, obj: &RestApi, api_id: &str, answered: ObservedRestApi) {
+    remember_settings(ctx, obj, answered);
+    ctx.shared.rest_api_listings.forget(&scope_of(&ctx.aws));
+    ctx.shared.models.forget(api_id);
+}
+
 /// Remember `answered`, what a write of the whole API (CreateRestApi, PutRestApi)
 /// answered, as the API's settings when they are what the spec wants; otherwise
 /// forget what was known, so the next pass reads them.
-pub fn remember_settings(ctx: &Context, obj: &RestApi, answered: ObservedRestApi) {
-    let uid = obj.uid().unwrap_or_default();
-    let owner = Owner {
-        uid: uid.clone(),
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
-    };
+fn remember_settings(ctx: &Context, obj: &RestApi, answered: ObservedRestApi) {
+    let owner = super::owned::owner_of(obj);
+    let uid = owner.uid.clone();
     let adopting = obj.spec.rest_api_id.is_some();
     let converged = desired_settings(&obj.spec, &owner.name, (!adopting).then_some(&owner))
         .is_ok_and(|desired| plan(&desired, Some(&answered)).is_empty());

@@ -55,11 +55,7 @@ pub(super) async fn import_whole_api(
     match ctx.aws.put_rest_api(api_id, body, false).await {
         Ok((warnings, api)) => {
             tracing::info!(calls, ?warnings, "imported the whole API in one call");
-            // The import answered with the API's settings as they are now.
-            crate::controller::rest_api::remember_settings(ctx, obj, api);
-            ctx.shared
-                .rest_api_listings
-                .forget(&crate::controller::rest_api::scope_of(&ctx.aws));
+            crate::controller::rest_api::after_import(ctx, obj, api_id, api);
             ctx.event(
                 obj,
                 EventType::Normal,

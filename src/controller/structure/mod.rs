@@ -15,8 +15,8 @@ use kube::runtime::events::EventType;
 use serde_json::json;
 
 use super::children::{
-    Parent, Readiness, add_finalizer, apply_status, is_deleting, list_children, next_conditions,
-    readiness_event, remove_finalizer,
+    Parent, Readiness, RestApiChildren, add_finalizer, apply_status, is_deleting, list_children,
+    next_conditions, readiness_event, remove_finalizer,
 };
 use super::conditions::{READY, is_ready};
 use super::{Context, Error};
@@ -81,12 +81,11 @@ pub async fn converge(
     ctx: &Context,
     api_id: &str,
 ) -> Result<StructureReport, Error> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let name = obj.name_any();
-    let routes: Vec<Route> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
-    let authorizers: Vec<Authorizer> =
-        list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
-    let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let RestApiChildren {
+        routes,
+        authorizers,
+        stages,
+    } = RestApiChildren::list(ctx, obj).await?;
     let coords = Coordinates {
         account: ctx.aws.account_id().await?.to_string(),
         region: ctx.aws.region.clone(),
@@ -315,12 +314,12 @@ fn canonical_structure(
 /// Release every child that is being deleted (the API they lived in is gone) and
 /// tell the others their API is gone.
 pub async fn release_children(ctx: &Context, api: &RestApi) -> Result<(), Error> {
-    let namespace = api.namespace().unwrap_or_default();
     let name = api.name_any();
-    let routes: Vec<Route> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
-    let authorizers: Vec<Authorizer> =
-        list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
-    let stages: Vec<Stage> = list_children(ctx, &namespace, Parent::RestApi(&name)).await?;
+    let RestApiChildren {
+        routes,
+        authorizers,
+        stages,
+    } = RestApiChildren::list(ctx, api).await?;
     let gone = Readiness::not(
         super::children::API_DELETED,
         format!("RestApi {name} was deleted, and its REST API with it"),
