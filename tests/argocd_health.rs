@@ -6,6 +6,10 @@
 //! After editing a script, regenerate the doc's snippet with
 //! `UPDATE_ARGOCD_DOC=1 cargo test --test argocd_health`.
 
+#[path = "common/checkout.rs"]
+mod checkout;
+
+use checkout::checkout;
 use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue};
 
 /// Kind and script file, in the order the doc lists them.
@@ -220,7 +224,7 @@ const TERMINAL: &[(&str, &str)] = &[
 ];
 
 fn script_path(file: &str) -> String {
-    format!("{}/deploy/argocd/health/{file}", env!("CARGO_MANIFEST_DIR"))
+    checkout(&format!("/deploy/argocd/health/{file}"))
 }
 
 fn script(file: &str) -> String {
@@ -737,7 +741,7 @@ fn scripts_share_one_body() {
 /// "unknown" unnoticed.
 #[test]
 fn every_reason_the_operator_writes_is_decided() {
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/controller");
+    let src = &checkout("/src/controller");
     let mut reasons = std::collections::BTreeSet::new();
     // The controller's files, those of its step directories (structure/, ...) too.
     let mut files = Vec::new();
@@ -809,7 +813,7 @@ const BEGIN: &str =
 const END: &str = "<!-- END argocd-cm -->";
 
 fn doc_path() -> String {
-    format!("{}/docs/argocd.md", env!("CARGO_MANIFEST_DIR"))
+    checkout("/docs/argocd.md")
 }
 
 /// The `argocd-cm` ConfigMap with one health check per kind, as the doc shows it.
@@ -906,7 +910,5 @@ fn doc_application_syncs_the_photo_app_server_side() {
         app["metadata"]["annotations"]["argocd.argoproj.io/compare-options"].as_str(),
         Some("ServerSideDiff=true")
     );
-    assert!(
-        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/photo-app")).is_dir()
-    );
+    assert!(std::path::Path::new(&checkout("/examples/photo-app")).is_dir());
 }

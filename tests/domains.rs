@@ -284,11 +284,10 @@ async fn domain_maps_a_websocket_stage() {
     let cert = seed_certificate(domain, "us-east-1");
     // moto keeps v1 and v2 domain names apart; AWS has one set. The v2 twin lets the
     // v2 API mapping calls find the domain the operator makes through v1.
-    let seeded =
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
-            .args(["v2-domain", domain, &cert])
-            .output()
-            .unwrap();
+    let seeded = std::process::Command::new(checkout("/scripts/moto-seed"))
+        .args(["v2-domain", domain, &cert])
+        .output()
+        .unwrap();
     assert!(
         seeded.status.success(),
         "{}",

@@ -85,22 +85,16 @@ async fn photo_app_example_end_to_end() {
     kubectl(&[
         "apply",
         "-f",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/photo-app/00-namespace.yaml"
-        ),
+        &checkout("/examples/photo-app/00-namespace.yaml"),
     ]);
     delete_all(&apis).await;
     delete_all(&routes).await;
     delete_all(&authorizers).await;
     delete_all(&stages).await;
 
-    let out = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/example-photo-app"
-    ))
-    .output()
-    .expect("example script runs");
+    let out = Command::new(checkout("/scripts/example-photo-app"))
+        .output()
+        .expect("example script runs");
     assert!(
         out.status.success(),
         "scripts/example-photo-app: {}",
@@ -124,7 +118,7 @@ async fn photo_app_example_end_to_end() {
     // so Argo CD (server-side diff) never sees drift, defaults included.
     let pool = seed_user_pool("photo-users");
     let mut manifests = String::new();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/photo-app");
+    let dir = &checkout("/examples/photo-app");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -356,21 +350,15 @@ async fn websocket_notifications_example_end_to_end() {
     kubectl(&[
         "apply",
         "-f",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/websocket-notifications/00-namespace.yaml"
-        ),
+        &checkout("/examples/websocket-notifications/00-namespace.yaml"),
     ]);
     // A run that failed before may have left objects: start from nothing.
     delete_all(&stages).await;
     delete_all(&apis).await;
 
-    let out = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/example-websocket-notifications"
-    ))
-    .output()
-    .expect("example script runs");
+    let out = Command::new(checkout("/scripts/example-websocket-notifications"))
+        .output()
+        .expect("example script runs");
     assert!(
         out.status.success(),
         "scripts/example-websocket-notifications: {}",

@@ -15,6 +15,7 @@
 
 mod common;
 
+use common::checkout;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -22,7 +23,9 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/apigw-operator");
+fn chart() -> String {
+    checkout("/charts/apigw-operator")
+}
 /// helm built from source assumes an old Kubernetes unless told (TEST-PLANE.md).
 const KUBE_VERSION: &str = "1.34.0";
 const HELM_HINT: &str = "helm tests need helm on PATH: run `scripts/test-env install helm` and \
@@ -113,7 +116,7 @@ fn render(release: &str, namespace: &str, values: &str) -> Result<Vec<Value>, St
         &[
             "template",
             release,
-            CHART,
+            &chart(),
             "--namespace",
             namespace,
             "--kube-version",
@@ -252,7 +255,7 @@ async fn ensure_crds() {
     let client = common::client().await;
     common::ensure_crds(&client).await;
     // And the chart's crds/ file itself is what the server accepts as a CRD update.
-    let crds = std::fs::read_to_string(format!("{CHART}/crds/apigw.rs.yaml")).unwrap();
+    let crds = std::fs::read_to_string(format!("{}/crds/apigw.rs.yaml", chart())).unwrap();
     let (ok, out, err) = kubectl(
         &[
             "apply",
@@ -281,7 +284,7 @@ fn chart_lints_strictly() {
                 "--strict",
                 "--kube-version",
                 KUBE_VERSION,
-                CHART,
+                &chart(),
                 "--values",
                 "-",
             ],
@@ -595,15 +598,14 @@ fn wrong_values_fail_with_the_schema_message() {
 /// tests/crds.rs holds equal to the binary's), byte for byte.
 #[test]
 fn chart_crds_are_the_repository_crds() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let repo = std::fs::read(format!("{root}/crds/apigw.rs.yaml")).unwrap();
-    let chart = std::fs::read(format!("{CHART}/crds/apigw.rs.yaml")).unwrap();
+    let repo = std::fs::read(checkout("/crds/apigw.rs.yaml")).unwrap();
+    let in_chart = std::fs::read(format!("{}/crds/apigw.rs.yaml", chart())).unwrap();
     assert!(
-        repo == chart,
+        repo == in_chart,
         "charts/apigw-operator/crds/apigw.rs.yaml differs from crds/apigw.rs.yaml: \
          cp crds/apigw.rs.yaml charts/apigw-operator/crds/"
     );
-    let entries: Vec<_> = std::fs::read_dir(format!("{CHART}/crds"))
+    let entries: Vec<_> = std::fs::read_dir(format!("{}/crds", chart()))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
@@ -613,11 +615,11 @@ fn chart_crds_are_the_repository_crds() {
 /// The chart deploys the operator version of this checkout by default.
 #[test]
 fn chart_app_version_is_the_crate_version() {
-    let chart: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(format!("{CHART}/Chart.yaml")).unwrap())
+    let chart_yaml: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(format!("{}/Chart.yaml", chart())).unwrap())
             .unwrap();
     assert_eq!(
-        chart["appVersion"],
+        chart_yaml["appVersion"],
         env!("CARGO_PKG_VERSION"),
         "Chart.yaml appVersion must be Cargo.toml's version"
     );

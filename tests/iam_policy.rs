@@ -9,6 +9,10 @@
 //! role to API Gateway. Every resource ARN starts `arn:*:` so that one policy
 //! serves every partition.
 
+#[path = "common/checkout.rs"]
+mod checkout;
+
+use checkout::checkout;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -215,7 +219,7 @@ const IMPLIED: &[(&str, &[Evidence])] = &[(
 
 /// (service, operation, file) for every `self.call(Service::X, "Operation", ...)` in src/aws/.
 fn calls_in_source() -> BTreeSet<(String, String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/aws");
+    let dir = &checkout("/src/aws");
     let mut calls = BTreeSet::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -264,12 +268,12 @@ fn calls_in_source() -> BTreeSet<(String, String, String)> {
 
 /// The text of src/aws/`file`.
 fn source(file: &str) -> String {
-    let path = format!("{}/src/aws/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = checkout(&format!("/src/aws/{file}"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn policy() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/iam-policy.json");
+    let path = &checkout("/docs/iam-policy.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("docs/iam-policy.json"))
         .expect("docs/iam-policy.json is JSON")
 }

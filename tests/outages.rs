@@ -52,7 +52,7 @@ impl Drop for SpareApiServer {
 }
 
 fn spare(name: &str, action: &str) -> String {
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-env"))
+    let out = Command::new(checkout("/scripts/test-env"))
         .args(["spare", name, action])
         .stderr(Stdio::inherit())
         .output()

@@ -370,7 +370,7 @@ async fn examples_are_accepted() {
             .await
             .unwrap();
     }
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let root = &checkout("/examples");
     let mut files: Vec<_> = walk(std::path::Path::new(root));
     files.sort();
     assert!(files.len() >= 5, "examples found: {files:?}");

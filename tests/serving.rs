@@ -579,7 +579,7 @@ async fn deployed_routes_answer_as_their_specs_say() {
 /// The manifests of examples/photo-app (its namespace aside) as YAML documents,
 /// moved into `namespace`, with the placeholder Cognito pool replaced by `pool`.
 fn photo_app_manifests(namespace: &str, pool: &str) -> Vec<serde_yaml::Value> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/photo-app");
+    let dir = &checkout("/examples/photo-app");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

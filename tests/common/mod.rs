@@ -5,10 +5,12 @@
 
 #![allow(dead_code)]
 
+pub mod checkout;
 pub mod freeze;
 pub mod proxy;
 pub mod quota;
 
+pub use checkout::checkout;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -361,7 +363,7 @@ where
 
 /// Create Lambda functions (`name` or `name:alias`) in moto, as they would exist in AWS.
 pub fn seed_functions(specs: &[&str]) {
-    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
+    let out = std::process::Command::new(checkout("/scripts/moto-seed"))
         .arg("functions")
         .args(specs)
         .output()
@@ -375,7 +377,7 @@ pub fn seed_functions(specs: &[&str]) {
 
 /// Create (or find) a Cognito user pool in moto; returns its id.
 pub fn seed_user_pool(name: &str) -> String {
-    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
+    let out = std::process::Command::new(checkout("/scripts/moto-seed"))
         .args(["user-pool", name])
         .output()
         .expect("scripts/moto-seed runs");
@@ -389,7 +391,7 @@ pub fn seed_user_pool(name: &str) -> String {
 
 /// Create (or find) an ACM certificate for `domain` in moto, in `region`; returns its ARN.
 pub fn seed_certificate(domain: &str, region: &str) -> String {
-    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-seed"))
+    let out = std::process::Command::new(checkout("/scripts/moto-seed"))
         .args(["certificate", domain, "--region", region])
         .output()
         .expect("scripts/moto-seed runs");
