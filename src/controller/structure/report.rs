@@ -1,6 +1,9 @@
 //! Route status: each Route told whether its method is in effect, and why not.
 
+use std::borrow::Cow;
+
 use super::*;
+use crate::controller::reread_if_stale;
 
 /// Everything report_routes needs to know about the pass.
 pub(super) struct RouteReporting<'a> {
@@ -36,12 +39,16 @@ pub(super) async fn report_routes(
     let api_id = r.api_id;
     let base_url = ctx.aws.execute_api_url(api_id);
     let mut writes = Vec::new();
-    for route in routes {
+    for cached in routes {
+        let route = match reread_if_stale(cached, ctx).await? {
+            Some(fresh) => Cow::Owned(fresh),
+            None => Cow::Borrowed(cached),
+        };
         let name = route.name_any();
-        if is_deleting(route) {
+        if is_deleting(&*route) {
             // Its method is gone (or retained): release the object.
             if r.failure.is_none() {
-                remove_finalizer(ctx, route).await?;
+                remove_finalizer(ctx, &*route).await?;
             }
             continue;
         }
@@ -104,7 +111,7 @@ pub(super) async fn report_routes(
             Some(RouteOutcome::AuthorizerMissing { name }) => (
                 Readiness::not(
                     "AuthorizerNotFound",
-                    missing_authorizer(ctx, route, name).await,
+                    missing_authorizer(ctx, &route, name).await,
                 ),
                 none(),
             ),
@@ -132,7 +139,7 @@ pub(super) async fn report_routes(
                 .blocking
                 .push(format!("Route {name} ({})", readiness.reason));
         }
-        let (conditions, changed) = next_conditions(route, &readiness);
+        let (conditions, changed) = next_conditions(&*route, &readiness);
         let mut status = json!({
             "observedGeneration": route.metadata.generation,
             "restApiId": api_id,
@@ -150,8 +157,8 @@ pub(super) async fn report_routes(
     // otherwise keep the last route waiting for every write before it.
     let writes: Vec<_> = writes
         .into_iter()
-        .map(|(route, readiness, status, changed)| {
-            write_route_status(ctx, route, readiness, status, changed)
+        .map(|(route, readiness, status, changed)| async move {
+            write_route_status(ctx, &route, readiness, status, changed).await
         })
         .collect();
     several_at_a_time(writes).await
