@@ -111,6 +111,47 @@ pub async fn write_status<K: OwnsStatus>(
     Ok(())
 }
 
+/// Record in `status` the account and region the object's resources live in, when
+/// the operator serves several.
+fn locate<S: OwnStatus>(status: &mut S, ctx: &Context) {
+    if ctx.scoped {
+        status.set_location(
+            ctx.aws.known_account().map(str::to_string),
+            ctx.aws.region.clone(),
+        );
+    }
+}
+
+/// Show a long pass's progress: `status` as the pass knows it so far, with
+/// Ready=False `reason`. The pass's final write follows whatever this one wrote
+/// (`Shared::mark_status_written` makes sure it is not skipped); a failure here
+/// costs only the report.
+pub async fn write_progress<K: OwnsStatus>(
+    obj: &K,
+    ctx: &Context,
+    status: &K::Status,
+    reason: &str,
+    message: String,
+) {
+    let mut shown = status.clone();
+    locate(&mut shown, ctx);
+    set_condition(
+        shown.conditions_mut(),
+        condition(
+            READY,
+            false,
+            reason,
+            message,
+            obj.meta().generation,
+            &now_rfc3339(),
+        ),
+    );
+    match write_status(obj, ctx, &shown).await {
+        Ok(()) => ctx.mark_status_written(obj.meta().uid.as_deref().unwrap_or_default()),
+        Err(e) => tracing::debug!(error = %e, "could not show progress"),
+    }
+}
+
 /// End a reconcile. `notes` become Normal Events; `result` is the converge pass
 /// (Ok(Some(d)): look again after `d`, sooner than the resync); `ready` is the
 /// reason and message of Ready=True.
@@ -122,12 +163,7 @@ pub async fn finish<K: OwnsStatus>(
     mut result: Result<Option<Duration>, Error>,
     mut ready: (&str, &str),
 ) -> Result<Action, Error> {
-    if ctx.scoped {
-        status.set_location(
-            ctx.aws.known_account().map(str::to_string),
-            ctx.aws.region.clone(),
-        );
-    }
+    locate(&mut status, ctx);
     let observe_only = ctx.planned_changes();
     if let Some(planned) = &observe_only {
         result = observed_result(planned, result);

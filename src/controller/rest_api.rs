@@ -202,10 +202,12 @@ async fn converge(
         ctx.shared.rest_api_listings.forget(&scope_of(aws));
     }
     let creating_only = matches!(actions.as_slice(), [RestApiAction::Create]);
+    let mut created = false;
     for action in actions {
         match action {
             RestApiAction::Create => {
                 current = aws.create_rest_api(&desired).await?;
+                created = true;
                 tracing::Span::current().record("rest_api_id", current.id.as_str());
                 tracing::info!("created REST API");
                 outcome.notes.push((
@@ -250,6 +252,24 @@ async fn converge(
         remember_settings(ctx, obj, current.clone());
     }
     fill_status(ctx, status, &current, adopting.is_some()).await?;
+    if created {
+        // The new id goes into status now, not at the end of a pass that may wait
+        // minutes on the deployment quota: the pass reports Routes under this id
+        // meanwhile, and the reference reconciler leaves a child alone once it is
+        // reported under its API's id (ParentState::answers_for); against an API
+        // with no id yet, it would overwrite InEffect with RestApiNotReady.
+        super::outcome::write_progress(
+            obj,
+            ctx,
+            status,
+            "Applying",
+            format!(
+                "created REST API {}; applying its routes, authorizers and stages",
+                current.id
+            ),
+        )
+        .await;
+    }
     let mut report = match &obj.spec.openapi {
         Some(source) => {
             super::document::converge(obj, ctx, &current.id, source, &desired, status).await?
@@ -260,7 +280,7 @@ async fn converge(
             status
                 .conditions
                 .retain(|c| c.type_ != super::document::IMPORT_WARNINGS);
-            structure::converge(obj, ctx, &current.id).await?
+            structure::converge(obj, status, ctx, &current.id).await?
         }
     };
     status.lambda_permissions = report.granted.clone();

@@ -42,15 +42,16 @@ pub(super) fn whole_api_document(
     crate::plan::openapi::render_structure(&desired.methods, &settings)
 }
 
-/// One PutRestApi in place of `actions`. A failure is logged, not returned: the
-/// pass then writes what is still missing one call at a time.
+/// One PutRestApi in place of `actions`; whether it went through. A failure is
+/// logged, not returned: the pass then writes what is still missing one call at
+/// a time.
 pub(super) async fn import_whole_api(
     ctx: &Context,
     obj: &RestApi,
     api_id: &str,
     body: &str,
     actions: &[StructureAction],
-) {
+) -> bool {
     let calls = crate::plan::routes::structure_cost(actions);
     match ctx.aws.put_rest_api(api_id, body, false).await {
         Ok((warnings, api)) => {
@@ -66,9 +67,11 @@ pub(super) async fn import_whole_api(
                 ),
             )
             .await;
+            true
         }
         Err(e) => {
-            tracing::warn!(error = %e, calls, "importing the whole API failed; writing it one call at a time")
+            tracing::warn!(error = %e, calls, "importing the whole API failed; writing it one call at a time");
+            false
         }
     }
 }
@@ -220,10 +223,15 @@ pub(super) async fn method_event(ctx: &Context, routes: &[Route], action: &Struc
 /// Before a pass writes to the structure of an API that is not Ready (being made,
 /// or recovering from a failure): Ready=False `Applying` with what the pass will
 /// do, so a long pass shows progress instead of the last error. An API that is
-/// Ready stays so while an edit applies. The final status write of the pass
-/// replaces it (`Shared::mark_status_written` makes sure it is not skipped).
-pub(super) async fn show_progress(obj: &RestApi, ctx: &Context, changes: usize, routes: &[Route]) {
-    let status = obj.status.clone().unwrap_or_default();
+/// Ready stays so while an edit applies. `status` is the pass's, so the API's id
+/// and whatever else the pass learned so far stay in it.
+pub(super) async fn show_progress(
+    obj: &RestApi,
+    status: &RestApiStatus,
+    ctx: &Context,
+    changes: usize,
+    routes: &[Route],
+) {
     if is_ready(&status.conditions) {
         return;
     }
@@ -232,22 +240,14 @@ pub(super) async fn show_progress(obj: &RestApi, ctx: &Context, changes: usize, 
     let in_effect = live
         .filter(|r| r.status.as_ref().is_some_and(|s| is_ready(&s.conditions)))
         .count();
-    let mut shown = status;
-    crate::controller::conditions::set_condition(
-        &mut shown.conditions,
-        crate::controller::conditions::condition(
-            READY,
-            false,
-            "Applying",
-            format!(
-                "applying {changes} change(s) to the structure of the API; {in_effect} of {total} Route(s) in effect so far"
-            ),
-            obj.metadata.generation,
-            &crate::controller::conditions::now_rfc3339(),
+    crate::controller::outcome::write_progress(
+        obj,
+        ctx,
+        status,
+        "Applying",
+        format!(
+            "applying {changes} change(s) to the structure of the API; {in_effect} of {total} Route(s) in effect so far"
         ),
-    );
-    match crate::controller::outcome::write_status(obj, ctx, &shown).await {
-        Ok(()) => ctx.mark_status_written(&obj.uid().unwrap_or_default()),
-        Err(e) => tracing::debug!(error = %e, "could not show progress"),
-    }
+    )
+    .await;
 }

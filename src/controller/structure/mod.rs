@@ -18,10 +18,10 @@ use super::children::{
     Parent, Readiness, RestApiChildren, add_finalizer, apply_status, is_deleting, list_children,
     next_conditions, readiness_event, remove_finalizer,
 };
-use super::conditions::{READY, is_ready};
+use super::conditions::is_ready;
 use super::{Context, Error};
 use crate::api::common::DeletionPolicy;
-use crate::api::rest_api::LambdaPermissionGrant;
+use crate::api::rest_api::{LambdaPermissionGrant, RestApiStatus};
 use crate::api::{Authorizer, RestApi, Route, Stage};
 use crate::plan::authorizer::{
     AuthorizerSettings, authorizer_patch_operations, authorizer_permission_function,
@@ -75,9 +75,11 @@ struct Coordinates {
     partition: &'static str,
 }
 
-/// Converge the API's structure and report into every child.
+/// Converge the API's structure and report into every child. `status` is the
+/// RestApi's status as the pass has it so far (what a progress report shows).
 pub async fn converge(
     obj: &RestApi,
+    status: &RestApiStatus,
     ctx: &Context,
     api_id: &str,
 ) -> Result<StructureReport, Error> {
@@ -205,10 +207,11 @@ pub async fn converge(
     let mut observed = ctx.aws.get_resources(api_id).await?;
     let mut actions = plan_structure(&desired, &observed);
     let simple = authorizers.is_empty() && wanted_models.is_empty();
+    let mut imported = false;
     if !ctx.aws.is_observe_only()
         && let Some(body) = whole_api_document(obj, &desired, &observed, &actions, simple)
     {
-        import_whole_api(ctx, obj, api_id, &body, &actions).await;
+        imported = import_whole_api(ctx, obj, api_id, &body, &actions).await;
         // Whatever the import did, the pass goes on from what AWS holds now.
         observed = ctx.aws.get_resources(api_id).await?;
         actions = plan_structure(&desired, &observed);
@@ -222,7 +225,7 @@ pub async fn converge(
             .note_planned(action.describe().trim_end().to_string());
     }
     if !actions.is_empty() && !ctx.aws.is_observe_only() {
-        show_progress(obj, ctx, actions.len(), &routes).await;
+        show_progress(obj, status, ctx, actions.len(), &routes).await;
     }
     let (structure_failure, rejected) =
         apply_structure(ctx, api_id, &mut ids, &actions, &routes).await;
@@ -236,10 +239,18 @@ pub async fn converge(
             tracing::info!(?action, "model change");
             ctx.aws.apply_model_action(api_id, action).await?;
         }
-        if read_models && !ctx.aws.is_observe_only() {
+        // An import overwrote the models and validators with the document's: none,
+        // as only an API that wants none is imported whole. Remembering that spares
+        // the next pass (typically a Route edit) the two reads.
+        if (read_models || imported) && !ctx.aws.is_observe_only() {
+            let in_place = if imported {
+                BTreeMap::new()
+            } else {
+                validators.clone()
+            };
             ctx.shared
                 .models
-                .remember(api_id.to_string(), (wanted_key, validators.clone()));
+                .remember(api_id.to_string(), (wanted_key, in_place));
         }
     } else {
         ctx.shared.models.forget(api_id);

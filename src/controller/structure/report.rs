@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use futures::{StreamExt, TryStreamExt};
+
 use super::*;
 use crate::controller::reread_if_stale;
 
@@ -39,11 +41,13 @@ pub(super) async fn report_routes(
     let api_id = r.api_id;
     let base_url = ctx.aws.execute_api_url(api_id);
     let mut writes = Vec::new();
-    for cached in routes {
-        let route = match reread_if_stale(cached, ctx).await? {
-            Some(fresh) => Cow::Owned(fresh),
-            None => Cow::Borrowed(cached),
-        };
+    // Copies the watch has not caught up on yet are read again, a few at a time.
+    let rereads: Vec<_> = routes.iter().map(|r| current_route(r, ctx)).collect();
+    let current: Vec<Cow<'_, Route>> = futures::stream::iter(rereads)
+        .buffered(STATUS_WRITERS)
+        .try_collect()
+        .await?;
+    for route in current {
         let name = route.name_any();
         if is_deleting(&*route) {
             // Its method is gone (or retained): release the object.
@@ -157,23 +161,31 @@ pub(super) async fn report_routes(
     // otherwise keep the last route waiting for every write before it.
     let writes: Vec<_> = writes
         .into_iter()
-        .map(|(route, readiness, status, changed)| async move {
-            write_route_status(ctx, &route, readiness, status, changed).await
+        .map(|(route, readiness, status, changed)| {
+            write_route_status(ctx, route, readiness, status, changed)
         })
         .collect();
     several_at_a_time(writes).await
 }
 
+/// The route as cached, or read again when the cache predates our last write of it.
+async fn current_route<'a>(cached: &'a Route, ctx: &Context) -> Result<Cow<'a, Route>, Error> {
+    Ok(match reread_if_stale(cached, ctx).await? {
+        Some(fresh) => Cow::Owned(fresh),
+        None => Cow::Borrowed(cached),
+    })
+}
+
 pub(super) async fn write_route_status(
     ctx: &Context,
-    route: &Route,
+    route: Cow<'_, Route>,
     readiness: Readiness,
     status: serde_json::Value,
     changed: bool,
 ) -> Result<(), Error> {
-    apply_status(ctx, route, &status).await?;
+    apply_status(ctx, &*route, &status).await?;
     if changed {
-        readiness_event(ctx, route, &readiness).await;
+        readiness_event(ctx, &*route, &readiness).await;
     }
     Ok(())
 }
@@ -186,7 +198,6 @@ pub(super) async fn several_at_a_time<F>(writes: Vec<F>) -> Result<(), Error>
 where
     F: std::future::Future<Output = Result<(), Error>>,
 {
-    use futures::{StreamExt, TryStreamExt};
     futures::stream::iter(writes)
         .buffer_unordered(STATUS_WRITERS)
         .try_collect::<Vec<()>>()
