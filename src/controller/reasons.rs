@@ -112,7 +112,7 @@ pub const REASONS: &[Reason] = &[
         "Applying",
         Waiting,
         2,
-        "a pass is writing the API's structure; the message counts the changes and the routes in effect",
+        "a pass is making the API or writing its structure; the message names the new id, or counts the changes and the routes in effect",
     ),
     r(
         "DeploymentPending",
