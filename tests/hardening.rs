@@ -549,13 +549,20 @@ async fn a_long_pass_shows_its_progress() {
     )
     .await;
     let apis = ns.api::<RestApi>();
-    let shown = eventually("progress shown while the pass runs", T, || async {
+    // First the new API's id is recorded ("created REST API ..."), then the
+    // structure's progress is counted; both carry the id.
+    let (shown, id) = eventually("progress shown while the pass runs", T, || async {
         let api = apis.get("shop").await.ok()?;
         let (reason, message) = ready_reason(&api);
-        (reason == "Applying").then_some(message)
+        (reason == "Applying" && message.contains("Route(s) in effect"))
+            .then(|| (message, api.status.and_then(|s| s.rest_api_id)))
     })
     .await;
     assert!(shown.contains("of 12 Route(s) in effect"), "{shown}");
+    assert!(
+        id.is_some(),
+        "the API's id is in status while its structure is written"
+    );
     wait_ready(&apis, "shop", "True", T).await;
     for i in 0..12 {
         wait_ready(&ns.api::<Route>(), &format!("r{i}"), "True", T).await;

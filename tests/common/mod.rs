@@ -323,7 +323,11 @@ where
             .iter()
             .find(|c| c["type"] == "Ready")?
             .clone();
-        (ready["status"] == status && ready["observedGeneration"].as_i64() == generation)
+        // Applying is a pass in progress (a new API's id recorded, its structure
+        // being written), never the outcome a test waits for.
+        (ready["status"] == status
+            && ready["reason"] != "Applying"
+            && ready["observedGeneration"].as_i64() == generation)
             .then_some(obj)
     })
     .await
