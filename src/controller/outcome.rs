@@ -152,6 +152,16 @@ pub async fn write_progress<K: OwnsStatus>(
     }
 }
 
+/// Write a just-created API's id into status at once (Ready=False Applying), not
+/// at the end of a pass that may wait minutes on the deployment quota. The pass
+/// reports the API's children under this id meanwhile, and their reference
+/// reconciler leaves a child alone once it is reported under its API's id
+/// (`children::ParentState::answers_for`); an API with no id yet looks not made,
+/// and a child's InEffect would be overwritten with "not ready".
+pub async fn record_created<K: OwnsStatus>(obj: &K, ctx: &Context, status: &K::Status, made: &str) {
+    write_progress(obj, ctx, status, "Applying", format!("created {made}")).await;
+}
+
 /// End a reconcile. `notes` become Normal Events; `result` is the converge pass
 /// (Ok(Some(d)): look again after `d`, sooner than the resync); `ready` is the
 /// reason and message of Ready=True.

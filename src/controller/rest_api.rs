@@ -253,22 +253,11 @@ async fn converge(
     }
     fill_status(ctx, status, &current, adopting.is_some()).await?;
     if created {
-        // The new id goes into status now, not at the end of a pass that may wait
-        // minutes on the deployment quota: the pass reports Routes under this id
-        // meanwhile, and the reference reconciler leaves a child alone once it is
-        // reported under its API's id (ParentState::answers_for); against an API
-        // with no id yet, it would overwrite InEffect with RestApiNotReady.
-        super::outcome::write_progress(
-            obj,
-            ctx,
-            status,
-            "Applying",
-            format!(
-                "created REST API {}; applying its routes, authorizers and stages",
-                current.id
-            ),
-        )
-        .await;
+        let made = format!(
+            "REST API {}; applying its routes, authorizers and stages",
+            current.id
+        );
+        super::outcome::record_created(obj, ctx, status, &made).await;
     }
     let mut report = match &obj.spec.openapi {
         Some(source) => {

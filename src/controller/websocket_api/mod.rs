@@ -210,21 +210,13 @@ async fn converge(
                     "Created",
                     format!("created WebSocket API {} ({})", current.id, desired.name),
                 ));
-                // Recorded before anything else is made in it, and written: the
-                // Stages this pass reports are told under this id, and their
-                // reference reconciler takes an API without one as not made yet.
+                // Recorded before anything else is made in it.
                 fill_status(ctx, status, &current, adopting).await?;
-                super::outcome::write_progress(
-                    obj,
-                    ctx,
-                    status,
-                    "Applying",
-                    format!(
-                        "created WebSocket API {}; applying its routes, integrations and stages",
-                        current.id
-                    ),
-                )
-                .await;
+                let made = format!(
+                    "WebSocket API {}; applying its routes, integrations and stages",
+                    current.id
+                );
+                super::outcome::record_created(obj, ctx, status, &made).await;
             }
             ApiAction::Update(update) => {
                 aws.update_websocket_api(&current.id, &update).await?;
