@@ -217,7 +217,6 @@ async fn read_structure(
     })
 }
 
-/// After an overwrite, what this process remembered of the API is stale.
 /// The ImportWarnings condition (True while the last import had warnings), and a
 /// Warning Event for a new set of them.
 async fn report_warnings(

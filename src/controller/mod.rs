@@ -392,38 +392,24 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    Ok(match reread_if_stale(obj.as_ref(), ctx).await? {
-        Some(fresh) => Arc::new(fresh),
-        None => obj,
-    })
-}
-
-/// The object read again when the cached copy predates our last status write of
-/// it, else None (the copy is current, or the object is gone or was recreated and
-/// the copy's deletion path decides). A decision taken on the older copy would
-/// write the same status again and repeat its Event.
-pub async fn reread_if_stale<K>(obj: &K, ctx: &Context) -> Result<Option<K>, Error>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
     let meta = obj.meta();
     let uid = meta.uid.as_deref().unwrap_or_default();
     if !ctx.predates_our_write(uid, meta.resource_version.as_deref()) {
-        return Ok(None);
+        return Ok(obj);
     }
     let api: Api<K> = ctx.api_in(meta.namespace.as_deref().unwrap_or_default());
-    let fresh = api
+    match api
         .get_opt(meta.name.as_deref().unwrap_or_default())
         .await
-        .map_err(Error::kube("read the object again"))?;
-    Ok(fresh
-        .filter(|fresh| fresh.meta().uid.as_deref() == Some(uid))
-        .inspect(|fresh| {
+        .map_err(Error::kube("read the object again"))?
+    {
+        Some(fresh) if fresh.meta().uid.as_deref() == Some(uid) => {
             tracing::debug!(resource_version = ?fresh.meta().resource_version, "cached copy predates our status write; read again");
-        }))
+            Ok(Arc::new(fresh))
+        }
+        // Gone or recreated: the cached copy's deletion path decides.
+        _ => Ok(obj),
+    }
 }
 
 /// Shared error policy: conflicts retry at once, other retryable errors back off

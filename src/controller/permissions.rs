@@ -192,10 +192,13 @@ pub async fn sync(
     }
     wanted.retain(|p| !missing.contains(&p.policy_key()));
     if !ctx.aws.is_observe_only() {
-        let settled = observed
+        // A policy granted unread whose statement id turned out taken was read
+        // too: each is remembered once.
+        let settled: BTreeSet<&PolicyKey> = observed
             .keys()
             .chain(reads.add_unread.iter())
-            .filter(|key| !missing.contains(*key));
+            .filter(|key| !missing.contains(*key))
+            .collect();
         for key in settled {
             let now: BTreeSet<Permission> = wanted
                 .iter()

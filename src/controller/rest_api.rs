@@ -201,13 +201,12 @@ async fn converge(
         // The listing has this API as it was before these writes.
         ctx.shared.rest_api_listings.forget(&scope_of(aws));
     }
-    let creating_only = matches!(actions.as_slice(), [RestApiAction::Create]);
-    let mut created = false;
+    // A new API's plan is Create alone: its tags and settings go with it.
+    let creating = matches!(actions.as_slice(), [RestApiAction::Create]);
     for action in actions {
         match action {
             RestApiAction::Create => {
                 current = aws.create_rest_api(&desired).await?;
-                created = true;
                 tracing::Span::current().record("rest_api_id", current.id.as_str());
                 tracing::info!("created REST API");
                 outcome.notes.push((
@@ -246,13 +245,11 @@ async fn converge(
         }
         fill_status(ctx, status, &current, adopting.is_some()).await?;
     }
-    // A new API's settings are what CreateRestApi answered: the next pass (a
-    // Route's edit) need not list the account to learn them again.
-    if creating_only {
-        remember_settings(ctx, obj, current.clone());
-    }
     fill_status(ctx, status, &current, adopting.is_some()).await?;
-    if created {
+    if creating {
+        // Its settings are what CreateRestApi answered: the next pass (a Route's
+        // edit) need not list the account to learn them again.
+        remember_settings(ctx, obj, current.clone());
         let made = format!(
             "REST API {}; applying its routes, authorizers and stages",
             current.id

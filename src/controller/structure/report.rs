@@ -1,11 +1,6 @@
 //! Route status: each Route told whether its method is in effect, and why not.
 
-use std::borrow::Cow;
-
-use futures::{StreamExt, TryStreamExt};
-
 use super::*;
-use crate::controller::reread_if_stale;
 
 /// Everything report_routes needs to know about the pass.
 pub(super) struct RouteReporting<'a> {
@@ -41,18 +36,12 @@ pub(super) async fn report_routes(
     let api_id = r.api_id;
     let base_url = ctx.aws.execute_api_url(api_id);
     let mut writes = Vec::new();
-    // Copies the watch has not caught up on yet are read again, a few at a time.
-    let rereads: Vec<_> = routes.iter().map(|r| current_route(r, ctx)).collect();
-    let current: Vec<Cow<'_, Route>> = futures::stream::iter(rereads)
-        .buffered(STATUS_WRITERS)
-        .try_collect()
-        .await?;
-    for route in current {
+    for route in routes {
         let name = route.name_any();
-        if is_deleting(&*route) {
+        if is_deleting(route) {
             // Its method is gone (or retained): release the object.
             if r.failure.is_none() {
-                remove_finalizer(ctx, &*route).await?;
+                remove_finalizer(ctx, route).await?;
             }
             continue;
         }
@@ -115,7 +104,7 @@ pub(super) async fn report_routes(
             Some(RouteOutcome::AuthorizerMissing { name }) => (
                 Readiness::not(
                     "AuthorizerNotFound",
-                    missing_authorizer(ctx, &route, name).await,
+                    missing_authorizer(ctx, route, name).await,
                 ),
                 none(),
             ),
@@ -143,7 +132,7 @@ pub(super) async fn report_routes(
                 .blocking
                 .push(format!("Route {name} ({})", readiness.reason));
         }
-        let (conditions, changed) = next_conditions(&*route, &readiness);
+        let (conditions, changed) = next_conditions(route, &readiness);
         let mut status = json!({
             "observedGeneration": route.metadata.generation,
             "restApiId": api_id,
@@ -168,24 +157,16 @@ pub(super) async fn report_routes(
     several_at_a_time(writes).await
 }
 
-/// The route as cached, or read again when the cache predates our last write of it.
-async fn current_route<'a>(cached: &'a Route, ctx: &Context) -> Result<Cow<'a, Route>, Error> {
-    Ok(match reread_if_stale(cached, ctx).await? {
-        Some(fresh) => Cow::Owned(fresh),
-        None => Cow::Borrowed(cached),
-    })
-}
-
 pub(super) async fn write_route_status(
     ctx: &Context,
-    route: Cow<'_, Route>,
+    route: &Route,
     readiness: Readiness,
     status: serde_json::Value,
     changed: bool,
 ) -> Result<(), Error> {
-    apply_status(ctx, &*route, &status).await?;
+    apply_status(ctx, route, &status).await?;
     if changed {
-        readiness_event(ctx, &*route, &readiness).await;
+        readiness_event(ctx, route, &readiness).await;
     }
     Ok(())
 }
@@ -198,6 +179,7 @@ pub(super) async fn several_at_a_time<F>(writes: Vec<F>) -> Result<(), Error>
 where
     F: std::future::Future<Output = Result<(), Error>>,
 {
+    use futures::{StreamExt, TryStreamExt};
     futures::stream::iter(writes)
         .buffer_unordered(STATUS_WRITERS)
         .try_collect::<Vec<()>>()
