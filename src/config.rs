@@ -56,7 +56,8 @@ pub struct RunArgs {
     /// the reason's base delay up to this); write conflicts retry at once.
     #[arg(long, env = "APIGW_MAX_BACKOFF", default_value = "5m", value_parser = parse_duration)]
     pub max_backoff: Duration,
-    /// Reconciles running at once per kind.
+    /// Reconciles running at once per kind; for the kinds that call AWS, per kind
+    /// and AWS account and region, so one account's backlog never holds another's.
     #[arg(long, env = "APIGW_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
     /// Threads that run the controllers. One (the default) suits the work: it waits

@@ -199,6 +199,82 @@ async fn one_namespace_cannot_take_anothers_api_or_domain() {
     );
     b.wait_event("heir", "Normal/Retained").await;
 
+    // Status is no proof of ownership: B's tenant, whose Role may write the
+    // status subresource, writes A's API id into its own RestApi's status and
+    // `adopted: true` into a DomainName's. Refused, with no write to AWS; deleting
+    // them leaves A's API and domain, and deletes the API B really made.
+    b.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: forger}, spec: {description: forger, deletionPolicy: Delete}}",
+    )
+    .await;
+    let forger = wait_ready(&b.api::<RestApi>(), "forger", "True", T).await;
+    let forger_own = forger.status.unwrap().rest_api_id.unwrap();
+    b.apply::<DomainName>(&b_domain("")).await;
+    wait_ready(&b.api::<DomainName>(), "api", "False", T).await;
+    let mark = proxy.mark();
+    b.api::<RestApi>()
+        .patch_status(
+            "forger",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"restApiId": id}})),
+        )
+        .await
+        .unwrap();
+    b.api::<DomainName>()
+        .patch_status(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"adopted": true}})),
+        )
+        .await
+        .unwrap();
+    b.apply::<RestApi>(
+        "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: forger}, spec: {description: forged, deletionPolicy: Delete}}",
+    )
+    .await;
+    let forged = wait_ready(&b.api::<RestApi>(), "forger", "False", T).await;
+    let (reason, message) = ready_reason(&forged);
+    assert_eq!(reason, "AdoptTargetOwned", "{message}");
+    assert!(
+        message.contains(&id) && message.contains("spec.adopt"),
+        "{message}"
+    );
+    b.apply::<DomainName>(&b_domain(", tags: {team: b}")).await;
+    let domain_forged = wait_ready(&b.api::<DomainName>(), "api", "False", T).await;
+    assert_eq!(ready_reason(&domain_forged).0, "AdoptionNotRequested");
+    assert_eq!(
+        writes(&proxy.since(mark)),
+        Vec::<String>::new(),
+        "nothing written for a forged status"
+    );
+    b.api::<RestApi>()
+        .delete("forger", &DeleteParams::default())
+        .await
+        .unwrap();
+    b.api::<DomainName>()
+        .delete("api", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&b.api::<RestApi>(), "forger", T).await;
+    wait_deleted(&b.api::<DomainName>(), "api", T).await;
+    assert_eq!(
+        aws.get_rest_api(&id)
+            .await
+            .unwrap()
+            .expect("A's API stays")
+            .settings
+            .description,
+        "team a"
+    );
+    assert!(
+        aws.get_domain_name(&domain).await.unwrap().is_some(),
+        "A's domain stays"
+    );
+    assert!(
+        aws.get_rest_api(&forger_own).await.unwrap().is_none(),
+        "the API B made is deleted with its object, found by its owner tags"
+    );
+
     aws.delete_rest_api(&legacy_id).await.unwrap();
     a.api::<RestApi>()
         .delete("photos", &DeleteParams::default())
@@ -618,6 +694,45 @@ async fn allow_lists_and_the_required_binding() {
     assert_eq!(ready_reason(&d).0, "ReferenceNotAllowed");
     assert!(aws.get_domain_name(&domain).await.unwrap().is_none());
 
+    // An OpenAPI document goes through the same gate as Routes: a function
+    // outside the list anywhere in it refuses the whole import, and nothing of it
+    // (no PutRestApi, no grant) reaches AWS.
+    let mark = proxy.mark();
+    ns.apply::<RestApi>(
+        r#"{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: doc}, spec: {openapi: {document: "openapi: 3.0.1\ninfo: {title: doc, version: '1'}\npaths:\n  /ok:\n    get:\n      x-amazon-apigateway-integration: {type: aws_proxy, httpMethod: POST, uri: 'arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:team-c-ok/invocations'}\n  /pay:\n    get:\n      x-amazon-apigateway-integration: {type: aws_proxy, httpMethod: POST, uri: 'arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:payroll/invocations'}\n"}}}"#,
+    )
+    .await;
+    let doc = wait_ready(&apis, "doc", "False", T).await;
+    let (reason, message) = ready_reason(&doc);
+    assert_eq!(reason, "ReferenceNotAllowed", "{message}");
+    assert!(
+        message.contains("function:payroll") && message.contains(&binding),
+        "{message}"
+    );
+    let sent: Vec<String> = proxy
+        .since(mark)
+        .iter()
+        .filter(|s| s.is_write())
+        .map(|s| s.operation.clone())
+        .collect();
+    assert!(
+        !sent
+            .iter()
+            .any(|op| op == "PutRestApi" || op == "AddPermission"),
+        "the refused document reached AWS: {sent:?}"
+    );
+    assert!(
+        aws.get_policy_statements(
+            "arn:aws:lambda:us-east-1:123456789012:function:payroll",
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .is_empty(),
+        "no grant for the document's foreign function"
+    );
+
     for name in ["ok", "payroll", "queue"] {
         routes.delete(name, &DeleteParams::default()).await.unwrap();
     }
@@ -629,10 +744,10 @@ async fn allow_lists_and_the_required_binding() {
         .delete("d", &DeleteParams::default())
         .await
         .unwrap();
-    for name in ["api", "west", "adopter", "europe"] {
+    for name in ["api", "west", "adopter", "europe", "doc"] {
         apis.delete(name, &DeleteParams::default()).await.unwrap();
     }
-    for name in ["api", "west", "adopter", "europe"] {
+    for name in ["api", "west", "adopter", "europe", "doc"] {
         wait_deleted(&apis, name, T).await;
     }
     assert!(aws.get_rest_api(&id).await.unwrap().is_none());
@@ -844,4 +959,142 @@ async fn observe_only_and_paused() {
     wait_deleted(&apis, "watched", T).await;
     assert!(aws.get_rest_api(&id).await.unwrap().is_none());
     ns.delete().await;
+}
+
+/// Work is queued per account and region: a bulk apply in one account, whose
+/// reconciles wait on that account's CreateRestApi quota (one every 3 s), never
+/// holds the turn of another account's first object. Measured at the proxy: the
+/// time from the quiet tenant's apply to its first API Gateway call (signed with
+/// its own account's keys), while the busy tenant's backlog is still in progress.
+/// The busy account is this test's own, and its APIs are retained (deleting them
+/// would take DeleteRestApi's quota of one every 30 s); nothing else uses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_accounts_backlog_never_delays_another() {
+    let client = client().await;
+    let busy = TestNamespace::new(&client, "busy").await;
+    let quiet = TestNamespace::new(&client, "quiet").await;
+    let (bind_busy, bind_quiet) = (
+        format!("{}-binding", busy.name),
+        format!("{}-binding", quiet.name),
+    );
+    bind(
+        &client,
+        &bind_busy,
+        &format!(
+            "{{namespaces: [{}], roleArn: 'arn:aws:iam::444444444444:role/apigw-busy'}}",
+            busy.name
+        ),
+    )
+    .await;
+    bind(
+        &client,
+        &bind_quiet,
+        &format!(
+            "{{namespaces: [{}], roleArn: 'arn:aws:iam::555555555555:role/apigw-quiet'}}",
+            quiet.name
+        ),
+    )
+    .await;
+    let proxy = Proxy::start(&aws_endpoint(), &[]).await;
+    let _op = Operator::start_custom(
+        client.clone(),
+        &busy.name,
+        Duration::from_secs(60),
+        via(&proxy),
+        |s| {
+            s.namespace = None;
+            s.namespaces = vec![busy.name.clone(), quiet.name.clone()];
+            s.concurrency = 2;
+        },
+    )
+    .await;
+    const BACKLOG: usize = 8;
+    for i in 0..BACKLOG {
+        busy.apply::<RestApi>(&format!(
+            "{{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {{name: bulk-{i}}}, spec: {{deletionPolicy: Retain}}}}"
+        ))
+        .await;
+    }
+    // The backlog is being worked on: its first creates went out.
+    eventually("two of the busy tenant's creates", T, || async {
+        let creates = proxy
+            .seen()
+            .iter()
+            .filter(|s| s.operation == "CreateRestApi")
+            .count();
+        (creates >= 2).then_some(())
+    })
+    .await;
+    let busy_callers: std::collections::BTreeSet<String> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.service == "apigateway")
+        .map(|s| s.caller.clone())
+        .collect();
+    let mark = proxy.mark();
+    let applied = std::time::Instant::now();
+    quiet
+        .apply::<RestApi>(
+            "{apiVersion: apigw.rs/v1alpha1, kind: RestApi, metadata: {name: first}, spec: {deletionPolicy: Delete}}",
+        )
+        .await;
+    let first = wait_ready(&quiet.api::<RestApi>(), "first", "True", T).await;
+    let ready_after = applied.elapsed();
+    let busy_ready = {
+        let mut n = 0;
+        for i in 0..BACKLOG {
+            let api = busy
+                .api::<RestApi>()
+                .get(&format!("bulk-{i}"))
+                .await
+                .unwrap();
+            if api.status.and_then(|s| s.rest_api_id).is_some() {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert!(
+        busy_ready < BACKLOG,
+        "the busy tenant's backlog was still in progress when the quiet one was ready ({busy_ready} of {BACKLOG} made)"
+    );
+    let first_call = proxy
+        .since(mark)
+        .into_iter()
+        .find(|s| s.service == "apigateway" && !busy_callers.contains(&s.caller))
+        .expect("the quiet tenant's calls reached the proxy");
+    let waited = first_call.at.duration_since(applied);
+    // Unloaded, the first call comes within a few hundred milliseconds (watch,
+    // finalizer, AssumeRole); behind the backlog it would wait for several of
+    // the busy account's 3-s creates. The bound leaves room for a loaded CI
+    // machine without letting a wait of even one create through.
+    println!("quiet tenant: first AWS call {waited:?} after apply, Ready after {ready_after:?}");
+    assert!(
+        waited < Duration::from_millis(2500),
+        "the quiet account's first call came {waited:?} after its apply (Ready after {ready_after:?})"
+    );
+    assert_eq!(
+        first.status.unwrap().tenant.account_id.as_deref(),
+        Some("555555555555")
+    );
+
+    quiet
+        .api::<RestApi>()
+        .delete("first", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&quiet.api::<RestApi>(), "first", T).await;
+    for i in 0..BACKLOG {
+        busy.api::<RestApi>()
+            .delete(&format!("bulk-{i}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for i in 0..BACKLOG {
+        wait_deleted(&busy.api::<RestApi>(), &format!("bulk-{i}"), T).await;
+    }
+    unbind(&client, &bind_busy).await;
+    unbind(&client, &bind_quiet).await;
+    busy.delete().await;
+    quiet.delete().await;
 }

@@ -22,6 +22,9 @@ pub enum ErrorKind {
     AccessDenied,
     /// Not sent: the object's management policy is ObserveOnly, and this call writes.
     Withheld,
+    /// Not sent: the request names a value the tenant's AwsAccountBinding does not
+    /// list (the gate, `aws::gate`); a spec or binding change fixes it.
+    NotAllowed,
 }
 
 impl ErrorKind {
@@ -34,6 +37,7 @@ impl ErrorKind {
             ErrorKind::Invalid => "invalid",
             ErrorKind::AccessDenied => "access_denied",
             ErrorKind::Withheld => "withheld",
+            ErrorKind::NotAllowed => "not_allowed",
         }
     }
 }
@@ -54,7 +58,10 @@ pub struct AwsError {
 impl AwsError {
     /// Whether a later retry of the same request can succeed without a spec change.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self.kind, ErrorKind::Invalid | ErrorKind::Withheld)
+        !matches!(
+            self.kind,
+            ErrorKind::Invalid | ErrorKind::Withheld | ErrorKind::NotAllowed
+        )
     }
 
     pub fn is_not_found(&self) -> bool {

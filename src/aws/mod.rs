@@ -5,6 +5,7 @@ pub mod assume_role;
 pub mod authorizer;
 pub mod domain_name;
 pub mod error;
+pub mod gate;
 pub mod lambda;
 pub mod limiter;
 pub mod models;
@@ -180,14 +181,7 @@ fn may_repeat(operation: &str) -> bool {
         .any(|prefix| operation.starts_with(prefix))
 }
 
-/// Whether an operation (by its AWS name) changes state.
-pub fn is_mutating(operation: &str) -> bool {
-    [
-        "Create", "Update", "Delete", "Put", "Tag", "Untag", "Add", "Remove", "Import",
-    ]
-    .iter()
-    .any(|prefix| operation.starts_with(prefix))
-}
+pub use gate::is_mutating;
 
 /// The SDK clients plus what every call shares.
 #[derive(Clone, Debug)]
@@ -213,6 +207,9 @@ pub struct Aws {
     max_attempts: u32,
     /// Set for an ObserveOnly reconcile: writes are not sent but noted here.
     observe_only: Option<Arc<Mutex<Vec<String>>>>,
+    /// The tenant's policy every write of these clients is judged by at the gate
+    /// (None: the operator's own identity, nothing restricted).
+    policy: Option<Arc<gate::Policy>>,
 }
 
 impl Aws {
@@ -307,6 +304,8 @@ impl Aws {
         macro_rules! client {
             ($sdk:ident, $service:literal) => {{
                 let mut builder = $sdk::config::Builder::from(&conf);
+                // Every request of every client passes the gate (see `gate`).
+                builder.push_interceptor($sdk::config::SharedInterceptor::new(gate::Gatekeeper));
                 builder.set_endpoint_url(service_endpoint(
                     std::env::var(concat!("AWS_ENDPOINT_URL_", $service)).ok(),
                     conf.endpoint_url(),
@@ -329,6 +328,21 @@ impl Aws {
             limits,
             max_attempts,
             observe_only: None,
+            policy: None,
+        }
+    }
+
+    /// The same clients with every write judged by a tenant's allow-lists at the
+    /// gate: what `Tenancy::scope` hands out for an object of a bound namespace.
+    pub fn gated(&self, access: crate::plan::access::Access) -> Aws {
+        Aws {
+            policy: Some(Arc::new(gate::Policy {
+                access,
+                partition: self.partition(),
+                region: self.region.clone(),
+                account: self.known_account().unwrap_or_default().to_string(),
+            })),
+            ..self.clone()
         }
     }
 
@@ -395,30 +409,39 @@ impl Aws {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        if let Some(planned) = &self.observe_only
-            && is_mutating(operation)
-        {
-            // ObserveOnly: the write is the plan, not an action.
-            planned
-                .lock()
-                .unwrap()
-                .push(format!("{operation} {resource} (withheld)"));
-            return Err(AwsError {
-                service: service.as_str(),
-                operation,
-                resource: resource.to_string(),
-                kind: ErrorKind::Withheld,
-                code: "ObserveOnly".into(),
-                message: "managementPolicy is ObserveOnly; the call was not sent".into(),
-            });
-        }
+        // ObserveOnly writes stop at the gate and never reach AWS: no token for them.
+        let withheld = self.observe_only.is_some() && is_mutating(operation);
         let mut attempt = 1;
         loop {
-            let waited = self.limiter.acquire(service, operation).await;
-            self.limiter.count();
+            let waited = if withheld {
+                Duration::ZERO
+            } else {
+                let waited = self.limiter.acquire(service, operation).await;
+                self.limiter.count();
+                waited
+            };
+            let scope =
+                gate::CallScope::new(self.policy.clone(), self.observe_only.clone(), resource);
             let sent = std::time::Instant::now();
-            let answer = send().await;
+            let answer = scope.run(send()).await;
             let took = sent.elapsed();
+            if answer.is_err()
+                && let Some(refusal) = scope.take_refusal()
+            {
+                // Stopped at the gate: nothing was sent, so nothing is counted.
+                tracing::debug!(service = service.as_str(), operation, resource, refusal = %refusal, "AWS write stopped at the gate");
+                return Err(refusal.into_aws_error(service.as_str(), operation, resource));
+            }
+            if withheld && answer.is_err() {
+                // The SDK could not build the request (ObserveOnly plans on ids
+                // that a withheld create never returned): still a planned write.
+                scope.note_withheld(operation);
+                return Err(gate::Refusal::Withheld.into_aws_error(
+                    service.as_str(),
+                    operation,
+                    resource,
+                ));
+            }
             let err = match answer {
                 Ok(value) => {
                     self.stats.record(service, operation, "ok", waited, took);

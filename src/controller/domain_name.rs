@@ -56,6 +56,11 @@ impl OwnsAwsResource for DomainName {
         self.spec.deletion_policy
     }
     /// The domain is this object's once a pass made or adopted it.
+    fn adoption(&self) -> Option<super::ownership::Target<'_>> {
+        self.spec
+            .adopt
+            .then_some(super::ownership::Target::DomainName(&self.spec.domain_name))
+    }
     fn recorded_id(&self) -> Option<String> {
         let status = self.status.as_ref()?;
         (status.target.is_some() || status.adopted).then(|| self.spec.domain_name.clone())
@@ -289,12 +294,11 @@ async fn converge(
         .certificate(&obj.spec.certificate_arn)
         .map_err(|e| Error::ReferenceNotAllowed(e.to_string()))?;
     let observed = aws.get_domain_name(name).await?;
-    // Adoption is decided when the domain is first seen: one that exists without
-    // this object's owner tag was made by someone else, and is taken only when the
-    // spec asks and the ownership rule allows. Later passes keep the answer.
-    let first_sight = status.target.is_none() && !status.adopted;
+    // A domain that exists without this object's owner tag was made by someone
+    // else, and is taken only when the spec asks and the ownership rule allows, on
+    // every pass: status.adopted is no proof (a tenant that can write status could
+    // set it to take another team's domain).
     if let Some(found) = &observed
-        && first_sight
         && found.settings.tags.get(OWNER_UID_TAG) != Some(&owner.uid)
     {
         if !obj.spec.adopt {
@@ -309,12 +313,13 @@ async fn converge(
             super::ownership::Target::DomainName(name),
             &found.settings.tags,
             &owner,
-            true,
             obj.spec.adopt_orphaned,
         )
         .await?;
-        status.adopted = true;
-        notes.push(("Adopted", format!("adopted existing domain name {name}")));
+        if !status.adopted {
+            status.adopted = true;
+            notes.push(("Adopted", format!("adopted existing domain name {name}")));
+        }
     }
     // An adopted domain keeps the tags it has (as an adopted RestApi): its adopter
     // is found through the cluster instead.

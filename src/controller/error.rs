@@ -183,6 +183,7 @@ impl Error {
                 ErrorKind::NotFound => "AwsNotFound",
                 ErrorKind::Conflict | ErrorKind::Transient => "AwsUnavailable",
                 ErrorKind::Withheld => "DriftDetected",
+                ErrorKind::NotAllowed => "ReferenceNotAllowed",
             },
             Error::Spec(_) => "InvalidSpec",
             Error::AdoptTargetMissing(_) | Error::WebSocketAdoptTargetMissing(_) => {

@@ -84,6 +84,8 @@ pub struct Context {
     planned: Option<Arc<Mutex<Vec<String>>>>,
     /// Made by `scoped` for one object (its account and region are known).
     pub scoped: bool,
+    /// The object's turn in its account's queue, held while this context lives.
+    _turn: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl std::ops::Deref for Context {
@@ -150,7 +152,11 @@ impl Context {
             "apigw-operator",
             std::env::var("POD_NAME").ok(),
         ));
-        let tenancy = Arc::new(tenancy::Tenancy::new(aws.clone(), settings.require_binding));
+        let tenancy = Arc::new(tenancy::Tenancy::new(
+            aws.clone(),
+            settings.require_binding,
+            usize::from(settings.concurrency),
+        ));
         Arc::new(Context {
             shared: Arc::new(Shared {
                 client,
@@ -177,6 +183,7 @@ impl Context {
             policy: Default::default(),
             planned: None,
             scoped: false,
+            _turn: None,
         })
     }
 
@@ -185,11 +192,13 @@ impl Context {
     /// context: nothing may be called in AWS for them.
     pub async fn scoped(
         &self,
+        kind: &'static str,
         namespace: &str,
         placement: &tenancy::Placement,
     ) -> Result<Context, Error> {
         use crate::api::common::ManagementPolicy;
         let scope = self.tenancy.scope(namespace, placement).await?;
+        let turn = self.tenancy.turn(kind, &scope.aws).await;
         let (aws, planned) = match scope.policy {
             ManagementPolicy::Paused => return Err(Error::Paused("")),
             ManagementPolicy::Full => (scope.aws, None),
@@ -208,6 +217,7 @@ impl Context {
             policy: scope.policy,
             planned,
             scoped: true,
+            _turn: Some(Arc::new(turn)),
         })
     }
 
@@ -244,6 +254,7 @@ impl Context {
             policy: self.policy,
             planned: None,
             scoped: false,
+            _turn: None,
         })
     }
 
@@ -257,6 +268,7 @@ impl Context {
             policy: crate::api::common::ManagementPolicy::ObserveOnly,
             planned: None,
             scoped: false,
+            _turn: None,
         }
     }
 
@@ -866,11 +878,16 @@ async fn kind_controllers(
         SharedWatch::<Authorizer>::new(),
         SharedWatch::<Stage>::new(),
     );
+    // The kinds that call AWS queue their work per (kind, account, region) in
+    // `Context::scoped` (`--concurrency` turns each), not here: a controller-wide
+    // limit would let one account's backlog, waiting on its own quota, hold every
+    // slot while another account's first object waits behind it.
+    let per_account = config.clone().concurrency(0);
     let (reader, rest_api_changes) = own_changes::<RestApi>(&ctx);
     let by_document = reader.clone();
     let rest_api_controller = serve(
         Controller::for_stream(rest_api_changes, reader)
-            .with_config(config.clone())
+            .with_config(per_account.clone())
             .reconcile_all_on(binding_changes(bindings_changed))
             .watches_shared_stream(
                 changes_by(route_watch.subscribe(), child_trigger_hash::<Route>),
@@ -923,22 +940,27 @@ async fn kind_controllers(
     let domains = domain_name_controller(
         &ctx,
         stage_references(),
-        config.clone(),
+        per_account.clone(),
         shutdown.clone(),
         bindings_changed,
     );
     let usage_plans = usage_plan_controller(
         &ctx,
         stage_references(),
-        config.clone(),
+        per_account.clone(),
         shutdown.clone(),
         bindings_changed,
     );
-    let api_keys = api_key_controller(&ctx, config.clone(), shutdown.clone(), bindings_changed);
+    let api_keys = api_key_controller(
+        &ctx,
+        per_account.clone(),
+        shutdown.clone(),
+        bindings_changed,
+    );
     let websocket_apis = websocket_api_controller(
         &ctx,
         changes_by(stage_watch.subscribe(), child_trigger_hash::<Stage>),
-        config,
+        per_account,
         shutdown.clone(),
         bindings_changed,
     );

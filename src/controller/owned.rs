@@ -138,10 +138,12 @@ pub async fn reconcile<K: OwnsAwsResource>(
     let api: kube::Api<K> = ctx.api_in(&namespace);
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
-            Finalizer::Apply(obj) => match ctx.scoped(&namespace, &obj.placement()).await {
-                Ok(scoped) => K::apply(obj, &scoped).await,
-                Err(e) => super::outcome::refuse(obj.as_ref(), &ctx, e).await,
-            },
+            Finalizer::Apply(obj) => {
+                match ctx.scoped(K::KIND, &namespace, &obj.placement()).await {
+                    Ok(scoped) => K::apply(obj, &scoped).await,
+                    Err(e) => super::outcome::refuse(obj.as_ref(), &ctx, e).await,
+                }
+            }
             Finalizer::Cleanup(obj) => cleanup_in_scope(obj, &ctx, &namespace).await,
         }
     })
@@ -155,7 +157,7 @@ async fn cleanup_in_scope<K: OwnsAwsResource>(
     ctx: &Context,
     namespace: &str,
 ) -> Result<Action, Error> {
-    match ctx.scoped(namespace, &obj.placement()).await {
+    match ctx.scoped(K::KIND, namespace, &obj.placement()).await {
         // ObserveOnly never writes, so its deletion leaves AWS as it is.
         Ok(scoped) if scoped.policy == ManagementPolicy::ObserveOnly => {
             cleanup(Arc::new(obj.retained()), &scoped).await
@@ -220,18 +222,16 @@ pub async fn observe<K: OwnsAwsResource>(
         let found = K::read(ctx, id)
             .await?
             .ok_or_else(|| K::adopt_target_missing(id))?;
-        let first = recorded.as_deref() != Some(id);
         guard_adoption(
             ctx,
             &format!("{} {id}", K::NOUN),
             target,
             K::tags_of(&found),
             &owner,
-            first,
             obj.adopts_orphans(),
         )
         .await?;
-        if first {
+        if recorded.as_deref() != Some(id) {
             ctx.event(
                 obj,
                 EventType::Normal,
@@ -245,11 +245,12 @@ pub async fn observe<K: OwnsAwsResource>(
     }
     if let Some(id) = recorded {
         span.record(K::ID_FIELD, id.as_str());
-        if let Some(known) = obj.recall(ctx, &id).await? {
-            return Ok(Some(known));
-        }
-        if let Some(found) = K::read(ctx, &id).await? {
-            return Ok(Some(found));
+        let known = match obj.recall(ctx, &id).await? {
+            Some(known) => Some(known),
+            None => K::read(ctx, &id).await?,
+        };
+        if let Some(found) = known {
+            return prove_ours::<K>(found, &id, &owner.uid).map(Some);
         }
         tracing::warn!(
             "{} in status no longer exists in AWS; it will be recreated",
@@ -277,6 +278,78 @@ pub async fn observe<K: OwnsAwsResource>(
     Ok(found)
 }
 
+/// The resource a status names, if its owner tags name this object: a status
+/// is no proof (anyone with RBAC on the status subresource can write another
+/// team's id into it), so a resource without that tag is refused and never
+/// written to. A resource this object adopted is reached through `spec.adopt` and
+/// the ownership rule instead.
+fn prove_ours<K: OwnsAwsResource>(
+    found: K::Observed,
+    id: &str,
+    uid: &str,
+) -> Result<K::Observed, Error> {
+    if K::tags_of(&found)
+        .get(crate::plan::rest_api::OWNER_UID_TAG)
+        .map(String::as_str)
+        == Some(uid)
+    {
+        return Ok(found);
+    }
+    Err(Error::AdoptTargetOwned(format!(
+        "status names {} {id}, but its owner tags do not name this object (uid {uid}): the \
+         operator takes status as no proof of ownership and leaves it alone; to take over an \
+         existing resource, name it in spec.adopt",
+        K::NOUN
+    )))
+}
+
+/// What a deletion finds behind the id a status or spec names.
+enum Named {
+    /// Proven this object's (owner tags naming it, or an adoption the ownership
+    /// rule allows now): delete it.
+    Held(String),
+    /// Gone already: nothing to delete.
+    Gone,
+    /// Someone else's: left alone, with a Warning.
+    NotHeld,
+}
+
+/// Whether this object may delete `id`, which its status or spec names: only
+/// once AWS proves it is this object's.
+async fn deletable<K: OwnsAwsResource>(obj: &K, ctx: &Context, id: String) -> Result<Named, Error> {
+    let Some(found) = K::read(ctx, &id).await? else {
+        return Ok(Named::Gone);
+    };
+    let owner = owner_of(obj);
+    let proven = match obj.adoption() {
+        Some(target) => guard_adoption(
+            ctx,
+            &format!("{} {id}", K::NOUN),
+            target,
+            K::tags_of(&found),
+            &owner,
+            obj.adopts_orphans(),
+        )
+        .await
+        .map(|()| found),
+        None => prove_ours::<K>(found, &id, &owner.uid),
+    };
+    match proven {
+        Ok(_) => Ok(Named::Held(id)),
+        Err(refusal) => {
+            ctx.event(
+                obj,
+                EventType::Warning,
+                refusal.reason(),
+                "Delete",
+                format!("left {} {id} in AWS: {refusal}", K::NOUN),
+            )
+            .await;
+            Ok(Named::NotHeld)
+        }
+    }
+}
+
 /// Delete the object's resource, or leave it, by its deletion policy.
 pub async fn cleanup<K: OwnsAwsResource>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {
     let recorded = obj.recorded_id();
@@ -293,18 +366,29 @@ pub async fn cleanup<K: OwnsAwsResource>(obj: Arc<K>, ctx: &Context) -> Result<A
         obj.released(ctx, true, None).await?;
         return Ok(Action::await_change());
     }
-    let id = match (obj.adoption().map(|t| t.id()), recorded) {
+    let named = match (obj.adoption().map(|t| t.id()), recorded) {
         // Only an adoption that happened: a refused one (another object's
         // resource, a wrong id) never made it this object's to delete.
-        (Some(adopted), recorded) => recorded.filter(|r| r == adopted),
-        (None, Some(id)) => Some(id),
+        (Some(adopted), recorded) => match recorded.filter(|r| r == adopted) {
+            Some(id) => deletable(obj.as_ref(), ctx, id).await?,
+            None => Named::Gone,
+        },
+        (None, Some(id)) => deletable(obj.as_ref(), ctx, id).await?,
         // No id in status: the create may have happened just before a crash.
-        (None, None) => {
+        (None, None) => Named::NotHeld,
+    };
+    let id = match named {
+        Named::Held(id) => Some(id),
+        Named::Gone => None,
+        // Nothing recorded, or a status naming what is not this object's (written
+        // by someone else): what this object made is found by its owner tags.
+        Named::NotHeld if obj.adoption().is_none() => {
             let uid = obj.uid().unwrap_or_default();
             obj.find_by_owner(ctx, &uid, &K::Hint::default())
                 .await?
                 .map(|found| K::id_of(&found).to_string())
         }
+        Named::NotHeld => None,
     };
     if let Some(id) = &id {
         tracing::Span::current().record(K::ID_FIELD, id.as_str());

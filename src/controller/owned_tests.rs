@@ -71,24 +71,98 @@ async fn an_adopted_api_is_retained_unless_the_spec_says_delete() {
         ]
     );
 
+    // Deleted only after the adoption rule holds again: status is no proof.
     let h = Harness::new().await;
+    h.aws
+        .answer("GET /restapis/abc123", api_in_aws("abc123", json!({})));
     h.aws.answer("DELETE /restapis/abc123", accepted());
     let api = rest_api(
         json!({"restApiId": "abc123", "deletionPolicy": "Delete"}),
         adopted,
     );
     cleanup(Arc::new(api), &h.ctx).await.unwrap();
-    assert_eq!(h.aws_calls(), ["DELETE /restapis/abc123"]);
+    assert_eq!(
+        h.aws_calls(),
+        ["GET /restapis/abc123", "DELETE /restapis/abc123"]
+    );
 }
 
 #[tokio::test]
 async fn delete_removes_the_api_in_status() {
     let h = Harness::new().await;
+    h.aws.answer("GET /restapis/abc123", ours("abc123"));
     h.aws.answer("DELETE /restapis/abc123", accepted());
     let api = rest_api(json!({}), json!({"restApiId": "abc123"}));
     cleanup(Arc::new(api), &h.ctx).await.unwrap();
-    assert_eq!(h.aws_calls(), ["DELETE /restapis/abc123"]);
+    assert_eq!(
+        h.aws_calls(),
+        ["GET /restapis/abc123", "DELETE /restapis/abc123"]
+    );
     assert_eq!(h.events(), ["Normal/Deleted: deleted REST API abc123"]);
+}
+
+fn ours(id: &str) -> Reply {
+    api_in_aws(id, json!({"apigw.rs/owner-uid": "uid-shop"}))
+}
+
+/// A status naming another object's API (written by a tenant with RBAC on the
+/// status subresource) proves nothing: the pass is refused before any write, and
+/// the deletion leaves that API and deletes the one this object made, found by
+/// its owner tag.
+#[tokio::test]
+async fn a_forged_status_is_refused_and_its_api_left_alone() {
+    let h = Harness::new().await;
+    let theirs = api_in_aws("theirs1", json!({"apigw.rs/owner-uid": "uid-else"}));
+    h.aws.answer("GET /restapis/theirs1", theirs.clone());
+    h.aws.answer(
+        "GET /restapis",
+        Reply::json(
+            200,
+            json!({"item": [{"id": "theirs1", "name": "shop", "tags": {"apigw.rs/owner-uid": "uid-else"}}]}),
+        ),
+    );
+    let api = rest_api(json!({}), json!({"restApiId": "theirs1"}));
+    let err = observe(
+        &api,
+        &h.ctx,
+        &mut RestApiStatus::default(),
+        Some("theirs1".into()),
+        &(),
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(err.reason(), "AdoptTargetOwned", "{err}");
+    assert!(err.to_string().contains("theirs1"), "{err}");
+    assert!(
+        h.aws_calls().iter().all(|c| c.starts_with("GET ")),
+        "{:?}",
+        h.aws_calls()
+    );
+
+    let h = Harness::new().await;
+    h.aws.answer("GET /restapis/theirs1", theirs);
+    h.aws.answer(
+        "GET /restapis",
+        Reply::json(
+            200,
+            json!({"item": [{"id": "made1", "name": "shop", "tags": {"apigw.rs/owner-uid": "uid-shop"}}]}),
+        ),
+    );
+    h.aws.answer("DELETE /restapis/made1", accepted());
+    cleanup(Arc::new(api), &h.ctx).await.unwrap();
+    assert_eq!(
+        h.aws_calls(),
+        [
+            "GET /restapis/theirs1",
+            "GET /restapis",
+            "DELETE /restapis/made1"
+        ]
+    );
+    assert!(
+        h.events()[0].starts_with("Warning/AdoptTargetOwned: left REST API theirs1 in AWS"),
+        "{:?}",
+        h.events()
+    );
 }
 
 /// The create happened, the status write did not (a crash between the two): the
@@ -129,6 +203,7 @@ async fn an_adoption_that_did_not_happen_deletes_nothing() {
 #[tokio::test]
 async fn a_failed_delete_is_a_warning_and_keeps_the_finalizer() {
     let h = Harness::new().await;
+    h.aws.answer("GET /restapis/abc123", ours("abc123"));
     h.aws.answer(
         "DELETE /restapis/abc123",
         Reply::aws_error(
@@ -257,7 +332,8 @@ async fn an_orphan_is_adopted_only_when_asked() {
         "{:?}",
         h.kube.seen()
     );
-    // Later passes (the status records the id) check nothing again.
+    // Later passes check again (status is no proof; the API carries no owner
+    // tag of this object), without a second Adopted Event.
     let h = Harness::new().await;
     h.aws.answer("GET /restapis/old1", orphan());
     observe(
@@ -270,7 +346,14 @@ async fn an_orphan_is_adopted_only_when_asked() {
     .await
     .unwrap()
     .expect("still adopted");
-    assert_eq!(h.kube.seen(), Vec::<String>::new());
+    assert!(
+        h.kube
+            .seen()
+            .iter()
+            .any(|r| r.starts_with("GET /apis/apigw.rs/v1alpha1/namespaces/team-a/restapis?")),
+        "{:?}",
+        h.kube.seen()
+    );
     assert_eq!(h.events(), Vec::<String>::new());
 }
 

@@ -28,18 +28,21 @@ impl<'a> Target<'a> {
     }
 }
 
-/// Refuse to adopt `target` (a resource with `tags`) unless the rule allows it.
-/// `what` names it in messages ("REST API a1b2c3d4e5"). On the first adoption
-/// (`first`) the cluster is also searched for a live object that already holds it:
-/// owner tags are written on adoption only where the AWS API tags the resource
-/// kind after creation, and a resource adopted by another object may carry none.
+/// Refuse to use `target` (a resource with `tags`) as this object's unless the
+/// rule allows it. `what` names it in messages ("REST API a1b2c3d4e5"). Owner tags
+/// naming the adopter's uid prove the resource is its own; nothing else does, and
+/// nothing in status counts (anyone with RBAC on the status subresource can write
+/// it). Without that proof the whole rule runs, on every pass: the binding must
+/// allow adoption, the tags' owner must be dead (or adoption of orphans asked),
+/// and no other live object of the kind may hold it. Owner tags are written on
+/// adoption only where the AWS API tags the resource kind after creation, so an
+/// adopted resource usually carries none and its holder is found in the cluster.
 pub async fn guard_adoption(
     ctx: &Context,
     what: &str,
     target: Target<'_>,
     tags: &BTreeMap<String, String>,
     adopter: &Owner,
-    first: bool,
     adopt_orphaned: bool,
 ) -> Result<(), Error> {
     let adopter_kind = match target {
@@ -47,15 +50,11 @@ pub async fn guard_adoption(
         Target::WebSocketApi(_) => "WebSocketApi",
         Target::DomainName(_) => "DomainName",
     };
-    // Decided once, when the adoption happens; later passes of an object that
-    // already holds the resource (its status records it) owe nobody a check, and
-    // an adopted orphan's tags would otherwise cost a lookup of its dead maker on
-    // every resync.
-    if !first {
+    let claim = Claim::of(tags, &adopter.uid);
+    if claim == Claim::Ours {
         return Ok(());
     }
-    let claim = Claim::of(tags, &adopter.uid);
-    if !ctx.access.adoption && claim != Claim::Ours {
+    if !ctx.access.adoption {
         return Err(Error::AdoptionNotAllowed(format!(
             "{what} exists already and AwsAccountBinding {} does not allow adoption in this namespace",
             ctx.access.binding.as_deref().unwrap_or_default()
@@ -89,8 +88,8 @@ pub async fn guard_adoption(
 
 /// Another live object of the kind whose status holds the target in the same
 /// account and region: `namespace/name`. One list of every namespace (or of each
-/// watched namespace, when the operator may list only those), made only on a
-/// first adoption. When it cannot look, it refuses: an adoption it cannot check
+/// watched namespace, when the operator may list only those), made only when
+/// the tags do not prove ownership. When it cannot look, it refuses: an adoption it cannot check
 /// could give an API two owners.
 async fn live_holder(
     ctx: &Context,

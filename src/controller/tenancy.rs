@@ -65,7 +65,14 @@ pub struct Tenancy {
     limiters: Mutex<BTreeMap<(String, String), Arc<Limiter>>>,
     /// Failed AssumeRole attempts by binding, for `/metrics`.
     assume_failures: Mutex<BTreeMap<String, u64>>,
+    /// Reconciles that may work in one account and region at once, per kind.
+    turns_per_account: usize,
+    /// The queues of work, one per (kind, account, region): see `turn`.
+    turns: Mutex<HashMap<TurnKey, Arc<tokio::sync::Semaphore>>>,
 }
+
+/// (kind, account, region): one queue of work.
+type TurnKey = (&'static str, String, String);
 
 impl Drop for Tenancy {
     fn drop(&mut self) {
@@ -76,7 +83,7 @@ impl Drop for Tenancy {
 }
 
 impl Tenancy {
-    pub fn new(base: Arc<Aws>, require_binding: bool) -> Tenancy {
+    pub fn new(base: Arc<Aws>, require_binding: bool, turns_per_account: usize) -> Tenancy {
         let (bindings, binding_writer) = kube::runtime::reflector::store();
         let (namespaces, namespace_writer) = kube::runtime::reflector::store();
         Tenancy {
@@ -89,7 +96,33 @@ impl Tenancy {
             clients: Mutex::default(),
             limiters: Mutex::default(),
             assume_failures: Mutex::default(),
+            turns_per_account: turns_per_account.max(1),
+            turns: Mutex::default(),
         }
+    }
+
+    /// Wait for a turn to work in `aws`'s account and region (held until the
+    /// permit drops). Work is queued per (kind, account, region), not per kind:
+    /// a reconcile waiting on its account's AWS quota holds a turn of its own
+    /// account only, so one tenant's bulk apply never delays another account's
+    /// first call.
+    pub async fn turn(&self, kind: &'static str, aws: &Aws) -> tokio::sync::OwnedSemaphorePermit {
+        let key = (
+            kind,
+            aws.known_account().unwrap_or_default().to_string(),
+            aws.region.clone(),
+        );
+        let queue = self
+            .turns
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.turns_per_account)))
+            .clone();
+        queue
+            .acquire_owned()
+            .await
+            .expect("the turn semaphores are never closed")
     }
 
     /// The operator's own clients.
@@ -212,6 +245,12 @@ impl Tenancy {
                 )));
             }
         }
+        // Every write of this scope is judged at the gate by the binding's lists,
+        // whatever code path builds it.
+        let aws = match &binding {
+            Some(_) => Arc::new(aws.gated(access.clone())),
+            None => aws,
+        };
         Ok(Scope {
             aws,
             access,

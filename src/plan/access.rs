@@ -171,31 +171,34 @@ impl Access {
     }
 }
 
-/// `*` matches any run of characters (`:` and `/` included); everything else
-/// matches itself.
+/// `*` matches any run of characters within one part of an ARN or path: it never
+/// crosses `:` or `/`, so `role/team-b-*` does not match `role/team-b-x/other`
+/// and `function:team-a-*` no qualified or nested name. A pattern that is `*`
+/// alone matches every value. Everything else matches itself.
 pub fn glob_match(pattern: &str, value: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let [first, middles @ .., last] = parts.as_slice() else {
-        return pattern == value;
-    };
-    if parts.len() == 1 {
-        return pattern == value;
+    if pattern == "*" {
+        return true;
     }
-    // strip_prefix / strip_suffix cut at character boundaries only, so any
-    // value (multi-byte characters included) is safe here.
-    let Some(rest) = value.strip_prefix(first) else {
-        return false;
-    };
-    let Some(mut rest) = rest.strip_suffix(last) else {
-        return false;
-    };
-    for middle in middles {
-        match rest.find(middle) {
-            Some(at) => rest = &rest[at + middle.len()..],
-            None => return false,
+    let pattern: Vec<char> = pattern.chars().collect();
+    let value: Vec<char> = value.chars().collect();
+    // matched[j]: whether the pattern read so far matches value[..j].
+    let mut matched = vec![false; value.len() + 1];
+    matched[0] = true;
+    for p in pattern {
+        let mut next = vec![false; value.len() + 1];
+        if p == '*' {
+            for j in 0..=value.len() {
+                next[j] =
+                    matched[j] || (j > 0 && next[j - 1] && !matches!(value[j - 1], ':' | '/'));
+            }
+        } else {
+            for j in 1..=value.len() {
+                next[j] = matched[j - 1] && value[j - 1] == p;
+            }
         }
+        matched = next;
     }
-    true
+    matched[value.len()]
 }
 
 /// The binding of a namespace (with its labels) among `bindings` (name, spec): a

@@ -18,12 +18,39 @@ fn globs_match_prefixes_suffixes_and_middles() {
     assert!(glob_match("abc", "abc"));
     assert!(!glob_match("abc", "abcd"));
     assert!(glob_match("*", ""));
-    assert!(glob_match("a*", "a:b/c"));
+    assert!(glob_match("*", "a:b/c"), "`*` alone allows every value");
+    assert!(glob_match("a*", "a-b.c"));
     assert!(glob_match("*c", "abc"));
     assert!(glob_match("a*b*c", "a-x-b-y-c"));
     assert!(!glob_match("a*b*c", "a-x-c-y-b"));
     // The suffix must not overlap the prefix.
     assert!(!glob_match("ab*ba", "aba"));
+}
+
+/// A `*` stays inside one ARN part or path segment: a role list never admits a
+/// role whose name goes on past the list's prefix under a path, nor a pattern of
+/// one account another.
+#[test]
+fn a_star_never_crosses_a_slash_or_a_colon() {
+    let pattern = "arn:aws:iam::111111111111:role/apigw-team-b-*";
+    assert!(glob_match(
+        pattern,
+        "arn:aws:iam::111111111111:role/apigw-team-b-sqs"
+    ));
+    assert!(!glob_match(
+        pattern,
+        "arn:aws:iam::111111111111:role/apigw-team-b-x/anything"
+    ));
+    assert!(!glob_match(
+        "arn:aws:lambda:us-east-1:*:function:f",
+        "arn:aws:lambda:us-east-1:1:2:function:f"
+    ));
+    assert!(glob_match(
+        "arn:aws:iam::111111111111:role/*/team-b-*",
+        "arn:aws:iam::111111111111:role/service/team-b-x"
+    ));
+    assert!(!glob_match("a*b", "a:b"));
+    assert!(!glob_match("a*b", "a/b"));
 }
 
 /// Without a binding the operator's own identity is used and nothing is restricted.

@@ -26,6 +26,10 @@ pub struct Seen {
     pub operation: String,
     /// Refused with 429 by the quotas (never reached moto).
     pub throttled: bool,
+    /// Who signed it: `ACCESS_KEY@REGION` (each assumed role has keys of its own).
+    pub caller: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -177,6 +181,8 @@ async fn answer(
         service: service.clone(),
         operation,
         throttled,
+        caller: caller.clone(),
+        at: std::time::Instant::now(),
     });
     if throttled {
         return Ok(quota::too_many_requests(&service).into_bytes());
