@@ -105,6 +105,8 @@ const RULES: &[(&str, Rule)] = &[
     ("CreateRouteResponse", Rule::Scan),
     ("DeleteRouteResponse", Rule::Scan),
     ("CreateIntegration", Rule::Scan),
+    ("DeleteAccessLogSettings", Rule::Scan),
+    ("DeleteRouteSettings", Rule::Scan),
     ("CreateApiMapping", Rule::Scan),
     ("UpdateApiMapping", Rule::Scan),
     ("DeleteApiMapping", Rule::Scan),
