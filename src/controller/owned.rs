@@ -222,15 +222,7 @@ pub async fn observe<K: OwnsAwsResource>(
         let found = K::read(ctx, id)
             .await?
             .ok_or_else(|| K::adopt_target_missing(id))?;
-        guard_adoption(
-            ctx,
-            &format!("{} {id}", K::NOUN),
-            target,
-            K::tags_of(&found),
-            &owner,
-            obj.adopts_orphans(),
-        )
-        .await?;
+        may_adopt(obj, ctx, target, &found).await?;
         if recorded.as_deref() != Some(id) {
             ctx.event(
                 obj,
@@ -303,6 +295,24 @@ fn prove_ours<K: OwnsAwsResource>(
     )))
 }
 
+/// The ownership rule for the resource the spec adopts, as found in AWS.
+async fn may_adopt<K: OwnsAwsResource>(
+    obj: &K,
+    ctx: &Context,
+    target: Target<'_>,
+    found: &K::Observed,
+) -> Result<(), Error> {
+    guard_adoption(
+        ctx,
+        &format!("{} {}", K::NOUN, target.id()),
+        target,
+        K::tags_of(found),
+        &owner_of(obj),
+        obj.adopts_orphans(),
+    )
+    .await
+}
+
 /// What a deletion finds behind the id a status or spec names.
 enum Named {
     /// Proven this object's (owner tags naming it, or an adoption the ownership
@@ -322,16 +332,7 @@ async fn deletable<K: OwnsAwsResource>(obj: &K, ctx: &Context, id: String) -> Re
     };
     let owner = owner_of(obj);
     let proven = match obj.adoption() {
-        Some(target) => guard_adoption(
-            ctx,
-            &format!("{} {id}", K::NOUN),
-            target,
-            K::tags_of(&found),
-            &owner,
-            obj.adopts_orphans(),
-        )
-        .await
-        .map(|()| found),
+        Some(target) => may_adopt(obj, ctx, target, &found).await.map(|()| found),
         None => prove_ours::<K>(found, &id, &owner.uid),
     };
     match proven {
