@@ -69,7 +69,7 @@ impl HttpClient for Tolerant {
 
     fn connector_metadata(
         &self,
-    ) -> Option<aws_smithy_runtime_api::client::http::ConnectorMetadata> {
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
         self.inner.connector_metadata()
     }
 }
@@ -166,15 +166,16 @@ enum Shape {
     List(&'static Shape),
     Str,
     Bool,
-    /// Not modelled: an object is walked as an object of no particular kind, and a
-    /// list still loses its null elements (every list of these SDKs is dense).
-    Unknown,
+    /// Not modelled: an object is walked as an object of no particular kind of the
+    /// API (its members may be), and a list still loses its null elements (every
+    /// list of these SDKs is dense).
+    Unknown(Api),
 }
 
 const STR: Shape = Shape::Str;
 const BOOL: Shape = Shape::Bool;
 const STR_MAP: Shape = Shape::Map(&STR);
-const LIST_OF_UNKNOWN: Shape = Shape::List(&Shape::Unknown);
+const LIST_OF_UNKNOWN: Shape = Shape::List(&Shape::Unknown(Api::V1));
 const LIST_OF_LISTS: Shape = Shape::List(&LIST_OF_UNKNOWN);
 const V1_ANY_MAP: Shape = Shape::Map(object(Api::V1, Object::Any));
 
@@ -203,8 +204,13 @@ fn member(api: Api, kind: Object, name: &str) -> Shape {
     match (api, name) {
         (
             Api::V1,
-            "tags" | "variables" | "stageVariableOverrides" | "requestTemplates"
-            | "responseTemplates" | "requestModels" | "responseModels",
+            "tags"
+            | "variables"
+            | "stageVariableOverrides"
+            | "requestTemplates"
+            | "responseTemplates"
+            | "requestModels"
+            | "responseModels",
         ) => STR_MAP,
         (Api::V1, "requestParameters") if kind == Object::Method => Shape::Map(&BOOL),
         (Api::V1, "responseParameters") if kind == Object::MethodResponse => Shape::Map(&BOOL),
@@ -237,15 +243,13 @@ fn member(api: Api, kind: Object, name: &str) -> Shape {
             Shape::Map(object(Api::V2, Object::Any))
         }
         // An HTTP API integration's status code -> parameter mappings.
-        (Api::V2, "responseParameters") if kind == Object::Integration => {
-            Shape::Map(&STR_MAP)
-        }
+        (Api::V2, "responseParameters") if kind == Object::Integration => Shape::Map(&STR_MAP),
         (Api::V2, "requestParameters" | "responseParameters") => STR_MAP,
         (Api::V2, "routeSettings") => Shape::Map(object(Api::V2, Object::Any)),
         (Api::V2, "items") => Shape::List(object(Api::V2, kind)),
         // Lambda's environment variables and tags, Cognito's pool tags.
         (Api::Other, "Variables" | "Tags" | "UserPoolTags") => STR_MAP,
-        _ => Shape::Unknown,
+        _ => Shape::Unknown(api),
     }
 }
 
@@ -256,7 +260,7 @@ fn empty(shape: Shape) -> Option<Value> {
         Shape::Bool => Some(Value::Bool(false)),
         Shape::Object(..) | Shape::Map(_) => Some(Value::Object(Default::default())),
         Shape::List(_) => Some(Value::Array(Vec::new())),
-        Shape::Unknown => None,
+        Shape::Unknown(_) => None,
     }
 }
 
@@ -272,9 +276,11 @@ fn fill(value: &mut Value, shape: Shape) -> bool {
                 }
             }
         }
-        (Value::Object(members), Shape::Unknown) => {
-            for v in members.values_mut() {
-                changed |= fill(v, Shape::Unknown);
+        (Value::Object(members), Shape::Unknown(api)) => {
+            for (name, v) in members.iter_mut() {
+                if !v.is_null() {
+                    changed |= fill(v, member(api, Object::Any, name));
+                }
             }
         }
         (Value::Object(entries), Shape::Map(of)) => {
@@ -289,13 +295,13 @@ fn fill(value: &mut Value, shape: Shape) -> bool {
                 }
             }
         }
-        (Value::Array(items), Shape::List(_) | Shape::Unknown) => {
+        (Value::Array(items), Shape::List(_) | Shape::Unknown(_)) => {
             let before = items.len();
             items.retain(|v| !v.is_null());
             changed |= items.len() != before;
             let of = match shape {
                 Shape::List(of) => *of,
-                _ => Shape::Unknown,
+                other => other,
             };
             for v in items.iter_mut() {
                 changed |= fill(v, of);
@@ -310,9 +316,7 @@ fn fill(value: &mut Value, shape: Shape) -> bool {
 /// a document rather than a model (an export).
 fn root_of(uri: &str) -> Option<Shape> {
     let path = match uri.find("://") {
-        Some(at) => uri[at + 3..]
-            .find('/')
-            .map_or("/", |p| &uri[at + 3 + p..]),
+        Some(at) => uri[at + 3..].find('/').map_or("/", |p| &uri[at + 3 + p..]),
         None => uri,
     };
     let path = path.split(['?', '#']).next().unwrap_or_default();

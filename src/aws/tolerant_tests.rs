@@ -46,7 +46,10 @@ fn get_resources_with_empty_templates() {
     let read = read("/restapis/a1/resources?embed=methods", answer);
     let method = &read["item"][1]["resourceMethods"]["OPTIONS"];
     assert_eq!(method["apiKeyRequired"], Value::Null, "struct members stay");
-    assert_eq!(method["requestParameters"], json!({"method.request.header.x": false}));
+    assert_eq!(
+        method["requestParameters"],
+        json!({"method.request.header.x": false})
+    );
     assert_eq!(method["requestModels"], json!({"application/json": ""}));
     let response = &method["methodResponses"]["200"];
     assert_eq!(
@@ -86,7 +89,10 @@ fn get_method_has_boolean_parameters() {
         json!({"httpMethod": "OPTIONS", "requestParameters": {"method.request.path.id": null},
                "methodIntegration": {"requestParameters": {"integration.request.path.id": null}}}),
     );
-    assert_eq!(read["requestParameters"], json!({"method.request.path.id": false}));
+    assert_eq!(
+        read["requestParameters"],
+        json!({"method.request.path.id": false})
+    );
     assert_eq!(
         read["methodIntegration"]["requestParameters"],
         json!({"integration.request.path.id": ""})
@@ -101,7 +107,10 @@ fn get_integration_has_string_parameters() {
                "requestTemplates": {"application/json": null},
                "integrationResponses": {"200": {"responseTemplates": {"application/json": null}}}}),
     );
-    assert_eq!(read["requestParameters"], json!({"integration.request.path.id": ""}));
+    assert_eq!(
+        read["requestParameters"],
+        json!({"integration.request.path.id": ""})
+    );
     assert_eq!(read["requestTemplates"], json!({"application/json": ""}));
     assert_eq!(
         read["integrationResponses"]["200"]["responseTemplates"],
@@ -116,7 +125,10 @@ fn get_method_response_has_boolean_parameters() {
         json!({"responseParameters": {"method.response.header.h": null},
                "responseModels": {"application/json": null}}),
     );
-    assert_eq!(read["responseParameters"], json!({"method.response.header.h": false}));
+    assert_eq!(
+        read["responseParameters"],
+        json!({"method.response.header.h": false})
+    );
     assert_eq!(read["responseModels"], json!({"application/json": ""}));
 }
 
@@ -127,7 +139,10 @@ fn get_integration_response_has_string_parameters() {
         json!({"responseParameters": {"method.response.header.h": null},
                "responseTemplates": {"application/json": null}}),
     );
-    assert_eq!(read["responseParameters"], json!({"method.response.header.h": ""}));
+    assert_eq!(
+        read["responseParameters"],
+        json!({"method.response.header.h": ""})
+    );
     assert_eq!(read["responseTemplates"], json!({"application/json": ""}));
 }
 
@@ -176,7 +191,10 @@ fn stages_usage_plans_deployments_and_apis() {
         "/apikeys?includeValues=true",
         json!({"item": [{"id": "k", "stageKeys": [null], "tags": {"t": null}}]}),
     );
-    assert_eq!(keys["item"][0], json!({"id": "k", "stageKeys": [], "tags": {"t": ""}}));
+    assert_eq!(
+        keys["item"][0],
+        json!({"id": "k", "stageKeys": [], "tags": {"t": ""}})
+    );
 }
 
 #[test]
@@ -195,7 +213,10 @@ fn websocket_routes_integrations_and_stages() {
         "/v2/apis/w1/routes/r1/routeresponses/x1",
         json!({"responseParameters": {"p": null}, "responseModels": {"m": null}}),
     );
-    assert_eq!(response, json!({"responseParameters": {"p": {}}, "responseModels": {"m": ""}}));
+    assert_eq!(
+        response,
+        json!({"responseParameters": {"p": {}}, "responseModels": {"m": ""}})
+    );
     let integration = read(
         "/v2/apis/w1/integrations/i1",
         json!({"requestParameters": {"p": null}, "requestTemplates": {"t": null},
@@ -246,7 +267,10 @@ fn answers_without_nulls_or_json_pass_unchanged() {
     assert_eq!(tolerated(br#"{"id": "a1", "tags": {}}"#, root), None);
     assert_eq!(tolerated(b"<GetCallerIdentityResponse/>null", root), None);
     assert_eq!(tolerated(b"{not json null", root), None);
-    assert_eq!(tolerated(br#"{"id": "a1", "description": null}"#, root), None);
+    assert_eq!(
+        tolerated(br#"{"id": "a1", "description": null}"#, root),
+        None
+    );
     assert_eq!(
         root_of("http://127.0.0.1:5055/restapis/a1/stages/prod/exports/oas30?x=1"),
         None,
@@ -274,7 +298,10 @@ fn the_request_path_names_the_root() {
         kind("/restapis/a1/gatewayresponses/DEFAULT_4XX"),
         Shape::Object(Api::V1, Object::Any)
     );
-    assert_eq!(kind("/v2/apis/w1/routes/r1"), Shape::Object(Api::V2, Object::Route));
+    assert_eq!(
+        kind("/v2/apis/w1/routes/r1"),
+        Shape::Object(Api::V2, Object::Route)
+    );
     assert_eq!(kind("/v2/apis/w1"), Shape::Object(Api::V2, Object::Any));
     assert_eq!(
         kind("/2015-03-31/functions/f/policy"),
@@ -289,15 +316,13 @@ fn canned(body: &'static str) -> SharedHttpClient {
     impl HttpConnector for Canned {
         fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
             let response = aws_smithy_runtime_api::http::Response::new(
-                200.try_into().unwrap(),
+                aws_smithy_runtime_api::http::StatusCode::try_from(200u16).unwrap(),
                 SdkBody::from(self.0),
             );
             HttpConnectorFuture::ready(Ok(response))
         }
     }
-    aws_smithy_runtime_api::client::http::http_client_fn(move |_, _| {
-        Canned(body).into_shared()
-    })
+    aws_smithy_runtime_api::client::http::http_client_fn(move |_, _| Canned(body).into_shared())
 }
 
 fn client(http: SharedHttpClient) -> aws_sdk_apigateway::Client {

@@ -172,7 +172,10 @@ fn exported_routes_declare_exactly_the_methods_they_came_from() {
         .iter()
         .find(|m| m["kind"] == "Route" && m["spec"]["path"] == "/queue")
         .unwrap();
-    assert_eq!(queue["spec"]["integration"]["requestTemplates"]["text/plain"], "");
+    assert_eq!(
+        queue["spec"]["integration"]["requestTemplates"]["text/plain"],
+        ""
+    );
     assert!(
         queue["spec"]["integration"]["responses"]
             .as_array()

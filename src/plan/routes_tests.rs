@@ -182,9 +182,19 @@ fn empty_templates_are_templates() {
     );
     let auth = BTreeMap::new();
     let with_empty = desired_structure(&[input("q", &empty)], &ctx(&auth));
-    let integration = with_empty.methods.values().next().unwrap().integration.clone().unwrap();
+    let integration = with_empty
+        .methods
+        .values()
+        .next()
+        .unwrap()
+        .integration
+        .clone()
+        .unwrap();
     assert_eq!(integration.request_templates["application/json"], "");
-    assert_eq!(integration.responses["200"].templates["application/json"], "");
+    assert_eq!(
+        integration.responses["200"].templates["application/json"],
+        ""
+    );
     assert!(plan_structure(&with_empty, &observe(&with_empty)).is_empty());
     let without = desired_structure(&[input("q", &none)], &ctx(&auth));
     assert!(
