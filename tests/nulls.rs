@@ -15,6 +15,7 @@ use std::time::Duration;
 use apigw_operator::api::{RestApi, Route, Stage};
 use common::proxy::{Proxy, Rewrite, empty_templates_as_null};
 use common::*;
+use kube::api::DeleteParams;
 
 const T: Duration = Duration::from_secs(60);
 
@@ -238,5 +239,24 @@ async fn an_empty_template_read_back_as_null_stalls_nothing() {
         condition(&recovered, "Stalled").map(|c| c.0).as_deref(),
         Some("False")
     );
+
+    // Deleting the Route with the empty template is held up by nothing either.
+    routes
+        .delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(&routes, "orders", T).await;
+    ns.api::<Stage>()
+        .delete("live", &DeleteParams::default())
+        .await
+        .unwrap();
+    routes
+        .delete("items", &DeleteParams::default())
+        .await
+        .unwrap();
+    apis.delete("shop", &DeleteParams::default()).await.unwrap();
+    wait_deleted(&apis, "shop", T).await;
+    wait_deleted(&routes, "items", T).await;
+    wait_deleted(&ns.api::<Stage>(), "live", T).await;
     ns.delete().await;
 }
