@@ -145,10 +145,16 @@ where
             let status = service_err.raw().status().as_u16();
             let inner = service_err.err();
             let code = inner.code().map(str::to_string);
-            let message = inner
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("HTTP {status}"));
+            let message = match inner.message() {
+                Some(m) => m.to_string(),
+                // A success the SDK could not read: only the chain says why (a
+                // value its model does not allow), where "HTTP 200" says nothing.
+                None if (200..300).contains(&status) => format!(
+                    "AWS answered HTTP {status} but the answer could not be read: {}",
+                    error_chain(err)
+                ),
+                None => format!("HTTP {status}"),
+            };
             let kind = kind_of(code.as_deref(), status);
             (
                 kind,

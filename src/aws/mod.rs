@@ -12,6 +12,7 @@ pub mod models;
 pub mod resources;
 pub mod rest_api;
 pub mod stage;
+pub mod tolerant;
 pub mod usage;
 pub mod websocket;
 
@@ -215,11 +216,14 @@ pub struct Aws {
 impl Aws {
     /// Build clients from the environment's credential chain and the settings.
     pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        // AWS answers nulls the SDK cannot read (an empty mapping template): see tolerant.
+        let http = tolerant::wrap(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        );
         // A dated behaviour version: an SDK upgrade cannot change retry, timeout or
         // checksum defaults under a running operator without a code change here.
         let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
@@ -262,11 +266,14 @@ impl Aws {
     pub async fn for_tests(endpoint: &str) -> Aws {
         let credentials =
             aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "tests");
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        // AWS answers nulls the SDK cannot read (an empty mapping template): see tolerant.
+        let http = tolerant::wrap(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        );
         let conf = aws_config::defaults(BehaviorVersion::v2026_01_12())
             .http_client(http)
             .retry_config(RetryConfig::disabled())

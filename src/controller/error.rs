@@ -271,6 +271,23 @@ impl Error {
         }
     }
 
+    /// Whether a terminal failure is still looked at again every resync: AWS's
+    /// refusals and unreadable answers may be cured outside the spec (a template
+    /// fixed by hand in the console, a quota raised, an SDK-confusing value gone),
+    /// which sends no event; waiting for a spec change would leave the object, and
+    /// with a RestApi every Route and Stage of it, stalled for good.
+    pub fn rechecked_at_resync(&self) -> bool {
+        match self {
+            Error::Aws(_) => true,
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.rechecked_at_resync(),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// A conflict of normal life: another writer changed the object between our
     /// read and our write (409), or a finalizer patch lost a race (its JSON-patch
     /// test failed, 422). Retried at once: the next read sees the winner.
@@ -301,5 +318,38 @@ impl Error {
     /// waits longer than a blip, what only a person can fix is looked at slowly.
     pub fn base_backoff_secs(&self) -> u64 {
         super::reasons::lookup(self.reason()).map_or(2, |r| r.backoff_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws(kind: ErrorKind) -> Error {
+        Error::Aws(AwsError {
+            service: "apigateway",
+            operation: "GetResources",
+            resource: "restapi a1".into(),
+            kind,
+            code: "HTTP 200".into(),
+            message: "unreadable".into(),
+        })
+    }
+
+    /// AWS's refusals wait for no spec change for ever: cured outside, they clear
+    /// at the next resync. What only the spec can cure still waits for it.
+    #[test]
+    fn terminal_aws_errors_are_looked_at_again() {
+        let refused = aws(ErrorKind::Invalid);
+        assert!(!refused.is_retryable());
+        assert!(refused.rechecked_at_resync());
+        assert!(
+            Error::Finalizer(Box::new(kube::runtime::finalizer::Error::CleanupFailed(
+                aws(ErrorKind::Invalid)
+            )))
+            .rechecked_at_resync()
+        );
+        assert!(!Error::Paused("paused").rechecked_at_resync());
+        assert!(!Error::InvalidDocument("bad".into()).rechecked_at_resync());
     }
 }

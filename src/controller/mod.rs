@@ -441,6 +441,9 @@ pub fn error_policy<K: Resource<DynamicType = ()>>(
         let delay = ctx.backoff.after(&key, err);
         tracing::warn!(object = %key, error = %err, retry_in = ?delay, "reconcile failed; will retry");
         Action::requeue(delay)
+    } else if err.rechecked_at_resync() {
+        tracing::warn!(object = %key, error = %err, retry_in = ?ctx.settings.resync, "reconcile failed; looking again at the resync");
+        Action::requeue(ctx.settings.resync)
     } else {
         tracing::warn!(object = %key, error = %err, "reconcile failed; waiting for a spec change");
         Action::await_change()

@@ -236,8 +236,8 @@ pub async fn finish<K: OwnsStatus>(
             }
             if err.is_retryable() {
                 Err(err)
-            } else if observe_only.is_some() {
-                // Drift is looked at again on every resync.
+            } else if observe_only.is_some() || err.rechecked_at_resync() {
+                // Drift, and what AWS refused, are looked at again on every resync.
                 Ok(Action::requeue(ctx.settings.resync))
             } else {
                 Ok(Action::await_change())

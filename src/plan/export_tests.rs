@@ -63,9 +63,10 @@ const ROUTES: &[&str] = &[
       integration: {http: {url: 'https://files.internal/{proxy}', proxy: true, method: POST, vpcLinkId: abc123}, \
         requestParameters: {integration.request.path.proxy: method.request.path.proxy}, timeoutMillis: 5000}}",
     "{method: POST, path: /queue, integration: {aws: {service: sqs, path: 123456789012/jobs, credentialsRoleArn: 'arn:aws:iam::123456789012:role/q', region: eu-west-1}, \
-        requestTemplates: {application/json: 'Action=SendMessage'}, passthroughBehavior: NEVER, \
-        responses: [{statusCode: '202', templates: {application/json: '{\"queued\": true}'}}, {statusCode: '500', selectionPattern: '5\\d{2}'}]}, \
-      responses: [{statusCode: '202'}, {statusCode: '500'}]}",
+        requestTemplates: {application/json: 'Action=SendMessage', text/plain: ''}, passthroughBehavior: NEVER, \
+        responses: [{statusCode: '202', templates: {application/json: '{\"queued\": true}'}}, {statusCode: '500', selectionPattern: '5\\d{2}'}, \
+          {statusCode: '400', selectionPattern: '4\\d{2}', templates: {application/json: ''}}]}, \
+      responses: [{statusCode: '202'}, {statusCode: '500'}, {statusCode: '400'}]}",
     "{method: GET, path: /health, cors: {allowOrigins: ['https://app.example.com'], maxAgeSeconds: 600}, \
       integration: {mock: {statusCode: 204}, responses: [{statusCode: '204', headerMappings: {method.response.header.X-Up: \"'yes'\"}}]}, \
       responses: [{statusCode: '204', headers: {method.response.header.X-Up: false}}]}",
@@ -165,6 +166,24 @@ fn exported_routes_declare_exactly_the_methods_they_came_from() {
     )]);
     assert_eq!(methods_of(&routes, &exported_authorizers), methods);
     let names: Vec<&str> = routes.iter().map(|(n, _)| n.as_str()).collect();
+    // An empty template is exported as one, not dropped.
+    let queue = exported
+        .manifests
+        .iter()
+        .find(|m| m["kind"] == "Route" && m["spec"]["path"] == "/queue")
+        .unwrap();
+    assert_eq!(
+        queue["spec"]["integration"]["requestTemplates"]["text/plain"],
+        ""
+    );
+    assert!(
+        queue["spec"]["integration"]["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["templates"]["application/json"] == ""),
+        "{queue}"
+    );
     assert!(names.contains(&"photos-get-files-proxy"), "{names:?}");
     assert!(names.contains(&"photos-options-health"), "{names:?}");
 }

@@ -862,11 +862,10 @@ fn normalized(m: &MethodSettings) -> MethodSettings {
         if i.timeout_millis == 0 {
             i.timeout_millis = DEFAULT_TIMEOUT_MILLIS;
         }
-        // An empty template is stored as null and may come back missing.
-        i.request_templates.retain(|_, t| !t.is_empty());
-        for r in i.responses.values_mut() {
-            r.templates.retain(|_, t| !t.is_empty());
-        }
+        // An empty template is a template: it maps its content type to an empty
+        // body, where no template would pass the body through (or refuse it). AWS
+        // answers it as null, which the tolerant client reads as "": both sides
+        // keep it, so spec "" equals observed null and a missing one is put.
         if i.type_ == "MOCK" {
             // MOCK integrations have no backend method or URI, whatever is stored.
             i.http_method = None;

@@ -169,6 +169,44 @@ fn implicit_defaults_are_not_drift() {
     assert!(plan_structure(&desired, &observed).is_empty());
 }
 
+/// An empty template maps its content type to an empty body: AWS keeps it (and
+/// answers null, read as ""), so a spec's "" is met, and one AWS has that the spec
+/// lacks is a difference, as a missing one is.
+#[test]
+fn empty_templates_are_templates() {
+    let empty = route(
+        "{restApiRef: {name: api}, method: POST, path: /q, integration: {http: {url: 'https://backend.internal/q', proxy: false}, requestTemplates: {application/json: ''}, responses: [{statusCode: '200', templates: {application/json: ''}}]}}",
+    );
+    let none = route(
+        "{restApiRef: {name: api}, method: POST, path: /q, integration: {http: {url: 'https://backend.internal/q', proxy: false}, responses: [{statusCode: '200'}]}}",
+    );
+    let auth = BTreeMap::new();
+    let with_empty = desired_structure(&[input("q", &empty)], &ctx(&auth));
+    let integration = with_empty
+        .methods
+        .values()
+        .next()
+        .unwrap()
+        .integration
+        .clone()
+        .unwrap();
+    assert_eq!(integration.request_templates["application/json"], "");
+    assert_eq!(
+        integration.responses["200"].templates["application/json"],
+        ""
+    );
+    assert!(plan_structure(&with_empty, &observe(&with_empty)).is_empty());
+    let without = desired_structure(&[input("q", &none)], &ctx(&auth));
+    assert!(
+        !plan_structure(&with_empty, &observe(&without)).is_empty(),
+        "a template the spec has and AWS lacks is put"
+    );
+    assert!(
+        !plan_structure(&without, &observe(&with_empty)).is_empty(),
+        "an empty template AWS has and the spec lacks is removed"
+    );
+}
+
 /// A changed method is replaced: delete, then put with the new settings.
 #[test]
 fn changed_method_is_replaced() {

@@ -4,7 +4,9 @@
 //! operator's own counters. It can also refuse STS AssumeRole for chosen roles
 //! (403 AccessDenied), as IAM does for a role whose trust policy does not name
 //! the caller, and enforce AWS's published quotas (`Proxy::with_quotas`), answering
-//! 429 TooManyRequestsException as AWS does.
+//! 429 TooManyRequestsException as AWS does. `Proxy::rewriting` changes moto's
+//! successful answers on their way back, to answer as AWS does where moto does not
+//! (`empty_templates_as_null`).
 
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +45,10 @@ impl Seen {
     }
 }
 
+/// A change to a successful answer: given the request's path and the answer's
+/// body, the body to send instead (None: as it is).
+pub type Rewrite = Arc<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
+
 pub struct Proxy {
     pub url: String,
     log: Arc<Mutex<Vec<Seen>>>,
@@ -53,18 +59,24 @@ impl Proxy {
     /// Forward to `upstream` (`http://127.0.0.1:PORT`); AssumeRole of a role ARN
     /// containing any of `deny_roles` answers 403.
     pub async fn start(upstream: &str, deny_roles: &[&str]) -> Proxy {
-        Self::start_inner(upstream, deny_roles, None).await
+        Self::start_inner(upstream, deny_roles, None, None).await
+    }
+
+    /// Forward to `upstream`, passing moto's 2xx answers through `rewrite`.
+    pub async fn rewriting(upstream: &str, rewrite: Rewrite) -> Proxy {
+        Self::start_inner(upstream, &[], None, Some(rewrite)).await
     }
 
     /// Forward to `upstream`, refusing what AWS's `quotas` would refuse.
     pub async fn with_quotas(upstream: &str, quotas: Quotas) -> Proxy {
-        Self::start_inner(upstream, &[], Some(Arc::new(quotas))).await
+        Self::start_inner(upstream, &[], Some(Arc::new(quotas)), None).await
     }
 
     async fn start_inner(
         upstream: &str,
         deny_roles: &[&str],
         quotas: Option<Arc<Quotas>>,
+        rewrite: Option<Rewrite>,
     ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -81,9 +93,17 @@ impl Proxy {
                     return;
                 };
                 let (upstream, deny, log) = (upstream.clone(), deny.clone(), task_log.clone());
-                let quotas = quotas.clone();
+                let (quotas, rewrite) = (quotas.clone(), rewrite.clone());
                 tokio::spawn(async move {
-                    let _ = serve(conn, &upstream, &deny, quotas.as_deref(), &log).await;
+                    let _ = serve(
+                        conn,
+                        &upstream,
+                        &deny,
+                        quotas.as_deref(),
+                        rewrite.as_ref(),
+                        &log,
+                    )
+                    .await;
                 });
             }
         });
@@ -119,6 +139,7 @@ async fn serve(
     upstream: &str,
     deny: &[String],
     quotas: Option<&Quotas>,
+    rewrite: Option<&Rewrite>,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
     // Bytes read past the end of one request belong to the next.
@@ -148,7 +169,16 @@ async fn serve(
             buf.extend_from_slice(&chunk[..n]);
         }
         let request: Vec<u8> = buf.drain(..head_end + length).collect();
-        let answer = answer(&head, &request[head_end..], upstream, deny, quotas, log).await?;
+        let answer = answer(
+            &head,
+            &request[head_end..],
+            upstream,
+            deny,
+            quotas,
+            rewrite,
+            log,
+        )
+        .await?;
         conn.write_all(&answer).await?;
         if header_value(&head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
             return conn.shutdown().await;
@@ -163,6 +193,7 @@ async fn answer(
     upstream: &str,
     deny: &[String],
     quotas: Option<&Quotas>,
+    rewrite: Option<&Rewrite>,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<Vec<u8>> {
     let text = String::from_utf8_lossy(body).to_string();
@@ -176,7 +207,7 @@ async fn answer(
     let throttled = quotas.is_some_and(|q| !q.admit(&caller, &service, &operation));
     log.lock().unwrap().push(Seen {
         method,
-        path,
+        path: path.clone(),
         action: action.clone(),
         service: service.clone(),
         operation,
@@ -211,7 +242,74 @@ async fn answer(
     up.write_all(body).await?;
     let mut answer = Vec::new();
     up.read_to_end(&mut answer).await?;
+    let answer = match rewrite {
+        Some(rewrite) => rewritten(answer, &path, rewrite),
+        None => answer,
+    };
     Ok(reframed(answer))
+}
+
+/// moto's answer with a 2xx body passed through `rewrite` (and its length told
+/// anew); a chunked one is left alone.
+fn rewritten(answer: Vec<u8>, path: &str, rewrite: &Rewrite) -> Vec<u8> {
+    let Some(at) = find(&answer, b"\r\n\r\n") else {
+        return answer;
+    };
+    let head = String::from_utf8_lossy(&answer[..at]).to_string();
+    let success = head.split(' ').nth(1).is_some_and(|s| s.starts_with('2'));
+    if !success || header_value(&head, "transfer-encoding").is_some() {
+        return answer;
+    }
+    let Some(body) = rewrite(path, &answer[at + 4..]) else {
+        return answer;
+    };
+    let mut out = String::new();
+    for line in head.split("\r\n") {
+        let name = line.split(':').next().unwrap_or_default();
+        if !name.trim().eq_ignore_ascii_case("content-length") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// An answer as AWS gives it where moto does not: an empty mapping template
+/// (request or response) is stored as "" by both, and AWS answers it as null.
+pub fn empty_templates_as_null(body: &[u8]) -> Option<Vec<u8>> {
+    fn walk(value: &mut serde_json::Value) -> bool {
+        let mut changed = false;
+        match value {
+            serde_json::Value::Object(members) => {
+                for (name, v) in members.iter_mut() {
+                    if let ("requestTemplates" | "responseTemplates", Some(templates)) =
+                        (name.as_str(), v.as_object_mut())
+                    {
+                        for t in templates.values_mut() {
+                            if t.as_str() == Some("") {
+                                *t = serde_json::Value::Null;
+                                changed = true;
+                            }
+                        }
+                    } else {
+                        changed |= walk(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    changed |= walk(v);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    walk(&mut value).then(|| serde_json::to_vec(&value).unwrap())
 }
 
 /// moto's answer, read to its close, as one for a connection that stays open: no
