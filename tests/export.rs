@@ -191,7 +191,8 @@ async fn a_console_built_api_exports_to_manifests_that_converge_to_it() {
     let ns = TestNamespace::new(&client, "export-console").await;
     seed_functions(&["console-orders"]);
     let aws = aws().await;
-    let gw = &aws.apigateway;
+    let console = console().await;
+    let gw = &console;
     // As the console would: an API, two resources, three methods, a deployment.
     let api = gw
         .create_rest_api()

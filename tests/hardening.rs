@@ -122,7 +122,8 @@ async fn an_api_deleted_behind_the_operator_leaves_nothing_stale() {
     assert_eq!(own_statements("deleted-outside-fn", &old_id).await.len(), 1);
 
     let aws = aws().await;
-    aws.apigateway
+    console()
+        .await
         .delete_rest_api()
         .rest_api_id(&old_id)
         .send()

@@ -219,7 +219,8 @@ async fn an_api_from_an_openapi_document() {
         .into_iter()
         .find(|r| r.path == "/photos/{photoId}")
         .unwrap();
-    aws.apigateway
+    console()
+        .await
         .delete_method()
         .rest_api_id(&api_id)
         .resource_id(&resource.id)

@@ -85,6 +85,28 @@ pub async fn aws() -> Aws {
         .expect("AWS clients for moto")
 }
 
+/// API Gateway as a person at the console or the CLI reaches it: the SDK's own
+/// client, with nothing of the operator's (no gate, no limiter). Tests that play
+/// the people the operator shares AWS with write through this; the operator's
+/// own clients refuse any write made outside `Aws::call`.
+pub async fn console() -> aws_sdk_apigateway::Client {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::v2026_01_12())
+        .http_client(http)
+        .region(aws_config::Region::new(
+            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        ))
+        .endpoint_url(aws_endpoint())
+        .load()
+        .await;
+    aws_sdk_apigateway::Client::new(&conf)
+}
+
 pub fn aws_settings() -> AwsSettings {
     AwsSettings {
         region: Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())),
