@@ -172,12 +172,96 @@ fn service_endpoint(own: Option<String>, shared: Option<&str>) -> Option<String>
         .or_else(|| shared.map(str::to_string))
 }
 
-/// Whether sending the operation a second time after an unknown outcome is harmless:
-/// reads, and writes that set a state (Put, Update, Delete, Tag) rather than add a thing.
+/// Whether sending the operation a second time after an unknown outcome (a
+/// timeout, a reset connection, a 500: AWS may have carried it out) is harmless.
+/// Decided per operation:
+///
+/// - reads, and writes that set a state (Put, Update, Delete, Tag, Remove): yes;
+/// - creates whose duplicate AWS refuses with 409 ConflictException, so a second
+///   copy can never exist and the refusal ends the pass, whose successor reads
+///   what is there: CreateStage (a stage name is unique per API),
+///   CreateBasePathMapping (unique per domain and base path), CreateUsagePlanKey
+///   (a key is in a plan once), AddPermission (the statement id is unique per
+///   function; moto accepts a duplicate, an identical statement);
+/// - CreateDeployment: a second deployment of the same configuration is
+///   harmless: the stage serves the one answered, and the other, unused, is
+///   pruned with the old deployments;
+/// - no other create: a second REST API, authorizer, resource (moto, unlike AWS,
+///   takes a second `/photos`), model or key would be a duplicate nobody finds.
+///   The pass ends; the next one finds what was made (by the id in status, the
+///   owner tags or a read of the tree) before it creates anything.
 fn may_repeat(operation: &str) -> bool {
-    !["Create", "Import", "Add"]
-        .iter()
-        .any(|prefix| operation.starts_with(prefix))
+    const REFUSED_OR_HARMLESS_TWICE: [&str; 5] = [
+        "CreateStage",
+        "CreateBasePathMapping",
+        "CreateUsagePlanKey",
+        "AddPermission",
+        "CreateDeployment",
+    ];
+    REFUSED_OR_HARMLESS_TWICE.contains(&operation)
+        || !["Create", "Import", "Add"]
+            .iter()
+            .any(|prefix| operation.starts_with(prefix))
+}
+
+/// Whether a failed attempt may be sent again. A throttled call, and a failure
+/// that proves the request was not carried out (AWS answered 503 before
+/// processing it, or the connection was refused), are resent whatever the
+/// operation; an unknown outcome only where [`may_repeat`] allows it; anything
+/// else (a refusal, a conflict, a missing resource) is an answer.
+fn may_resend(operation: &str, err: &AwsError) -> bool {
+    match err.kind {
+        ErrorKind::Throttled => true,
+        ErrorKind::Transient => err.never_processed() || may_repeat(operation),
+        _ => false,
+    }
+}
+
+/// How long one attempt may take before it is given up as a timeout (an
+/// unknown outcome): a stalled connection must not hold a pass, and the object
+/// with it, forever. A whole-API import of hundreds of routes takes seconds;
+/// everything else answers in tens of milliseconds.
+fn attempt_timeout(operation: &str) -> Duration {
+    if matches!(operation, "PutRestApi" | "ImportRestApi") {
+        Duration::from_secs(120)
+    } else {
+        Duration::from_secs(30)
+    }
+}
+
+/// What the AWS calls of one reconcile pass did, counted by [`Aws::call`] for
+/// the pass running in the current task ([`in_pass`]): a pass that wrote
+/// something made progress, and its object's backoff starts over even if a later
+/// call failed.
+#[derive(Debug, Default)]
+pub struct PassCalls {
+    writes: std::sync::atomic::AtomicU64,
+}
+
+impl PassCalls {
+    /// Writes AWS carried out (answered with success) during the pass.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+tokio::task_local! {
+    static PASS: Arc<PassCalls>;
+}
+
+/// Run `pass` with its AWS calls counted in `calls`.
+pub async fn in_pass<F: Future>(calls: Arc<PassCalls>, pass: F) -> F::Output {
+    PASS.scope(calls, pass).await
+}
+
+fn count_write(operation: &str) {
+    if is_mutating(operation) {
+        let _ = PASS.try_with(|calls| {
+            calls
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        });
+    }
 }
 
 /// Whether an operation (by its AWS name) changes state.
@@ -417,11 +501,12 @@ impl Aws {
             let waited = self.limiter.acquire(service, operation).await;
             self.limiter.count();
             let sent = std::time::Instant::now();
-            let answer = send().await;
+            let answer = tokio::time::timeout(attempt_timeout(operation), send()).await;
             let took = sent.elapsed();
             let err = match answer {
-                Ok(value) => {
+                Ok(Ok(value)) => {
                     self.stats.record(service, operation, "ok", waited, took);
+                    count_write(operation);
                     tracing::debug!(
                         service = service.as_str(),
                         operation,
@@ -431,7 +516,8 @@ impl Aws {
                     );
                     return Ok(value);
                 }
-                Err(err) => AwsError::from_sdk(service.as_str(), operation, resource, err),
+                Ok(Err(err)) => AwsError::from_sdk(service.as_str(), operation, resource, err),
+                Err(_) => AwsError::timed_out(service.as_str(), operation, resource, took),
             };
             self.stats
                 .record(service, operation, err.kind.as_str(), waited, took);
@@ -441,15 +527,9 @@ impl Aws {
                 self.limiter.throttled(service, operation).await;
                 self.limiter.count_throttle();
             }
-            // A throttled call was never carried out. A transient failure (a timeout,
-            // a 5xx) may have been: a create is not sent twice, or a retry could make a
-            // second REST API or deployment; the next pass reads what exists first.
-            let again = attempt < self.max_attempts
-                && match err.kind {
-                    ErrorKind::Throttled => true,
-                    ErrorKind::Transient => may_repeat(operation),
-                    _ => false,
-                };
+            // Retried here, inside the pass, through the limiter: a failed pass costs
+            // its object a backoff and its successor the reads this one already made.
+            let again = attempt < self.max_attempts && may_resend(operation, &err);
             tracing::debug!(service = service.as_str(), operation, resource, attempt, retry = again, error = %err, "AWS call failed");
             if !again {
                 return Err(err);
