@@ -633,25 +633,92 @@ impl Aws {
 mod tests {
     use super::*;
 
+    /// After an unknown outcome, a create is sent again only where AWS refuses
+    /// its duplicate (409) or a duplicate is harmless.
     #[test]
-    fn only_calls_that_add_nothing_are_sent_again_after_an_unknown_outcome() {
+    fn only_calls_that_cannot_make_a_duplicate_are_sent_again_after_an_unknown_outcome() {
         for op in [
             "GetRestApi",
             "PutMethod",
             "UpdateStage",
             "DeleteResource",
             "TagResource",
+            "CreateStage",
+            "CreateDeployment",
+            "AddPermission",
+            "CreateBasePathMapping",
+            "CreateUsagePlanKey",
         ] {
             assert!(may_repeat(op), "{op}");
         }
         for op in [
             "CreateRestApi",
-            "CreateDeployment",
+            "CreateResource",
+            "CreateAuthorizer",
             "ImportRestApi",
-            "AddPermission",
+            "CreateApiKey",
         ] {
             assert!(!may_repeat(op), "{op}");
         }
+    }
+
+    fn failed(kind: ErrorKind, code: &str) -> AwsError {
+        AwsError {
+            service: "apigateway",
+            operation: "CreateResource",
+            resource: "r".into(),
+            kind,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    /// A failure that proves AWS did not carry the call out (429, 503, a refused
+    /// connection) lets even a create go again; a reset, a timeout or a 500 does
+    /// not; an answer (a refusal, a conflict, a missing resource) is never resent.
+    #[test]
+    fn a_create_is_resent_only_when_it_was_not_carried_out() {
+        for (kind, code) in [
+            (ErrorKind::Throttled, "TooManyRequestsException"),
+            (ErrorKind::Transient, "ServiceUnavailableException"),
+            (ErrorKind::Transient, "HTTP 503"),
+            (ErrorKind::Transient, "ConnectionRefused"),
+        ] {
+            assert!(may_resend("CreateResource", &failed(kind, code)), "{code}");
+        }
+        for (kind, code) in [
+            (ErrorKind::Transient, "DispatchFailure"),
+            (ErrorKind::Transient, "Timeout"),
+            (ErrorKind::Transient, "HTTP 500"),
+            (ErrorKind::Transient, "InternalFailure"),
+            (ErrorKind::Conflict, "ConflictException"),
+            (ErrorKind::Invalid, "BadRequestException"),
+            (ErrorKind::NotFound, "NotFoundException"),
+        ] {
+            assert!(!may_resend("CreateResource", &failed(kind, code)), "{code}");
+        }
+        assert!(may_resend(
+            "PutMethod",
+            &failed(ErrorKind::Transient, "DispatchFailure")
+        ));
+        assert!(!may_resend(
+            "PutMethod",
+            &failed(ErrorKind::Invalid, "BadRequestException")
+        ));
+    }
+
+    /// A pass counts the writes AWS carried out in its task, and only its own.
+    #[tokio::test]
+    async fn a_pass_counts_its_writes() {
+        let calls = Arc::new(PassCalls::default());
+        in_pass(calls.clone(), async {
+            count_write("GetResources");
+            count_write("PutMethod");
+            count_write("CreateResource");
+        })
+        .await;
+        count_write("PutMethod");
+        assert_eq!(calls.writes(), 2);
     }
 
     #[test]
