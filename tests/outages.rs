@@ -566,7 +566,7 @@ async fn a_stage_waiting_on_a_person_makes_no_aws_call() {
     );
     // Alive, not stuck: a spec change is acted on at once.
     let before_edit = proxy.mark();
-    ns.apply::<Route>("{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: open}, spec: {restApiRef: {name: waits}, method: GET, path: /opened, integration: {mock: {}}}}")
+    ns.apply::<Route>("{apiVersion: apigw.rs/v1alpha1, kind: Route, metadata: {name: more}, spec: {restApiRef: {name: waits}, method: GET, path: /more, integration: {mock: {}}}}")
         .await;
     eventually("the edit reaches AWS", Duration::from_secs(30), || async {
         proxy
