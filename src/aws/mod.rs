@@ -186,10 +186,12 @@ fn service_endpoint(own: Option<String>, shared: Option<&str>) -> Option<String>
 /// - CreateDeployment: a second deployment of the same configuration is
 ///   harmless: the stage serves the one answered, and the other, unused, is
 ///   pruned with the old deployments;
-/// - no other create: a second REST API, authorizer, resource (moto, unlike AWS,
-///   takes a second `/photos`), model or key would be a duplicate nobody finds.
-///   The pass ends; the next one finds what was made (by the id in status, the
-///   owner tags or a read of the tree) before it creates anything.
+/// - no other create here: a second REST API, authorizer, resource (moto, unlike
+///   AWS, takes a second `/photos`), model or key would be a duplicate nobody
+///   finds. CreateResource reads the tree after an unknown outcome and creates
+///   again only what is not there (`apply_structure_action`); for the others the
+///   pass ends, and the next one finds what was made (by the id in status or the
+///   owner tags) before it creates anything.
 fn may_repeat(operation: &str) -> bool {
     const REFUSED_OR_HARMLESS_TWICE: [&str; 5] = [
         "CreateStage",
