@@ -330,7 +330,7 @@ use common::proxy::{Fault, Faults, Proxy, Seen};
 use common::quota;
 
 /// The operator's default attempts per AWS call (`--aws-max-attempts`).
-const DEFAULT_ATTEMPTS: u32 = 3;
+const DEFAULT_ATTEMPTS: u32 = 5;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
