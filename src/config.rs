@@ -32,8 +32,8 @@ pub struct RunArgs {
     #[arg(long, env = "APIGW_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
     /// Attempts per AWS call: throttled and transient failures are tried again (a
-    /// create only after throttling), each attempt through the rate limiter; failed reconciles are also requeued with backoff.
-    #[arg(long, env = "APIGW_AWS_MAX_ATTEMPTS", default_value_t = 3)]
+    /// create only where a second one cannot be made: see `may_resend`), each attempt through the rate limiter; failed reconciles are also requeued with backoff.
+    #[arg(long, env = "APIGW_AWS_MAX_ATTEMPTS", default_value_t = 5)]
     pub aws_max_attempts: u32,
     /// API Gateway management budget for the whole process, RATE/BURST per second.
     #[arg(long, env = "APIGW_AWS_RATE_LIMIT", default_value = "10/40")]

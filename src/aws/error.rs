@@ -68,6 +68,38 @@ impl AwsError {
         self.kind == ErrorKind::NotFound
     }
 
+    /// Whether the failure proves AWS did not carry the request out, so sending it
+    /// again cannot do it twice: a 503 (AWS answers ServiceUnavailable before it
+    /// processes a request) or a connection that was refused (nothing was sent).
+    /// A 500, a reset connection or a timeout leave the outcome unknown.
+    pub fn never_processed(&self) -> bool {
+        self.kind == ErrorKind::Transient
+            && matches!(
+                self.code.as_str(),
+                "ServiceUnavailableException"
+                    | "ServiceUnavailable"
+                    | "HTTP 503"
+                    | CONNECTION_REFUSED
+            )
+    }
+
+    /// An attempt given up after `took` without an answer: its outcome is unknown.
+    pub fn timed_out(
+        service: &'static str,
+        operation: &'static str,
+        resource: &str,
+        took: std::time::Duration,
+    ) -> Self {
+        AwsError {
+            service,
+            operation,
+            resource: resource.to_string(),
+            kind: ErrorKind::Transient,
+            code: "Timeout".into(),
+            message: format!("no answer within {} s", took.as_secs()),
+        }
+    }
+
     /// Build from an SDK error.
     pub fn from_sdk<E>(
         service: &'static str,
@@ -168,11 +200,14 @@ where
             error_chain(err),
         ),
         SdkError::TimeoutError(_) => (ErrorKind::Transient, "Timeout".into(), error_chain(err)),
-        SdkError::DispatchFailure(_) => (
-            ErrorKind::Transient,
-            "DispatchFailure".into(),
-            error_chain(err),
-        ),
+        SdkError::DispatchFailure(_) => {
+            let code = if refused(err) {
+                CONNECTION_REFUSED
+            } else {
+                "DispatchFailure"
+            };
+            (ErrorKind::Transient, code.into(), error_chain(err))
+        }
         SdkError::ResponseError(r) => {
             let status = r.raw().status().as_u16();
             let kind = if status == 429 {
@@ -227,6 +262,23 @@ pub fn kind_of(code: Option<&str>, status: u16) -> ErrorKind {
         _ if status >= 500 => ErrorKind::Transient,
         _ => ErrorKind::Invalid,
     }
+}
+
+/// The code of a request whose connection was refused: it never left.
+const CONNECTION_REFUSED: &str = "ConnectionRefused";
+
+/// Whether a dispatch failed because the connection was refused.
+fn refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

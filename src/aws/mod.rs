@@ -174,12 +174,98 @@ fn service_endpoint(own: Option<String>, shared: Option<&str>) -> Option<String>
         .or_else(|| shared.map(str::to_string))
 }
 
-/// Whether sending the operation a second time after an unknown outcome is harmless:
-/// reads, and writes that set a state (Put, Update, Delete, Tag) rather than add a thing.
+/// Whether sending the operation a second time after an unknown outcome (a
+/// timeout, a reset connection, a 500: AWS may have carried it out) is harmless.
+/// Decided per operation:
+///
+/// - reads, and writes that set a state (Put, Update, Delete, Tag, Remove): yes;
+/// - creates whose duplicate AWS refuses with 409 ConflictException, so a second
+///   copy can never exist and the refusal ends the pass, whose successor reads
+///   what is there: CreateStage (a stage name is unique per API),
+///   CreateBasePathMapping (unique per domain and base path), CreateUsagePlanKey
+///   (a key is in a plan once), AddPermission (the statement id is unique per
+///   function; moto accepts a duplicate, an identical statement);
+/// - CreateDeployment: a second deployment of the same configuration is
+///   harmless: the stage serves the one answered, and the other, unused, is
+///   pruned with the old deployments;
+/// - no other create here: a second REST API, authorizer, resource (moto, unlike
+///   AWS, takes a second `/photos`), model or key would be a duplicate nobody
+///   finds. CreateResource reads the tree after an unknown outcome and creates
+///   again only what is not there (`apply_structure_action`); for the others the
+///   pass ends, and the next one finds what was made (by the id in status or the
+///   owner tags) before it creates anything.
 fn may_repeat(operation: &str) -> bool {
-    !["Create", "Import", "Add"]
-        .iter()
-        .any(|prefix| operation.starts_with(prefix))
+    const REFUSED_OR_HARMLESS_TWICE: [&str; 5] = [
+        "CreateStage",
+        "CreateBasePathMapping",
+        "CreateUsagePlanKey",
+        "AddPermission",
+        "CreateDeployment",
+    ];
+    REFUSED_OR_HARMLESS_TWICE.contains(&operation)
+        || !["Create", "Import", "Add"]
+            .iter()
+            .any(|prefix| operation.starts_with(prefix))
+}
+
+/// Whether a failed attempt may be sent again. A throttled call, and a failure
+/// that proves the request was not carried out (AWS answered 503 before
+/// processing it, or the connection was refused), are resent whatever the
+/// operation; an unknown outcome only where [`may_repeat`] allows it; anything
+/// else (a refusal, a conflict, a missing resource) is an answer.
+fn may_resend(operation: &str, err: &AwsError) -> bool {
+    match err.kind {
+        ErrorKind::Throttled => true,
+        ErrorKind::Transient => err.never_processed() || may_repeat(operation),
+        _ => false,
+    }
+}
+
+/// How long one attempt may take before it is given up as a timeout (an
+/// unknown outcome): a stalled connection must not hold a pass, and the object
+/// with it, forever. A whole-API import of hundreds of routes takes seconds;
+/// everything else answers in tens of milliseconds.
+fn attempt_timeout(operation: &str) -> Duration {
+    if matches!(operation, "PutRestApi" | "ImportRestApi") {
+        Duration::from_secs(120)
+    } else {
+        Duration::from_secs(30)
+    }
+}
+
+/// What the AWS calls of one reconcile pass did, counted by [`Aws::call`] for
+/// the pass running in the current task ([`in_pass`]): a pass that wrote
+/// something made progress, and its object's backoff starts over even if a later
+/// call failed.
+#[derive(Debug, Default)]
+pub struct PassCalls {
+    writes: std::sync::atomic::AtomicU64,
+}
+
+impl PassCalls {
+    /// Writes AWS carried out (answered with success) during the pass.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+tokio::task_local! {
+    static PASS: Arc<PassCalls>;
+}
+
+/// Run `pass` with its AWS calls counted in `calls`.
+pub async fn in_pass<F: Future>(calls: Arc<PassCalls>, pass: F) -> F::Output {
+    PASS.scope(calls, pass).await
+}
+
+fn count_write(operation: &str) {
+    if is_mutating(operation) {
+        let _ = PASS.try_with(|calls| {
+            calls
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        });
+    }
 }
 
 pub use gate::is_mutating;
@@ -430,16 +516,15 @@ impl Aws {
             let scope =
                 gate::CallScope::new(self.policy.clone(), self.observe_only.clone(), resource);
             let sent = std::time::Instant::now();
-            let answer = scope.run(send()).await;
+            let answer = tokio::time::timeout(attempt_timeout(operation), scope.run(send())).await;
             let took = sent.elapsed();
-            if answer.is_err()
-                && let Some(refusal) = scope.take_refusal()
-            {
+            let failed = !matches!(answer, Ok(Ok(_)));
+            if failed && let Some(refusal) = scope.take_refusal() {
                 // Stopped at the gate: nothing was sent, so nothing is counted.
                 tracing::debug!(service = service.as_str(), operation, resource, refusal = %refusal, "AWS write stopped at the gate");
                 return Err(refusal.into_aws_error(service.as_str(), operation, resource));
             }
-            if withheld && answer.is_err() {
+            if withheld && failed {
                 // The SDK could not build the request (ObserveOnly plans on ids
                 // that a withheld create never returned): still a planned write.
                 scope.note_withheld(operation);
@@ -450,8 +535,9 @@ impl Aws {
                 ));
             }
             let err = match answer {
-                Ok(value) => {
+                Ok(Ok(value)) => {
                     self.stats.record(service, operation, "ok", waited, took);
+                    count_write(operation);
                     tracing::debug!(
                         service = service.as_str(),
                         operation,
@@ -461,7 +547,8 @@ impl Aws {
                     );
                     return Ok(value);
                 }
-                Err(err) => AwsError::from_sdk(service.as_str(), operation, resource, err),
+                Ok(Err(err)) => AwsError::from_sdk(service.as_str(), operation, resource, err),
+                Err(_) => AwsError::timed_out(service.as_str(), operation, resource, took),
             };
             self.stats
                 .record(service, operation, err.kind.as_str(), waited, took);
@@ -471,15 +558,9 @@ impl Aws {
                 self.limiter.throttled(service, operation).await;
                 self.limiter.count_throttle();
             }
-            // A throttled call was never carried out. A transient failure (a timeout,
-            // a 5xx) may have been: a create is not sent twice, or a retry could make a
-            // second REST API or deployment; the next pass reads what exists first.
-            let again = attempt < self.max_attempts
-                && match err.kind {
-                    ErrorKind::Throttled => true,
-                    ErrorKind::Transient => may_repeat(operation),
-                    _ => false,
-                };
+            // Retried here, inside the pass, through the limiter: a failed pass costs
+            // its object a backoff and its successor the reads this one already made.
+            let again = attempt < self.max_attempts && may_resend(operation, &err);
             tracing::debug!(service = service.as_str(), operation, resource, attempt, retry = again, error = %err, "AWS call failed");
             if !again {
                 return Err(err);
@@ -583,25 +664,92 @@ impl Aws {
 mod tests {
     use super::*;
 
+    /// After an unknown outcome, a create is sent again only where AWS refuses
+    /// its duplicate (409) or a duplicate is harmless.
     #[test]
-    fn only_calls_that_add_nothing_are_sent_again_after_an_unknown_outcome() {
+    fn only_calls_that_cannot_make_a_duplicate_are_sent_again_after_an_unknown_outcome() {
         for op in [
             "GetRestApi",
             "PutMethod",
             "UpdateStage",
             "DeleteResource",
             "TagResource",
+            "CreateStage",
+            "CreateDeployment",
+            "AddPermission",
+            "CreateBasePathMapping",
+            "CreateUsagePlanKey",
         ] {
             assert!(may_repeat(op), "{op}");
         }
         for op in [
             "CreateRestApi",
-            "CreateDeployment",
+            "CreateResource",
+            "CreateAuthorizer",
             "ImportRestApi",
-            "AddPermission",
+            "CreateApiKey",
         ] {
             assert!(!may_repeat(op), "{op}");
         }
+    }
+
+    fn failed(kind: ErrorKind, code: &str) -> AwsError {
+        AwsError {
+            service: "apigateway",
+            operation: "CreateResource",
+            resource: "r".into(),
+            kind,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    /// A failure that proves AWS did not carry the call out (429, 503, a refused
+    /// connection) lets even a create go again; a reset, a timeout or a 500 does
+    /// not; an answer (a refusal, a conflict, a missing resource) is never resent.
+    #[test]
+    fn a_create_is_resent_only_when_it_was_not_carried_out() {
+        for (kind, code) in [
+            (ErrorKind::Throttled, "TooManyRequestsException"),
+            (ErrorKind::Transient, "ServiceUnavailableException"),
+            (ErrorKind::Transient, "HTTP 503"),
+            (ErrorKind::Transient, "ConnectionRefused"),
+        ] {
+            assert!(may_resend("CreateResource", &failed(kind, code)), "{code}");
+        }
+        for (kind, code) in [
+            (ErrorKind::Transient, "DispatchFailure"),
+            (ErrorKind::Transient, "Timeout"),
+            (ErrorKind::Transient, "HTTP 500"),
+            (ErrorKind::Transient, "InternalFailure"),
+            (ErrorKind::Conflict, "ConflictException"),
+            (ErrorKind::Invalid, "BadRequestException"),
+            (ErrorKind::NotFound, "NotFoundException"),
+        ] {
+            assert!(!may_resend("CreateResource", &failed(kind, code)), "{code}");
+        }
+        assert!(may_resend(
+            "PutMethod",
+            &failed(ErrorKind::Transient, "DispatchFailure")
+        ));
+        assert!(!may_resend(
+            "PutMethod",
+            &failed(ErrorKind::Invalid, "BadRequestException")
+        ));
+    }
+
+    /// A pass counts the writes AWS carried out in its task, and only its own.
+    #[tokio::test]
+    async fn a_pass_counts_its_writes() {
+        let calls = Arc::new(PassCalls::default());
+        in_pass(calls.clone(), async {
+            count_write("GetResources");
+            count_write("PutMethod");
+            count_write("CreateResource");
+        })
+        .await;
+        count_write("PutMethod");
+        assert_eq!(calls.writes(), 2);
     }
 
     #[test]

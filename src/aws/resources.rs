@@ -68,8 +68,8 @@ impl Aws {
                     .cloned()
                     .ok_or_else(|| missing_parent(api_id, path))?;
                 let resource = format!("{api_id} {path}");
-                let created = self
-                    .call(Service::ApiGateway, "CreateResource", &resource, || {
+                let create = || {
+                    self.call(Service::ApiGateway, "CreateResource", &resource, || {
                         self.apigateway
                             .create_resource()
                             .rest_api_id(api_id)
@@ -77,8 +77,28 @@ impl Aws {
                             .path_part(last_segment(path))
                             .send()
                     })
-                    .await?;
-                ids.insert(path.clone(), created.id().unwrap_or_default().to_string());
+                };
+                let id = match create().await {
+                    Ok(created) => created.id().unwrap_or_default().to_string(),
+                    // An unknown outcome (a reset, a timeout, a 500): AWS may have
+                    // made it. A second create would make a second resource of the
+                    // path in moto (AWS answers 409 without its id), so the tree is
+                    // read first, and the create sent again only if it is not there.
+                    Err(e) if e.kind == super::ErrorKind::Transient && !e.never_processed() => {
+                        tracing::debug!(%path, error = %e, "CreateResource outcome unknown; reading the tree");
+                        let made = self
+                            .get_resources(api_id)
+                            .await?
+                            .into_iter()
+                            .find(|r| &r.path == path);
+                        match made {
+                            Some(found) => found.id,
+                            None => create().await?.id().unwrap_or_default().to_string(),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                };
+                ids.insert(path.clone(), id);
             }
             StructureAction::DeleteMethod { path, verb } => {
                 let Some(resource_id) = ids.get(path) else {

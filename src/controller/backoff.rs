@@ -1,6 +1,7 @@
 //! Per-object retry delays. A failure that waiting can fix backs off exponentially
 //! from its reason's base delay up to a cap (`--max-backoff`, 5 minutes by
-//! default); a success forgets the count. The conflicts of normal life (two
+//! default, a hard ceiling: the jitter stays under it); a success, or a failed
+//! pass that made progress (wrote something to AWS), forgets the count. The conflicts of normal life (two
 //! writers of one object, a finalizer added while the object changed) are retried
 //! at once and never grow the delay: the next attempt reads the current version
 //! and usually succeeds.
@@ -57,7 +58,7 @@ impl Backoff {
         let n = failures.entry(key.to_string()).or_insert(0);
         let exp = err.base_backoff_secs().saturating_mul(1u64 << (*n).min(16));
         *n += 1;
-        jittered(Duration::from_secs(exp).min(self.cap))
+        capped(Duration::from_secs(exp), self.cap)
     }
 }
 
@@ -153,12 +154,28 @@ pub fn watch_trouble() -> &'static WatchTrouble {
 
 /// Up to 20% more, so objects that failed together do not retry together.
 fn jittered(delay: Duration) -> Duration {
+    delay + delay.mul_f64(spread())
+}
+
+/// `delay` jittered and never above `cap`: up to 20% more below the cap, up to
+/// 20% less at it, so objects at the cap still spread out.
+fn capped(delay: Duration, cap: Duration) -> Duration {
+    let spread = spread();
+    if delay >= cap {
+        cap - cap.mul_f64(spread)
+    } else {
+        (delay + delay.mul_f64(spread)).min(cap)
+    }
+}
+
+/// A share between 0 and 0.2, from the clock.
+fn spread() -> f64 {
     let permille = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .subsec_nanos()
         % 200;
-    delay + delay.mul_f64(f64::from(permille) / 1000.0)
+    f64::from(permille) / 1000.0
 }
 
 #[cfg(test)]
@@ -208,11 +225,26 @@ mod tests {
         for _ in 0..12 {
             last = backoff.after("Stage/n/a", &throttled());
         }
-        assert!(last >= Duration::from_secs(60) && last <= Duration::from_secs(72));
+        assert!(last >= Duration::from_secs(48) && last <= Duration::from_secs(60));
         backoff.succeeded("Stage/n/a");
         assert_eq!(backoff.failures("Stage/n/a"), 0);
         let base = Duration::from_secs(throttled().base_backoff_secs());
         assert!(backoff.after("Stage/n/a", &throttled()) <= base.mul_f64(1.2));
+    }
+
+    /// `--max-backoff` is a ceiling the jitter never crosses, at or below the cap.
+    #[test]
+    fn the_cap_holds_with_jitter() {
+        let cap = Duration::from_secs(300);
+        for _ in 0..1000 {
+            assert!(capped(Duration::from_secs(276), cap) <= cap);
+            assert!(capped(Duration::from_secs(552), cap) <= cap);
+            assert!(capped(Duration::from_secs(552), cap) >= cap.mul_f64(0.8));
+        }
+        let backoff = Backoff::new(cap);
+        for _ in 0..20 {
+            assert!(backoff.after("RestApi/n/a", &throttled()) <= cap);
+        }
     }
 
     /// A failing watch retries within seconds, and from the start once it worked.

@@ -347,14 +347,24 @@ pub async fn apply_status<K: Child>(
     }
     let api: Api<K> = ctx.api_in(&obj.namespace().unwrap_or_default());
     let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
-    let written = api
+    let written = match api
         .patch_status(
             &obj.name_any(),
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
         .await
-        .map_err(Error::kube("apply child status"))?;
+    {
+        Ok(written) => written,
+        // The child vanished since the pass listed it (deleted once its finalizer
+        // went, or never held one): nobody is left to tell, and it is no failure
+        // of the parent's pass or cleanup.
+        Err(kube::Error::Api(e)) if e.code == 404 => {
+            tracing::debug!(child = %obj.name_any(), "child gone before its status write");
+            return Ok(());
+        }
+        Err(e) => return Err(Error::kube("apply child status")(e)),
+    };
     // The child's reference reconciler reads it again rather than act on a copy
     // from before this write.
     ctx.note_status_version(

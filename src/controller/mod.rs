@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod owned;
 pub mod ownership;
 pub mod permissions;
+pub mod preempt;
 pub mod reasons;
 pub mod rest_api;
 pub mod stages;
@@ -358,9 +359,10 @@ impl Shared {
     }
 }
 
-/// One reconcile of `obj`, counted in the metrics; a success resets its backoff.
-/// It starts from the API server's copy when the cached one predates our own last
-/// status write.
+/// One reconcile of `obj`, counted in the metrics; a success, or a failure after
+/// writes to AWS (progress), resets its backoff. It starts from the API server's
+/// copy when the cached one predates our own last status write. A deletion of
+/// the object seen meanwhile preempts it ([`preempt`]): the cleanup runs next.
 async fn reconciled<K, F>(
     kind: &'static str,
     obj: Arc<K>,
@@ -375,12 +377,34 @@ where
     F: Future<Output = Result<Action, Error>>,
 {
     let obj = current_copy(obj, &ctx).await?;
-    let result = ctx
-        .reconciles
-        .measure(kind, obj.as_ref(), reconcile(obj.clone(), ctx.clone()))
-        .await;
-    if result.is_ok() {
-        ctx.backoff.succeeded(&backoff::Backoff::key(obj.as_ref()));
+    let key = backoff::Backoff::key(obj.as_ref());
+    let uid = obj.meta().uid.clone().unwrap_or_default();
+    // A cleanup is what a deletion asks for: it is never preempted.
+    let running = obj
+        .meta()
+        .deletion_timestamp
+        .is_none()
+        .then(|| preempt::passes().start(&uid));
+    let calls = Arc::new(crate::aws::PassCalls::default());
+    let pass = crate::aws::in_pass(
+        calls.clone(),
+        ctx.reconciles
+            .measure(kind, obj.as_ref(), reconcile(obj.clone(), ctx.clone())),
+    );
+    let result = match &running {
+        Some(running) => {
+            tokio::select! {
+                result = pass => result,
+                () = running.preempted.notified() => {
+                    tracing::info!(object = %key, writes = calls.writes(), "deleted during its pass: the pass stops, the cleanup follows");
+                    Ok(Action::requeue(Duration::ZERO))
+                }
+            }
+        }
+        None => pass.await,
+    };
+    if result.is_ok() || calls.writes() > 0 {
+        ctx.backoff.succeeded(&key);
     }
     result
 }
@@ -649,12 +673,21 @@ fn stored_changes<K>(
 where
     K: Watched,
 {
+    use futures::TryStreamExt;
     use kube::runtime::WatchStreamExt;
     let (reader, writer) = kube::runtime::reflector::store();
     let changes = watch(watched_api::<K>(ctx))
         .modify(slim)
         .reflect(writer)
-        .applied_objects();
+        .applied_objects()
+        .inspect_ok(|obj: &K| {
+            if obj.meta().deletion_timestamp.is_some()
+                && let Some(uid) = obj.meta().uid.as_deref()
+                && preempt::passes().deleted(uid)
+            {
+                tracing::debug!(uid, "deletion seen during a pass");
+            }
+        });
     (reader, changes)
 }
 

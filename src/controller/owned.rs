@@ -391,13 +391,52 @@ pub async fn cleanup<K: OwnsAwsResource>(obj: Arc<K>, ctx: &Context) -> Result<A
         }
         Named::NotHeld => None,
     };
+    let uid = obj.uid().unwrap_or_default();
     if let Some(id) = &id {
         tracing::Span::current().record(K::ID_FIELD, id.as_str());
-        let result = obj.delete(ctx, id).await;
-        super::outcome::report_deletion(ctx, obj.as_ref(), result, K::deleted_note(id)).await?;
+        if deletions().done(&uid, id) {
+            // A retry of a cleanup whose delete went through (what followed it
+            // failed): the delete is not sent again, nor its Event.
+            tracing::debug!("deleted by an earlier attempt of this cleanup");
+        } else {
+            let result = obj.delete(ctx, id).await;
+            super::outcome::report_deletion(ctx, obj.as_ref(), result, K::deleted_note(id)).await?;
+            deletions().record(&uid, id);
+        }
     }
     obj.released(ctx, false, id.as_deref()).await?;
+    deletions().forget(&uid);
     Ok(Action::await_change())
+}
+
+/// The resources this process deleted for objects whose cleanup has not finished,
+/// as (object uid, resource id): a cleanup retried after its delete (a later step
+/// failed) does not delete again. A DeleteRestApi has a budget of one per 30 s,
+/// and a repeated one finds nothing to delete.
+#[derive(Debug, Default)]
+struct Deletions(std::sync::Mutex<std::collections::HashSet<(String, String)>>);
+
+impl Deletions {
+    fn done(&self, uid: &str, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .contains(&(uid.to_string(), id.to_string()))
+    }
+    fn record(&self, uid: &str, id: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert((uid.to_string(), id.to_string()));
+    }
+    fn forget(&self, uid: &str) {
+        self.0.lock().unwrap().retain(|(u, _)| u != uid);
+    }
+}
+
+fn deletions() -> &'static Deletions {
+    static DELETIONS: std::sync::OnceLock<Deletions> = std::sync::OnceLock::new();
+    DELETIONS.get_or_init(Deletions::default)
 }
 
 #[cfg(test)]

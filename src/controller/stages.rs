@@ -18,6 +18,7 @@ use super::children::{
     remove_finalizer,
 };
 use super::conditions::now_rfc3339;
+use super::reasons::Class;
 use super::{Context, Error};
 use crate::api::common::DeletionPolicy;
 use crate::api::stage::{DeploymentMode, DeploymentRecord, Stage};
@@ -202,6 +203,7 @@ pub async fn converge(
             fingerprint_since: inputs.fingerprint_since,
             now: Timestamp::now(),
             routes_in_effect: (inputs.all_in_effect || !stage.spec.deployment.wait_for_all_routes)
+                && !names_a_missing_function(inputs.blocking)
                 && inputs.routes_in_effect > 0,
             deployed_fingerprint: status.deployed_fingerprint.as_deref(),
             deployed_deployment_id: status.deployment_id.as_deref(),
@@ -232,7 +234,9 @@ pub async fn converge(
                 (readiness, None)
             }
         };
-        if let DeploymentDecision::Wait { remaining, .. } = &decision {
+        if let DeploymentDecision::Wait { remaining, reason } = &decision
+            && !(*reason == WaitReason::RoutesNotInEffect && waits_on_a_person(inputs.blocking))
+        {
             requeue = Some(requeue.map_or(*remaining, |r| r.min(*remaining)));
         }
         // Settings converge once the stage exists, whatever the deployment decision.
@@ -377,6 +381,12 @@ async fn apply_decision(
                 WaitReason::RoutesNotInEffect if inputs.routes_in_effect == 0 => {
                     "the API has no route in effect yet; a stage needs at least one".to_string()
                 }
+                WaitReason::RoutesNotInEffect if names_a_missing_function(inputs.blocking) => {
+                    format!(
+                        "not deploying while a Lambda function the API's methods call does not exist (its method is in the API, waiting for the function; waitForAllRoutes does not change this): {}",
+                        named(inputs.blocking)
+                    )
+                }
                 WaitReason::RoutesNotInEffect => format!(
                     "waiting until every Route and Authorizer of the API is in effect before deploying; not in effect: {} (or set deployment.waitForAllRoutes: false to deploy what is in effect)",
                     named(inputs.blocking)
@@ -432,6 +442,42 @@ async fn apply_decision(
             Ok((serving(id), Some(id.clone())))
         }
     }
+}
+
+/// Whether a Route (or the API's document) calls a Lambda function that does not
+/// exist. Its method and integration are written to the API anyway, so the
+/// function can be deployed after the API (by another tool, in any order); but a
+/// deployment snapshots every method of the API, in effect or not, so none is
+/// made until the function exists, whatever `waitForAllRoutes` says: nothing
+/// calling a missing function ever reaches a stage.
+fn names_a_missing_function(blocking: &[String]) -> bool {
+    blocking
+        .iter()
+        .any(|entry| entry.ends_with("(LambdaFunctionNotFound)"))
+}
+
+/// Whether what keeps a deployment waiting (`blocking`, "Route name (Reason)")
+/// can only be ended by a person: every entry stalled (a missing function or
+/// user pool, an invalid spec), or a Route waiting on such an Authorizer. Then
+/// the pass is not repeated on a timer: looking again changes nothing until a
+/// spec, a referenced object (both wake the API) or the resync period does.
+fn waits_on_a_person(blocking: &[String]) -> bool {
+    let classes: Vec<Option<Class>> = blocking
+        .iter()
+        .map(|entry| {
+            let reason = entry.rsplit_once('(')?.1.strip_suffix(')')?;
+            Some(super::reasons::lookup(reason)?.class)
+        })
+        .collect();
+    let stalled = |c: &Option<Class>| *c == Some(Class::NeedsUser);
+    let behind_an_authorizer = |(entry, _): (&String, &Option<Class>)| {
+        entry.starts_with("Route ") && entry.ends_with("(AuthorizerNotReady)")
+    };
+    classes.iter().any(stalled)
+        && blocking
+            .iter()
+            .zip(&classes)
+            .all(|pair| stalled(pair.1) || behind_an_authorizer(pair))
 }
 
 /// Up to five names, then how many more.
@@ -600,4 +646,48 @@ async fn report(
         readiness_event(ctx, stage, readiness).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stage kept waiting by a missing user pool (its Authorizer stalled, the
+    /// Routes behind it) is not passed again on a timer; one kept by something
+    /// on its way is.
+    #[test]
+    fn only_waits_on_a_person_stop_the_recheck() {
+        let blocking = |entries: &[&str]| entries.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert!(waits_on_a_person(&blocking(&[
+            "Authorizer users (UserPoolNotFound)",
+            "Route a (AuthorizerNotReady)",
+            "Route b (AuthorizerNotReady)",
+        ])));
+        assert!(waits_on_a_person(&blocking(&[
+            "Route a (LambdaFunctionNotFound)"
+        ])));
+        assert!(!waits_on_a_person(&blocking(&[
+            "Route a (AuthorizerNotReady)"
+        ])));
+        assert!(!waits_on_a_person(&blocking(&[
+            "Route a (LambdaFunctionNotFound)",
+            "Route b (Applying)",
+        ])));
+        assert!(!waits_on_a_person(&[]));
+    }
+
+    /// A method calling a missing function keeps every deployment back, also
+    /// with waitForAllRoutes false; other failing routes do not.
+    #[test]
+    fn a_missing_function_is_never_deployed() {
+        assert!(names_a_missing_function(&[
+            "Route a (LambdaFunctionNotFound)".to_string()
+        ]));
+        assert!(names_a_missing_function(&[
+            "Lambda function f (LambdaFunctionNotFound)".to_string()
+        ]));
+        assert!(!names_a_missing_function(&[
+            "Route a (MethodConflict)".to_string()
+        ]));
+    }
 }

@@ -28,10 +28,103 @@ pub struct Seen {
     pub operation: String,
     /// Refused with 429 by the quotas (never reached moto).
     pub throttled: bool,
+    /// The fault injected into this request, if any.
+    pub fault: Option<Fault>,
     /// Who signed it: `ACCESS_KEY@REGION` (each assumed role has keys of its own).
     pub caller: String,
     /// When it arrived.
     pub at: std::time::Instant,
+}
+
+/// A change to a successful answer: given the request's path and the answer's
+/// body, the body to send instead (None: as it is).
+pub type Rewrite = Arc<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
+
+/// A failure the proxy injects instead of (or around) forwarding a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// 503 ServiceUnavailableException, not forwarded (AWS refuses before it
+    /// processes the request).
+    Unavailable,
+    /// 429 TooManyRequestsException, not forwarded.
+    Throttled,
+    /// The connection reset before the request was forwarded.
+    ResetBefore,
+    /// The request forwarded and carried out, the connection reset instead of
+    /// the answer: the caller cannot know it was done.
+    ResetAfter,
+    /// Forwarded after a pause of [`Faults::stall`].
+    Stall,
+}
+
+/// A share of the requests to fail, chosen by a seeded generator from each
+/// request's number, so a seed names one sequence of faults.
+#[derive(Clone, Debug)]
+pub struct Faults {
+    /// Share of requests failed, 0 to 1.
+    pub rate: f64,
+    pub seed: u64,
+    /// How long a stalled request waits before it is forwarded.
+    pub stall: std::time::Duration,
+    next: Arc<std::sync::atomic::AtomicU64>,
+    on: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Faults {
+    pub fn new(rate: f64, seed: u64) -> Faults {
+        Faults {
+            rate,
+            seed,
+            stall: std::time::Duration::from_secs(2),
+            next: Arc::default(),
+            on: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }
+    }
+
+    /// Stop (or resume) injecting faults, for a test's own reads.
+    pub fn set_enabled(&self, on: bool) {
+        self.on.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The next draw, as a request would get it.
+    pub fn draw_for_test(&self) -> Option<Fault> {
+        self.draw()
+    }
+
+    /// The fault of the next request, if it gets one: 503, 429, a reset before
+    /// and after forwarding, and a stall, one fifth of the faults each.
+    fn draw(&self) -> Option<Fault> {
+        if !self.on.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let x = splitmix(self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+        if unit >= self.rate {
+            return None;
+        }
+        Some(match splitmix(x) % 5 {
+            0 => Fault::Unavailable,
+            1 => Fault::Throttled,
+            2 => Fault::ResetBefore,
+            3 => Fault::ResetAfter,
+            _ => Fault::Stall,
+        })
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// What the proxy does with one request.
+enum Reply {
+    Answer(Vec<u8>),
+    /// Reset the connection (no answer).
+    Reset,
 }
 
 impl Seen {
@@ -45,10 +138,6 @@ impl Seen {
     }
 }
 
-/// A change to a successful answer: given the request's path and the answer's
-/// body, the body to send instead (None: as it is).
-pub type Rewrite = Arc<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
-
 pub struct Proxy {
     pub url: String,
     log: Arc<Mutex<Vec<Seen>>>,
@@ -59,23 +148,30 @@ impl Proxy {
     /// Forward to `upstream` (`http://127.0.0.1:PORT`); AssumeRole of a role ARN
     /// containing any of `deny_roles` answers 403.
     pub async fn start(upstream: &str, deny_roles: &[&str]) -> Proxy {
-        Self::start_inner(upstream, deny_roles, None, None).await
+        Self::start_inner(upstream, deny_roles, None, None, None).await
     }
 
     /// Forward to `upstream`, passing moto's 2xx answers through `rewrite`.
     pub async fn rewriting(upstream: &str, rewrite: Rewrite) -> Proxy {
-        Self::start_inner(upstream, &[], None, Some(rewrite)).await
+        Self::start_inner(upstream, &[], None, None, Some(rewrite)).await
     }
 
     /// Forward to `upstream`, refusing what AWS's `quotas` would refuse.
     pub async fn with_quotas(upstream: &str, quotas: Quotas) -> Proxy {
-        Self::start_inner(upstream, &[], Some(Arc::new(quotas)), None).await
+        Self::start_inner(upstream, &[], Some(Arc::new(quotas)), None, None).await
+    }
+
+    /// Forward to `upstream` within AWS's `quotas`, failing a share of the
+    /// requests as `faults` draws them.
+    pub async fn with_faults(upstream: &str, quotas: Quotas, faults: Faults) -> Proxy {
+        Self::start_inner(upstream, &[], Some(Arc::new(quotas)), Some(faults), None).await
     }
 
     async fn start_inner(
         upstream: &str,
         deny_roles: &[&str],
         quotas: Option<Arc<Quotas>>,
+        faults: Option<Faults>,
         rewrite: Option<Rewrite>,
     ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
@@ -93,13 +189,14 @@ impl Proxy {
                     return;
                 };
                 let (upstream, deny, log) = (upstream.clone(), deny.clone(), task_log.clone());
-                let (quotas, rewrite) = (quotas.clone(), rewrite.clone());
+                let (quotas, faults, rewrite) = (quotas.clone(), faults.clone(), rewrite.clone());
                 tokio::spawn(async move {
                     let _ = serve(
                         conn,
                         &upstream,
                         &deny,
                         quotas.as_deref(),
+                        faults.as_ref(),
                         rewrite.as_ref(),
                         &log,
                     )
@@ -139,6 +236,7 @@ async fn serve(
     upstream: &str,
     deny: &[String],
     quotas: Option<&Quotas>,
+    faults: Option<&Faults>,
     rewrite: Option<&Rewrite>,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
@@ -169,16 +267,25 @@ async fn serve(
             buf.extend_from_slice(&chunk[..n]);
         }
         let request: Vec<u8> = buf.drain(..head_end + length).collect();
-        let answer = answer(
+        let answer = match answer(
             &head,
             &request[head_end..],
             upstream,
             deny,
             quotas,
+            faults,
             rewrite,
             log,
         )
-        .await?;
+        .await?
+        {
+            Reply::Answer(answer) => answer,
+            Reply::Reset => {
+                // RST, not FIN: the client sees "connection reset".
+                conn.set_zero_linger()?;
+                return Ok(());
+            }
+        };
         conn.write_all(&answer).await?;
         if header_value(&head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
             return conn.shutdown().await;
@@ -187,15 +294,19 @@ async fn serve(
 }
 
 /// The answer to one request, framed for a connection that stays open.
+// Each argument is one of the proxy's independent behaviours (deny, quotas,
+// faults, rewrite); a struct around them would only move the list.
+#[allow(clippy::too_many_arguments)]
 async fn answer(
     head: &str,
     body: &[u8],
     upstream: &str,
     deny: &[String],
     quotas: Option<&Quotas>,
+    faults: Option<&Faults>,
     rewrite: Option<&Rewrite>,
     log: &Mutex<Vec<Seen>>,
-) -> std::io::Result<Vec<u8>> {
+) -> std::io::Result<Reply> {
     let text = String::from_utf8_lossy(body).to_string();
     let mut request_line = head.lines().next().unwrap_or_default().split(' ');
     let method = request_line.next().unwrap_or_default().to_string();
@@ -205,6 +316,11 @@ async fn answer(
     let (caller, service) = quota::signer(&header("authorization")).unwrap_or_default();
     let operation = quota::operation(&service, &method, &path, &header("x-amz-target"), &action);
     let throttled = quotas.is_some_and(|q| !q.admit(&caller, &service, &operation));
+    let fault = if throttled {
+        None
+    } else {
+        faults.and_then(Faults::draw)
+    };
     log.lock().unwrap().push(Seen {
         method,
         path: path.clone(),
@@ -212,11 +328,30 @@ async fn answer(
         service: service.clone(),
         operation,
         throttled,
+        fault,
         caller: caller.clone(),
         at: std::time::Instant::now(),
     });
-    if throttled {
-        return Ok(quota::too_many_requests(&service).into_bytes());
+    if throttled || fault == Some(Fault::Throttled) {
+        return Ok(Reply::Answer(
+            quota::too_many_requests(&service).into_bytes(),
+        ));
+    }
+    match fault {
+        Some(Fault::Unavailable) => {
+            let body = "{\"message\":\"Service Unavailable\"}";
+            return Ok(Reply::Answer(
+                format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+                     x-amzn-ErrorType: ServiceUnavailableException\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes(),
+            ));
+        }
+        Some(Fault::ResetBefore) => return Ok(Reply::Reset),
+        Some(Fault::Stall) => tokio::time::sleep(faults.map(|f| f.stall).unwrap_or_default()).await,
+        _ => {}
     }
     if action == "AssumeRole" {
         let role = form_value(&text, "RoleArn").unwrap_or_default();
@@ -226,11 +361,13 @@ async fn answer(
                  <Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/operator is not authorized \
                  to perform: sts:AssumeRole on resource: {role}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
             );
-            return Ok(format!(
-                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{xml}",
-                xml.len()
-            )
-            .into_bytes());
+            return Ok(Reply::Answer(
+                format!(
+                    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{xml}",
+                    xml.len()
+                )
+                .into_bytes(),
+            ));
         }
     }
     // Forwarded as sent, on a connection moto closes after its answer.
@@ -242,11 +379,14 @@ async fn answer(
     up.write_all(body).await?;
     let mut answer = Vec::new();
     up.read_to_end(&mut answer).await?;
+    if fault == Some(Fault::ResetAfter) {
+        return Ok(Reply::Reset);
+    }
     let answer = match rewrite {
         Some(rewrite) => rewritten(answer, &path, rewrite),
         None => answer,
     };
-    Ok(reframed(answer))
+    Ok(Reply::Answer(reframed(answer)))
 }
 
 /// moto's answer with a 2xx body passed through `rewrite` (and its length told
