@@ -92,9 +92,11 @@ pub(super) async fn converge_permissions(
                 .is_some_and(|r| r.reason == "ReferenceNotAllowed");
             let f = if refused {
                 // Not updated in AWS, so it still calls the function it was granted
-                // for: that grant stays, and the refused function gets none.
+                // for: that grant stays while the binding still allows its function
+                // (a narrowed list takes it back), and the refused function gets none.
                 let statement = crate::plan::lambda::authorizer_statement_id(api_id, &id);
                 let grant = previous.iter().find(|g| g.statement_id == statement)?;
+                ctx.access.function(&grant.function).ok()?;
                 let named = match &grant.qualifier {
                     Some(q) => format!("{}:{q}", grant.function),
                     None => grant.function.clone(),
