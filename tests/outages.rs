@@ -423,11 +423,11 @@ fn faults_of(seen: &[Seen]) -> std::collections::BTreeMap<String, usize> {
 /// Issue #26, R2: with 20% of AWS calls failing, a call-by-call API converges
 /// within twice its fault-free time, and nothing is made twice. Transient
 /// failures are retried inside the pass; a failed pass that made progress does
-/// not grow the object's backoff. APIGW_FAULT_ROUTES (12) and APIGW_FAULT_SEED
+/// not grow the object's backoff. APIGW_FAULT_ROUTES (25) and APIGW_FAULT_SEED
 /// (26) choose the size and the sequence of faults; the times are printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_faults_cost_a_call_by_call_api_at_most_twice_its_fault_free_time() {
-    let routes: usize = env_or("APIGW_FAULT_ROUTES", 12);
+    let routes: usize = env_or("APIGW_FAULT_ROUTES", 25);
     let seed: u64 = env_or("APIGW_FAULT_SEED", 26);
     let client = client().await;
     let pool = seed_user_pool("faults-users");
