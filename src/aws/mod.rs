@@ -516,7 +516,10 @@ impl Aws {
             let scope =
                 gate::CallScope::new(self.policy.clone(), self.observe_only.clone(), resource);
             let sent = std::time::Instant::now();
-            let answer = tokio::time::timeout(attempt_timeout(operation), scope.run(send())).await;
+            // On the heap: an SDK send is a large future, and every caller's future
+            // would hold one inline (debug builds overflowed the test threads' stacks).
+            let answer =
+                tokio::time::timeout(attempt_timeout(operation), Box::pin(scope.run(send()))).await;
             let took = sent.elapsed();
             let failed = !matches!(answer, Ok(Ok(_)));
             if failed && let Some(refusal) = scope.take_refusal() {

@@ -386,10 +386,15 @@ where
         .is_none()
         .then(|| preempt::passes().start(&uid));
     let calls = Arc::new(crate::aws::PassCalls::default());
+    // The pass is boxed where it is made: a reconcile is a large future, and each
+    // wrapper below would otherwise move it through a worker's stack again.
     let pass = crate::aws::in_pass(
         calls.clone(),
-        ctx.reconciles
-            .measure(kind, obj.as_ref(), reconcile(obj.clone(), ctx.clone())),
+        ctx.reconciles.measure(
+            kind,
+            obj.as_ref(),
+            Box::pin(reconcile(obj.clone(), ctx.clone())),
+        ),
     );
     let result = match &running {
         Some(running) => {
