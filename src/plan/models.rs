@@ -128,6 +128,30 @@ pub struct ObservedValidator {
     pub parameters: bool,
 }
 
+/// A gateway response as read from AWS (GetGatewayResponses lists every type,
+/// the defaults too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedGatewayResponse {
+    pub response_type: String,
+    pub status_code: Option<String>,
+    pub parameters: BTreeMap<String, String>,
+    pub templates: BTreeMap<String, String>,
+    /// API Gateway's own response, not one put on this API.
+    pub default: bool,
+}
+
+/// A documentation part as read from AWS, by where it documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedDocumentationPart {
+    pub id: String,
+    /// `API`, `RESOURCE`, `METHOD`, `MODEL`, ...
+    pub kind: String,
+    pub path: Option<String>,
+    pub method: Option<String>,
+    pub status_code: Option<String>,
+    pub name: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelAction {
     CreateModel {
