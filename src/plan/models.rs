@@ -73,8 +73,10 @@ impl DesiredModels {
     }
 }
 
+/// A model of the route's own that API Gateway would store: a built-in one is the
+/// API's already, and a schema it would refuse is not planned (its route says why).
 fn fits(model: &crate::api::route::Model) -> bool {
-    model.schema.to_string().len() <= super::routes::MODEL_MAX_BYTES
+    model.built_in.is_none() && model.schema.to_string().len() <= super::routes::MODEL_MAX_BYTES
 }
 
 pub fn desired_models<'a>(
@@ -86,7 +88,6 @@ pub fn desired_models<'a>(
             if let Some(validator) = validator_name(v.body, v.parameters) {
                 out.validators.insert(validator);
             }
-            // A schema API Gateway would refuse is not planned; its route says why.
             for (ct, model) in v.models.iter().filter(|(_, m)| fits(m)) {
                 out.models.insert(
                     request_model_name(name, ct),
