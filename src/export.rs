@@ -41,13 +41,12 @@ pub async fn read_live_api(aws: &Aws, id: &str) -> anyhow::Result<LiveApi> {
     let mut unread = Vec::new();
     // Read only to be named as not exported: an API whose parts cannot be listed
     // (an emulator without them) is still exported, with a note saying so.
-    let documentation_parts = aws
-        .get_documentation_parts(id)
-        .await
-        .unwrap_or_else(|e| {
-            unread.push(format!("documentation parts, which could not be listed: {e}"));
-            Vec::new()
-        });
+    let documentation_parts = aws.get_documentation_parts(id).await.unwrap_or_else(|e| {
+        unread.push(format!(
+            "documentation parts, which could not be listed: {e}"
+        ));
+        Vec::new()
+    });
     Ok(LiveApi {
         resources: aws.get_resources(id).await?,
         authorizers: aws.get_authorizers(id).await?,
