@@ -1,6 +1,7 @@
 //! `apigw-operator export`: read a live REST API and print manifests a team can
 //! commit (the pure part is `plan::export`). It only reads AWS: GetRestApi,
-//! GetResources, GetAuthorizers, GetRequestValidators, GetModels, GetStages.
+//! GetResources, GetAuthorizers, GetRequestValidators, GetModels, GetStages,
+//! GetGatewayResponses, GetDocumentationParts.
 
 use crate::aws::Aws;
 use crate::plan::export::{Export, ExportOptions, LiveApi, export};
@@ -37,12 +38,24 @@ pub async fn read_live_api(aws: &Aws, id: &str) -> anyhow::Result<LiveApi> {
         .get_rest_api(id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("REST API {id} does not exist in region {}", aws.region))?;
+    let mut unread = Vec::new();
+    // Read only to be named as not exported: an API whose parts cannot be listed
+    // (an emulator without them) is still exported, with a note saying so.
+    let documentation_parts = aws.get_documentation_parts(id).await.unwrap_or_else(|e| {
+        unread.push(format!(
+            "documentation parts, which could not be listed: {e}"
+        ));
+        Vec::new()
+    });
     Ok(LiveApi {
         resources: aws.get_resources(id).await?,
         authorizers: aws.get_authorizers(id).await?,
         validators: aws.get_request_validators(id).await?,
         models: aws.get_models(id).await?,
         stages: aws.get_stages(id).await?,
+        gateway_responses: aws.get_gateway_responses(id).await?,
+        documentation_parts,
+        unread,
         api,
     })
 }

@@ -168,14 +168,38 @@ pub struct RequestValidation {
     pub models: BTreeMap<String, Model>,
 }
 
-/// A request or response model.
+/// A request or response model: a schema of the route's own, or a model API
+/// Gateway gives every API.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.schema) != has(self.builtIn)", "message": "set exactly one of schema and builtIn"}
+]))]
 pub struct Model {
     /// The JSON Schema (draft 4) of the body; at most 400 KB of JSON (API
     /// Gateway's limit), checked when the route is planned.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     #[schemars(schema_with = "free_form_object")]
     pub schema: serde_json::Value,
+    /// A model every API has, used by its name rather than copied: `Empty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_in: Option<BuiltInModel>,
+}
+
+/// The models API Gateway puts in every REST API.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum BuiltInModel {
+    /// `Empty`: an object of any content (what the console puts on new methods).
+    Empty,
+}
+
+impl BuiltInModel {
+    /// The model's name in API Gateway.
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltInModel::Empty => "Empty",
+        }
+    }
 }
 
 /// Where a route sends requests.

@@ -3,7 +3,10 @@
 use super::error::gone_or_checked;
 use super::{Aws, AwsError, Service};
 use crate::plan::PatchOp;
-use crate::plan::models::{ModelAction, ObservedModel, ObservedValidator};
+use crate::plan::models::{
+    ModelAction, ObservedDocumentationPart, ObservedGatewayResponse, ObservedModel,
+    ObservedValidator,
+};
 
 impl Aws {
     pub async fn get_models(&self, api_id: &str) -> Result<Vec<ObservedModel>, AwsError> {
@@ -56,6 +59,91 @@ impl Aws {
                 parameters: v.validate_request_parameters(),
             })
             .collect())
+    }
+
+    /// Every gateway response of the API, API Gateway's defaults included.
+    pub async fn get_gateway_responses(
+        &self,
+        api_id: &str,
+    ) -> Result<Vec<ObservedGatewayResponse>, AwsError> {
+        let mut out = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let page = self
+                .call(Service::ApiGateway, "GetGatewayResponses", api_id, || {
+                    self.apigateway
+                        .get_gateway_responses()
+                        .rest_api_id(api_id)
+                        .limit(500)
+                        .set_position(position.clone())
+                        .send()
+                })
+                .await?;
+            out.extend(page.items().iter().map(|r| {
+                ObservedGatewayResponse {
+                    response_type: r
+                        .response_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    status_code: r.status_code().map(str::to_string),
+                    parameters: r
+                        .response_parameters()
+                        .map(|m| m.clone().into_iter().collect())
+                        .unwrap_or_default(),
+                    templates: r
+                        .response_templates()
+                        .map(|m| m.clone().into_iter().collect())
+                        .unwrap_or_default(),
+                    default: r.default_response(),
+                }
+            }));
+            match page.position() {
+                Some(next) if !next.is_empty() && Some(next) != position.as_deref() => {
+                    position = Some(next.to_string())
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Every documentation part of the API.
+    pub async fn get_documentation_parts(
+        &self,
+        api_id: &str,
+    ) -> Result<Vec<ObservedDocumentationPart>, AwsError> {
+        let mut out = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let page = self
+                .call(Service::ApiGateway, "GetDocumentationParts", api_id, || {
+                    self.apigateway
+                        .get_documentation_parts()
+                        .rest_api_id(api_id)
+                        .limit(500)
+                        .set_position(position.clone())
+                        .send()
+                })
+                .await?;
+            out.extend(page.items().iter().map(|p| {
+                let location = p.location();
+                ObservedDocumentationPart {
+                    id: p.id().unwrap_or_default().to_string(),
+                    kind: location
+                        .map(|l| l.r#type().as_str().to_string())
+                        .unwrap_or_default(),
+                    path: location.and_then(|l| l.path()).map(str::to_string),
+                    method: location.and_then(|l| l.method()).map(str::to_string),
+                    status_code: location.and_then(|l| l.status_code()).map(str::to_string),
+                    name: location.and_then(|l| l.name()).map(str::to_string),
+                }
+            }));
+            match page.position() {
+                Some(next) if !next.is_empty() && Some(next) != position.as_deref() => {
+                    position = Some(next.to_string())
+                }
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// Carry out one model or validator action; returns the id of a created validator.

@@ -3,7 +3,9 @@
 //! it after the API's settings converge, so it stays the API's only writer.
 //!
 //! A pass reads the document (inline or from its ConfigMap), renders it (pure:
-//! `plan/openapi.rs`), reads the API's structure once, and sends the document
+//! `plan/openapi.rs`), reads the API's structure once (resources, its gateway
+//! responses, and the authorizers, request validators and models when the
+//! document declares any), and sends the document
 //! with PutRestApi (overwrite) only when the document changed or the structure in
 //! AWS no longer is what the last import made: a resync with an unchanged document
 //! and no drift writes nothing. A crash between the import and the status write
@@ -30,7 +32,7 @@ use super::{Context, Error};
 use crate::api::RestApi;
 use crate::api::rest_api::{AppliedDocument, OpenApiSource, RestApiStatus};
 use crate::plan::lambda::FunctionRef;
-use crate::plan::openapi::{Home, RenderedDocument, render};
+use crate::plan::openapi::{HeldStructure, Home, RenderedDocument, held_fingerprint, render};
 use crate::plan::rest_api::RestApiSettings;
 
 /// The condition that carries API Gateway's warnings about the last import.
@@ -178,8 +180,8 @@ async fn document_text(
 
 /// What the API holds now, as far as the document decides it.
 struct FoundStructure {
-    /// Resources with their methods, and the authorizers when the document has any,
-    /// without ids: what a later read must match for the API not to have drifted.
+    /// `held_fingerprint` of what AWS holds: what a later read must match for the
+    /// API not to have drifted.
     fingerprint: String,
     /// Authorizer ids by name (a re-import may leave several of one name).
     authorizer_ids: BTreeMap<String, Vec<String>>,
@@ -191,28 +193,43 @@ async fn read_structure(
     doc: &RenderedDocument,
 ) -> Result<FoundStructure, Error> {
     let resources = ctx.aws.get_resources(api_id).await?;
-    let methods: BTreeMap<&str, _> = resources
-        .iter()
-        .map(|r| (r.path.as_str(), &r.methods))
-        .collect();
+    // Each list is read only for a document that declares its kind: one the
+    // document leaves out is not the document's to put back. Gateway responses are
+    // the exception: one put by hand changes the errors of every route, and an
+    // overwrite replaces the API's definition with the document's, so they are read
+    // for every document-built API (one listing).
     let authorizers = if doc.authorizers.is_empty() {
         Vec::new()
     } else {
         ctx.aws.get_authorizers(api_id).await?
     };
+    let validators = if doc.validators.is_empty() {
+        Vec::new()
+    } else {
+        ctx.aws.get_request_validators(api_id).await?
+    };
+    let models = if doc.models.is_empty() {
+        Vec::new()
+    } else {
+        ctx.aws.get_models(api_id).await?
+    };
+    let gateway_responses = ctx.aws.get_gateway_responses(api_id).await?;
     let mut authorizer_ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut authorizer_settings: Vec<String> = Vec::new();
     for a in &authorizers {
         authorizer_ids
             .entry(a.settings.name.clone())
             .or_default()
             .push(a.id.clone());
-        authorizer_settings.push(format!("{:?}", a.settings));
     }
-    authorizer_settings.sort();
-    let canonical = json!({"methods": methods, "authorizers": authorizer_settings});
+    let held = HeldStructure {
+        resources: &resources,
+        authorizers: &authorizers,
+        validators: &validators,
+        models: &models,
+        gateway_responses: &gateway_responses,
+    };
     Ok(FoundStructure {
-        fingerprint: crate::plan::stage::fingerprint(&canonical.to_string()),
+        fingerprint: held_fingerprint(&held),
         authorizer_ids,
     })
 }
@@ -226,10 +243,13 @@ async fn report_warnings(
     doc: &RenderedDocument,
     warnings: &[String],
 ) {
+    // A set: API Gateway's warnings in another order are not a new set to announce.
     let all: Vec<&str> = warnings
         .iter()
         .map(String::as_str)
         .chain(doc.replaced.iter().map(String::as_str))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let generation = obj.metadata.generation;
     let now = now_rfc3339();

@@ -10,7 +10,10 @@ use serde_json::{Map, Value, json};
 
 use super::authorizer::ObservedAuthorizer;
 use super::lambda::function_arn_from_uri;
-use super::models::{ObservedModel, ObservedValidator, validator_name};
+use super::models::{
+    ObservedDocumentationPart, ObservedGatewayResponse, ObservedModel, ObservedValidator,
+    validator_name,
+};
 use super::rest_api::{OWNER_UID_TAG, ObservedRestApi};
 use super::routes::{
     DEFAULT_PASSTHROUGH, DEFAULT_TIMEOUT_MILLIS, IntegrationSettings, MethodSettings,
@@ -32,7 +35,15 @@ pub struct LiveApi {
     pub validators: Vec<ObservedValidator>,
     pub models: Vec<ObservedModel>,
     pub stages: Vec<ObservedStage>,
+    pub gateway_responses: Vec<ObservedGatewayResponse>,
+    pub documentation_parts: Vec<ObservedDocumentationPart>,
+    /// Lists that could not be read, with why: what they hold is not exported
+    /// and cannot be named either.
+    pub unread: Vec<String>,
 }
+
+/// API Gateway's built-in model, which methods name without the API defining it.
+const EMPTY_MODEL: &str = "Empty";
 
 /// How to name and scope the manifests.
 #[derive(Clone, Debug)]
@@ -101,6 +112,7 @@ pub fn export(live: &LiveApi, opts: &ExportOptions<'_>) -> Export {
             }
         }
     }
+    dropped(live, &mut out.notes);
     let mut stages: Vec<&ObservedStage> = live.stages.iter().collect();
     stages.sort_by(|a, b| a.stage_name.cmp(&b.stage_name));
     for stage in stages {
@@ -109,6 +121,50 @@ pub fn export(live: &LiveApi, opts: &ExportOptions<'_>) -> Export {
             .push(stage_manifest(stage, &name, opts, &mut out.notes));
     }
     out
+}
+
+/// One note per part of the API that no kind carries, naming it: the manifests
+/// would otherwise look like the whole API.
+fn dropped(live: &LiveApi, notes: &mut Vec<String>) {
+    let mut responses: Vec<&ObservedGatewayResponse> = live
+        .gateway_responses
+        .iter()
+        .filter(|r| !r.default)
+        .collect();
+    responses.sort_by(|a, b| a.response_type.cmp(&b.response_type));
+    for r in responses {
+        let status = r
+            .status_code
+            .as_deref()
+            .map(|s| format!(" (status {s})"))
+            .unwrap_or_default();
+        notes.push(format!(
+            "gateway response {}{status}: no kind models gateway responses",
+            r.response_type
+        ));
+    }
+    let mut parts: Vec<&ObservedDocumentationPart> = live.documentation_parts.iter().collect();
+    parts.sort_by(|a, b| {
+        (&a.kind, &a.path, &a.method, &a.name).cmp(&(&b.kind, &b.path, &b.method, &b.name))
+    });
+    for p in parts {
+        let place: Vec<&str> = [&p.method, &p.path, &p.status_code, &p.name]
+            .into_iter()
+            .filter_map(|f| f.as_deref())
+            .collect();
+        let place = if place.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", place.join(" "))
+        };
+        notes.push(format!(
+            "documentation part {} ({}{place}): no kind models documentation",
+            p.id, p.kind
+        ));
+    }
+    for why in &live.unread {
+        notes.push(why.clone());
+    }
 }
 
 /// Object names: DNS subdomain names, unique within the export.
@@ -283,6 +339,16 @@ struct References<'a> {
 }
 
 impl References<'_> {
+    /// A method's model as a Route carries it: the built-in `Empty` by name (a copy
+    /// would be a model of the operator's own, a change on first apply), others
+    /// by their schema.
+    fn model(&self, model: &str) -> Result<Value, String> {
+        if model == EMPTY_MODEL {
+            return Ok(json!({"builtIn": EMPTY_MODEL}));
+        }
+        Ok(json!({"schema": self.schema(model)?}))
+    }
+
     fn schema(&self, model: &str) -> Result<Value, String> {
         let text = self
             .models
@@ -344,7 +410,7 @@ fn route_spec(
             if !r.models.is_empty() {
                 let mut models = Map::new();
                 for (content_type, model) in &r.models {
-                    models.insert(content_type.clone(), json!({"schema": refs.schema(model)?}));
+                    models.insert(content_type.clone(), refs.model(model)?);
                 }
                 response["models"] = Value::Object(models);
             }
@@ -377,9 +443,9 @@ fn request_validation(
     }
     let mut models = Map::new();
     for (content_type, model) in &m.request_models {
-        models.insert(content_type.clone(), json!({"schema": refs.schema(model)?}));
+        models.insert(content_type.clone(), refs.model(model)?);
     }
-    if !models.is_empty() {
+    if m.request_models.values().any(|m| m != EMPTY_MODEL) {
         notes.push(format!(
             "{verb} {path}: request models are carried by their schema; the operator names its own models on first apply"
         ));

@@ -237,3 +237,158 @@ fn names_are_dns_names_and_unique() {
     assert_eq!(slug_path("/"), "-root");
     assert_eq!(slug_path("/a/{b}/{c+}"), "-a-b-c");
 }
+
+/// A console-made method names the built-in `Empty` model for its request and
+/// its 200 response.
+fn console_api() -> LiveApi {
+    let mut method = MethodSettings {
+        authorization_type: "NONE".into(),
+        request_models: BTreeMap::from([("application/json".into(), "Empty".into())]),
+        integration: Some(IntegrationSettings {
+            type_: "MOCK".into(),
+            request_templates: BTreeMap::from([(
+                "application/json".into(),
+                r#"{"statusCode": 200}"#.into(),
+            )]),
+            passthrough_behavior: DEFAULT_PASSTHROUGH.into(),
+            timeout_millis: DEFAULT_TIMEOUT_MILLIS,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    method.responses.insert(
+        "200".into(),
+        crate::plan::routes::MethodResponseSettings {
+            models: BTreeMap::from([("application/json".into(), "Empty".into())]),
+            ..Default::default()
+        },
+    );
+    LiveApi {
+        resources: vec![ObservedResource {
+            id: "r1".into(),
+            path: "/pets".into(),
+            methods: BTreeMap::from([("POST".into(), method)]),
+        }],
+        models: vec![ObservedModel {
+            name: "Empty".into(),
+            schema: r#"{"$schema":"http://json-schema.org/draft-04/schema#","title":"Empty Schema","type":"object"}"#.into(),
+        }],
+        ..Default::default()
+    }
+}
+
+fn opts() -> ExportOptions<'static> {
+    ExportOptions {
+        name: "pets",
+        namespace: None,
+        region: "us-east-1",
+        observe_only: false,
+    }
+}
+
+#[test]
+fn the_built_in_empty_model_stays_empty() {
+    let live = console_api();
+    let exported = export(&live, &opts());
+    assert_eq!(
+        exported.notes,
+        Vec::<String>::new(),
+        "Empty is no copy to note"
+    );
+    let routes: Vec<(String, RouteSpec)> = exported
+        .manifests
+        .iter()
+        .filter(|m| m["kind"] == "Route")
+        .map(|m| {
+            (
+                m["metadata"]["name"].as_str().unwrap().to_string(),
+                serde_json::from_value(m["spec"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    let route = &exported.manifests[1]["spec"];
+    assert_eq!(
+        route["requestValidation"]["models"]["application/json"],
+        json!({"builtIn": "Empty"})
+    );
+    assert_eq!(
+        route["responses"][0]["models"]["application/json"],
+        json!({"builtIn": "Empty"})
+    );
+    // Applied, the Route asks for no model of its own and names Empty as it was.
+    let desired = crate::plan::models::desired_models(
+        routes.iter().map(|(name, spec)| (name.as_str(), spec)),
+    );
+    assert!(desired.is_empty(), "{desired:?}");
+    let live_methods: BTreeMap<_, _> = live
+        .resources
+        .iter()
+        .flat_map(|r| {
+            r.methods
+                .iter()
+                .map(|(v, m)| ((r.path.clone(), v.clone()), m.clone()))
+        })
+        .collect();
+    assert_eq!(methods_of(&routes, &BTreeMap::new()), live_methods);
+}
+
+#[test]
+fn gateway_responses_and_documentation_parts_are_named_as_not_exported() {
+    let mut live = console_api();
+    let response = |kind: &str, status: &str, default: bool| ObservedGatewayResponse {
+        response_type: kind.into(),
+        status_code: Some(status.into()),
+        parameters: BTreeMap::new(),
+        templates: BTreeMap::new(),
+        default,
+    };
+    live.gateway_responses = vec![
+        response("UNAUTHORIZED", "401", false),
+        response("DEFAULT_4XX", "400", true),
+        response("ACCESS_DENIED", "403", false),
+    ];
+    live.documentation_parts = vec![
+        ObservedDocumentationPart {
+            id: "d2".into(),
+            kind: "METHOD".into(),
+            path: Some("/pets".into()),
+            method: Some("POST".into()),
+            status_code: None,
+            name: None,
+        },
+        ObservedDocumentationPart {
+            id: "d1".into(),
+            kind: "API".into(),
+            path: None,
+            method: None,
+            status_code: None,
+            name: None,
+        },
+    ];
+    let exported = export(&live, &opts());
+    assert_eq!(
+        exported.notes,
+        [
+            "gateway response ACCESS_DENIED (status 403): no kind models gateway responses",
+            "gateway response UNAUTHORIZED (status 401): no kind models gateway responses",
+            "documentation part d1 (API): no kind models documentation",
+            "documentation part d2 (METHOD POST /pets): no kind models documentation",
+        ],
+        "API Gateway's default responses are no loss"
+    );
+    let yaml = crate::export::to_yaml(&exported).unwrap();
+    assert!(
+        yaml.starts_with(
+            "# not exported: gateway response ACCESS_DENIED (status 403): no kind models gateway responses\n"
+        ),
+        "{yaml}"
+    );
+
+    live.documentation_parts.clear();
+    live.unread = vec!["documentation parts, which could not be listed: 404".into()];
+    let notes = export(&live, &opts()).notes;
+    assert_eq!(
+        notes.last().map(String::as_str),
+        Some("documentation parts, which could not be listed: 404")
+    );
+}

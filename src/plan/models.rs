@@ -73,8 +73,10 @@ impl DesiredModels {
     }
 }
 
+/// A model of the route's own that API Gateway would store: a built-in one is the
+/// API's already, and a schema it would refuse is not planned (its route says why).
 fn fits(model: &crate::api::route::Model) -> bool {
-    model.schema.to_string().len() <= super::routes::MODEL_MAX_BYTES
+    model.built_in.is_none() && model.schema.to_string().len() <= super::routes::MODEL_MAX_BYTES
 }
 
 pub fn desired_models<'a>(
@@ -86,7 +88,6 @@ pub fn desired_models<'a>(
             if let Some(validator) = validator_name(v.body, v.parameters) {
                 out.validators.insert(validator);
             }
-            // A schema API Gateway would refuse is not planned; its route says why.
             for (ct, model) in v.models.iter().filter(|(_, m)| fits(m)) {
                 out.models.insert(
                     request_model_name(name, ct),
@@ -126,6 +127,30 @@ pub struct ObservedValidator {
     pub name: String,
     pub body: bool,
     pub parameters: bool,
+}
+
+/// A gateway response as read from AWS (GetGatewayResponses lists every type,
+/// the defaults too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedGatewayResponse {
+    pub response_type: String,
+    pub status_code: Option<String>,
+    pub parameters: BTreeMap<String, String>,
+    pub templates: BTreeMap<String, String>,
+    /// API Gateway's own response, not one put on this API.
+    pub default: bool,
+}
+
+/// A documentation part as read from AWS, by where it documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedDocumentationPart {
+    pub id: String,
+    /// `API`, `RESOURCE`, `METHOD`, `MODEL`, ...
+    pub kind: String,
+    pub path: Option<String>,
+    pub method: Option<String>,
+    pub status_code: Option<String>,
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,9 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use super::authorizer::ObservedAuthorizer;
 use super::lambda::{FunctionRef, function_arn_from_uri};
+use super::models::{ObservedGatewayResponse, ObservedModel, ObservedValidator};
 use super::rest_api::RestApiSettings;
-use super::routes::{MethodKey, MethodSettings};
+use super::routes::{MethodKey, MethodSettings, ObservedResource};
 
 /// API Gateway's limit on an imported definition.
 pub const MAX_DOCUMENT_BYTES: usize = 6 * 1024 * 1024;
@@ -71,6 +73,12 @@ pub struct RenderedDocument {
     pub authorizers: BTreeSet<String>,
     /// Lambda authorizers without a credentials role: (security scheme name, function ARN).
     pub authorizer_functions: BTreeMap<String, String>,
+    /// Request validators the document declares (x-amazon-apigateway-request-validators).
+    pub validators: BTreeSet<String>,
+    /// Models the document declares (components.schemas, or definitions in Swagger 2.0).
+    pub models: BTreeSet<String>,
+    /// Gateway responses the document declares (x-amazon-apigateway-gateway-responses).
+    pub gateway_responses: BTreeSet<String>,
     /// Settings of the document that the spec's replaced, one line each.
     pub replaced: Vec<String>,
 }
@@ -109,6 +117,16 @@ pub fn render(
         .map(|(name, _)| name.clone())
         .collect();
     let authorizer_functions = authorizer_functions(&doc);
+    let keys = |pointer: &str| -> BTreeSet<String> {
+        doc.pointer(pointer)
+            .and_then(Value::as_object)
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let validators = keys("/x-amazon-apigateway-request-validators");
+    let mut models = keys("/components/schemas");
+    models.extend(keys("/definitions"));
+    let gateway_responses = keys("/x-amazon-apigateway-gateway-responses");
     let body = doc.to_string();
     if body.len() > MAX_DOCUMENT_BYTES {
         return Err(DocumentError::TooLarge { bytes: body.len() });
@@ -120,6 +138,9 @@ pub fn render(
         route_functions,
         authorizers,
         authorizer_functions,
+        validators,
+        models,
+        gateway_responses,
         replaced,
     })
 }
@@ -284,6 +305,73 @@ fn render_method(m: &MethodSettings) -> Option<Value> {
     Some(Value::Object(op))
 }
 
+/// What AWS holds of a document-built API, as far as the document decides it.
+/// A list the pass did not read (the document declares none of its kind) is empty.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeldStructure<'a> {
+    pub resources: &'a [ObservedResource],
+    pub authorizers: &'a [ObservedAuthorizer],
+    pub validators: &'a [ObservedValidator],
+    pub models: &'a [ObservedModel],
+    pub gateway_responses: &'a [ObservedGatewayResponse],
+}
+
+/// A fingerprint of what AWS holds, without ids (an import makes new ones): the
+/// pass records it after each import, and a later one that differs is drift to
+/// put back. Comparing with what the last import left rather than with the
+/// document spares modelling how API Gateway rewrites each part of a document.
+/// Kinds that are empty add nothing, so the fingerprint of an API that has none
+/// is the one earlier versions recorded and an upgrade re-imports nothing.
+pub fn held_fingerprint(held: &HeldStructure<'_>) -> String {
+    let methods: BTreeMap<&str, _> = held
+        .resources
+        .iter()
+        .map(|r| (r.path.as_str(), &r.methods))
+        .collect();
+    let mut authorizers: Vec<String> = held
+        .authorizers
+        .iter()
+        .map(|a| format!("{:?}", a.settings))
+        .collect();
+    authorizers.sort();
+    let mut canonical = json!({"methods": methods, "authorizers": authorizers});
+    let mut validators: Vec<Value> = held
+        .validators
+        .iter()
+        .map(|v| json!([v.name, v.body, v.parameters]))
+        .collect();
+    validators.sort_by_key(Value::to_string);
+    if !validators.is_empty() {
+        canonical["validators"] = json!(validators);
+    }
+    let models: BTreeMap<&str, Value> = held
+        .models
+        .iter()
+        .map(|m| {
+            let schema = serde_json::from_str(&m.schema).unwrap_or_else(|_| json!(m.schema));
+            (m.name.as_str(), schema)
+        })
+        .collect();
+    if !models.is_empty() {
+        canonical["models"] = json!(models);
+    }
+    // API Gateway's defaults are the same for every API; only responses put on this
+    // one (by the document or by hand) tell it apart.
+    let responses: BTreeMap<&str, Value> = held
+        .gateway_responses
+        .iter()
+        .filter(|r| !r.default)
+        .map(|r| {
+            let response = json!([r.status_code, r.parameters, r.templates]);
+            (r.response_type.as_str(), response)
+        })
+        .collect();
+    if !responses.is_empty() {
+        canonical["gatewayResponses"] = json!(responses);
+    }
+    super::stage::fingerprint(&canonical.to_string())
+}
+
 /// Write the spec's settings over the document's; returns what differed.
 fn apply_settings(doc: &mut Value, s: &RestApiSettings) -> Vec<String> {
     let mut replaced = Vec::new();
@@ -376,14 +464,36 @@ fn set(
     replaced: &mut Vec<String>,
 ) {
     let before = match value {
-        Some(v) => object
-            .insert(key.to_string(), v.clone())
-            .filter(|old| *old != v),
+        // Equal but for the order of a list: the document's stays, and no note.
+        Some(v)
+            if object
+                .get(key)
+                .is_some_and(|old| as_sets(old) == as_sets(&v)) =>
+        {
+            None
+        }
+        Some(v) => object.insert(key.to_string(), v),
         None => object.remove(key),
     };
     // A title always differs unless the user matched it: only other settings are worth a note.
     if before.is_some() && key != "title" {
         replaced.push(format!("{shown} of the document is replaced by {by}"));
+    }
+}
+
+/// A setting with every list sorted: the lists of these settings (media types,
+/// VPC endpoint ids, endpoint types, a policy's statements and actions) are sets
+/// to API Gateway, so their order is no difference.
+fn as_sets(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(as_sets).collect();
+            items.sort_by_key(Value::to_string);
+            items.dedup();
+            Value::Array(items)
+        }
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), as_sets(v))).collect()),
+        other => other.clone(),
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
-use crate::plan::routes::MethodSettings;
+use crate::plan::models::{ObservedGatewayResponse, ObservedModel, ObservedValidator};
+use crate::plan::routes::{MethodSettings, ObservedResource};
 
 fn settings() -> RestApiSettings {
     RestApiSettings {
@@ -270,4 +271,193 @@ fn what_a_document_cannot_carry_keeps_the_api_incremental() {
             None
         );
     }
+}
+
+#[test]
+fn lists_equal_but_for_order_are_not_replaced() {
+    let doc = PHOTOS.replace(
+        r#"x-amazon-apigateway-binary-media-types: ["image/png"]"#,
+        r#"x-amazon-apigateway-binary-media-types: ["image/png", "application/pdf"]
+x-amazon-apigateway-endpoint-configuration: {disableExecuteApiEndpoint: false, vpcEndpointIds: [vpce-b, vpce-a]}"#,
+    );
+    let mut s = settings();
+    s.binary_media_types = ["application/pdf".to_string(), "image/png".to_string()].into();
+    s.vpc_endpoint_ids = ["vpce-a".to_string(), "vpce-b".to_string()].into();
+    let rendered = render(&doc, &s, HOME).unwrap();
+    assert_eq!(rendered.replaced, Vec::<String>::new());
+    s.binary_media_types.insert("image/gif".into());
+    s.vpc_endpoint_ids.remove("vpce-b");
+    assert_eq!(
+        render(&doc, &s, HOME).unwrap().replaced,
+        [
+            "x-amazon-apigateway-binary-media-types of the document is replaced by spec.binaryMediaTypes",
+            "x-amazon-apigateway-endpoint-configuration of the document is replaced by spec.endpoint and spec.disableExecuteApiEndpoint",
+        ],
+        "a list of other members is still a replacement"
+    );
+}
+
+#[test]
+fn validators_models_and_gateway_responses_the_document_declares_are_read() {
+    let doc = format!(
+        r#"{PHOTOS}
+  schemas:
+    Photo: {{type: object}}
+    Empty: {{type: object}}
+x-amazon-apigateway-request-validators:
+  all: {{validateRequestBody: true, validateRequestParameters: true}}
+x-amazon-apigateway-gateway-responses:
+  DEFAULT_4XX: {{statusCode: 400}}
+"#
+    );
+    let rendered = render(&doc, &settings(), HOME).unwrap();
+    assert_eq!(rendered.validators, ["all".to_string()].into());
+    assert_eq!(
+        rendered.models,
+        ["Empty".to_string(), "Photo".to_string()].into()
+    );
+    assert_eq!(
+        rendered.gateway_responses,
+        ["DEFAULT_4XX".to_string()].into()
+    );
+    let bare = render(PHOTOS, &settings(), HOME).unwrap();
+    assert!(bare.validators.is_empty() && bare.models.is_empty());
+    assert!(bare.gateway_responses.is_empty());
+}
+
+fn validator(body: bool) -> ObservedValidator {
+    ObservedValidator {
+        id: "v1".into(),
+        name: "all".into(),
+        body,
+        parameters: true,
+    }
+}
+
+fn gateway_response(default: bool, status: &str) -> ObservedGatewayResponse {
+    ObservedGatewayResponse {
+        response_type: "DEFAULT_4XX".into(),
+        status_code: Some(status.into()),
+        parameters: BTreeMap::new(),
+        templates: BTreeMap::new(),
+        default,
+    }
+}
+
+#[test]
+fn drift_of_validators_models_and_gateway_responses_changes_the_held_fingerprint() {
+    let resources = [ObservedResource {
+        id: "r1".into(),
+        path: "/photos".into(),
+        methods: [("GET".to_string(), lambda_method())].into(),
+    }];
+    let validators = [validator(true)];
+    let models = [ObservedModel {
+        name: "Photo".into(),
+        schema: r#"{"type": "object"}"#.into(),
+    }];
+    let responses = [gateway_response(false, "400")];
+    let imported = HeldStructure {
+        resources: &resources,
+        validators: &validators,
+        models: &models,
+        gateway_responses: &responses,
+        ..Default::default()
+    };
+    let after_import = held_fingerprint(&imported);
+
+    // Ids are new after each import, and a schema's spacing is API Gateway's.
+    let renumbered = [ObservedValidator {
+        id: "v2".into(),
+        ..validator(true)
+    }];
+    let respaced = [ObservedModel {
+        name: "Photo".into(),
+        schema: r#"{"type":"object"}"#.into(),
+    }];
+    let same = HeldStructure {
+        validators: &renumbered,
+        models: &respaced,
+        ..imported
+    };
+    assert_eq!(held_fingerprint(&same), after_import);
+
+    let turned_off = [validator(false)];
+    let changed_schema = [ObservedModel {
+        name: "Photo".into(),
+        schema: r#"{"type": "string"}"#.into(),
+    }];
+    let back_to_default = [gateway_response(true, "400")];
+    let other_status = [gateway_response(false, "418")];
+    for (what, drifted) in [
+        (
+            "a validator turned off",
+            HeldStructure {
+                validators: &turned_off,
+                ..imported
+            },
+        ),
+        (
+            "a validator deleted",
+            HeldStructure {
+                validators: &[],
+                ..imported
+            },
+        ),
+        (
+            "a model's schema edited",
+            HeldStructure {
+                models: &changed_schema,
+                ..imported
+            },
+        ),
+        (
+            "a model deleted",
+            HeldStructure {
+                models: &[],
+                ..imported
+            },
+        ),
+        (
+            "a gateway response reset",
+            HeldStructure {
+                gateway_responses: &back_to_default,
+                ..imported
+            },
+        ),
+        (
+            "a gateway response edited",
+            HeldStructure {
+                gateway_responses: &other_status,
+                ..imported
+            },
+        ),
+    ] {
+        assert_ne!(held_fingerprint(&drifted), after_import, "{what}");
+    }
+}
+
+#[test]
+fn an_api_without_validators_models_or_custom_responses_keeps_its_earlier_fingerprint() {
+    let resources = [ObservedResource {
+        id: "r1".into(),
+        path: "/photos".into(),
+        methods: [("GET".to_string(), lambda_method())].into(),
+    }];
+    // What versions before validators, models and gateway responses were read recorded.
+    let methods: BTreeMap<&str, _> = [("/photos", &resources[0].methods)].into();
+    let earlier = crate::plan::stage::fingerprint(
+        &json!({"methods": methods, "authorizers": Vec::<String>::new()}).to_string(),
+    );
+    let defaults = [gateway_response(true, "400")];
+    let held = HeldStructure {
+        resources: &resources,
+        gateway_responses: &defaults,
+        ..Default::default()
+    };
+    assert_eq!(
+        held_fingerprint(&held),
+        earlier,
+        "an upgrade re-imports nothing"
+    );
 }

@@ -424,8 +424,14 @@ pub fn method_settings(
         .map(|r| {
             let models = r
                 .models
-                .keys()
-                .map(|ct| (ct.clone(), response_model_name(route, &r.status_code, ct)))
+                .iter()
+                .map(|(ct, m)| {
+                    let name = match m.built_in {
+                        Some(b) => b.name().to_string(),
+                        None => response_model_name(route, &r.status_code, ct),
+                    };
+                    (ct.clone(), name)
+                })
                 .collect();
             (
                 r.status_code.clone(),
@@ -452,8 +458,14 @@ pub fn method_settings(
             };
             let models = v
                 .models
-                .keys()
-                .map(|ct| (ct.clone(), request_model_name(route, ct)))
+                .iter()
+                .map(|(ct, m)| {
+                    let name = match m.built_in {
+                        Some(b) => b.name().to_string(),
+                        None => request_model_name(route, ct),
+                    };
+                    (ct.clone(), name)
+                })
                 .collect();
             (validator, models)
         }
