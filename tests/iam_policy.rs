@@ -48,6 +48,14 @@ const ACTIONS: &[(&str, &str, Option<&str>)] = &[
     ),
     // Models and request validators (src/aws/models.rs)
     ("ApiGateway", "GetModels", Some("apigateway:GET")),
+    // A document-built API's gateway responses (drift) and the documentation
+    // parts export names as not exported (src/aws/models.rs)
+    ("ApiGateway", "GetGatewayResponses", Some("apigateway:GET")),
+    (
+        "ApiGateway",
+        "GetDocumentationParts",
+        Some("apigateway:GET"),
+    ),
     ("ApiGateway", "CreateModel", Some("apigateway:POST")),
     ("ApiGateway", "UpdateModel", Some("apigateway:PATCH")),
     ("ApiGateway", "DeleteModel", Some("apigateway:DELETE")),
